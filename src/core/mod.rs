@@ -1,0 +1,10 @@
+//! The pure protocol core: no tokio, no sockets, no netlink, no clock.
+//!
+//! - [`wire`]: packet parse/emit (VRRP advertisements, gratuitous ARP, unsolicited NA).
+//! - [`router`]: the RFC 3768 / RFC 5798 (RFC 9568) virtual-router state machine.
+//! - [`time`] and [`types`]: the values the rest is written in.
+
+pub mod router;
+pub mod time;
+pub mod types;
+pub mod wire;

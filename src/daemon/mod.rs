@@ -1,0 +1,1 @@
+//! The daemon: the event loop joining protocol core and IO shell.

@@ -1,0 +1,14 @@
+//! vrrpd: a VRRPv2/v3 high-availability daemon for Linux.
+//!
+//! The layout follows the architecture:
+//! - [`core`]: the pure, sans-IO protocol core. Wire formats, the RFC state
+//!   machine and its timers. It does no IO and reads no clock: time is passed in.
+//! - [`config`]: the TOML configuration, its validation and error reporting.
+//! - [`io`]: the thin IO shell primitives: raw VRRP sockets, netlink, ARP/NA frames out.
+//! - [`daemon`]: the tokio event loop that joins the core to the IO shell,
+//!   signals, reload and shutdown.
+
+pub mod config;
+pub mod core;
+pub mod daemon;
+pub mod io;
