@@ -1,1 +1,921 @@
 //! The virtual-router state machine (RFC 3768, RFC 5798 as updated by RFC 9568).
+//!
+//! A [`VirtualRouter`] is sans-IO, in the shape of quinn-proto's `Connection`:
+//! - inputs are `handle_*` methods that take `now`;
+//! - outputs are drained in order with [`VirtualRouter::poll_action`];
+//! - [`VirtualRouter::poll_timeout`] gives the next deadline, and
+//!   [`VirtualRouter::handle_timeout`] ignores timers that are not yet due, so a
+//!   stale or early wake-up is harmless.
+//!
+//! The order of actions is part of the contract:
+//! - [`Action::StateChanged`] comes first, so that a log reads in causal order;
+//! - becoming master: send an advertisement, add the VIPs, then announce them
+//!   (gratuitous ARP / unsolicited NA), so that no announcement points clients
+//!   at an address that is not yet there;
+//! - leaving master: the priority-0 advertisement (when there is one) goes out
+//!   before the VIPs are removed, so backups start their Skew_Time at once.
+//!
+//! RFC 9568 renames Master to Active; this code keeps the RFC 5798 names that
+//! operators (and keepalived's logs) use.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::core::time::Instant;
+use crate::core::types::{Centisecs, Priority, Version, Vrid};
+use crate::core::wire::vrrp::{Advertisement, Auth};
+
+/// What a virtual router is set up with. Everything here is already validated
+/// by the config layer; the core trusts its ranges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouterConfig {
+    /// Instance name, used in logs (`(VI_1) Entering MASTER STATE`).
+    pub name: String,
+    /// Virtual Router Identifier.
+    pub vrid: Vrid,
+    /// Protocol version spoken and accepted.
+    pub version: Version,
+    /// Configured priority, 1..=255. 255 means address owner.
+    pub priority: Priority,
+    /// Advertisement_Interval. For v2 a whole number of seconds (multiple of 100 cs).
+    pub advert_interval: Centisecs,
+    /// Preempt_Mode: whether a higher-priority backup takes over from a lower master.
+    pub preempt: bool,
+    /// How long a backup waits, after first seeing a lower-priority master, before it preempts.
+    pub preempt_delay: Duration,
+    /// The virtual addresses carried in advertisements (prefix lengths are the IO shell's).
+    pub vips: Vec<IpAddr>,
+    /// v2 simple password (8 bytes, zero padded), checked on receive and sent.
+    pub auth_pass: Option<[u8; 8]>,
+    /// Our primary address on the interface, used to break priority ties
+    /// (RFC 5798 Section 6.4.3) and to recognise our own packets.
+    pub primary_ip: IpAddr,
+    /// Gratuitous ARP / NA policy on becoming master.
+    pub garp: GarpPolicy,
+}
+
+/// When to announce the VIPs with gratuitous ARP / unsolicited NA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GarpPolicy {
+    /// Frames per VIP in each burst (keepalived's `garp_master_repeat`). 0 disables announcements.
+    pub repeat: u8,
+    /// Delay of the second burst after becoming master (`garp_master_delay`); zero means none.
+    pub master_delay: Duration,
+    /// Period of refresh bursts while master (`garp_master_refresh`); `None` means none.
+    pub refresh: Option<Duration>,
+}
+
+impl Default for GarpPolicy {
+    fn default() -> Self {
+        GarpPolicy {
+            repeat: 5,
+            master_delay: Duration::from_secs(5),
+            refresh: None,
+        }
+    }
+}
+
+/// The protocol states (RFC 5798 Section 6.4), plus Fault for a failed
+/// interface or a failed weight-0 tracker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Waiting for a Startup event, or stopped.
+    Initialize,
+    /// Monitoring the master; ready to take over.
+    Backup,
+    /// Forwarding for the virtual addresses and advertising.
+    Master,
+    /// Cannot serve: the interface is down or a weight-0 tracker failed.
+    Fault,
+}
+
+impl State {
+    /// The upper-case name operators grep for.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Initialize => "INIT",
+            State::Backup => "BACKUP",
+            State::Master => "MASTER",
+            State::Fault => "FAULT",
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a transition happened. Attached to every [`Action::StateChanged`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// The Startup event found the configured priority below 255.
+    Startup,
+    /// The Startup event found priority 255: the address owner takes over at once.
+    AddressOwner,
+    /// Master_Down_Timer expired: no advertisement from a master for Master_Down_Interval.
+    MasterDown,
+    /// Master_Down_Timer expired Skew_Time after the master sent priority 0.
+    MasterResigned,
+    /// A higher-priority advertisement (or equal priority, higher address) was received.
+    HigherPriority {
+        /// Sender of the advertisement.
+        src: IpAddr,
+        /// Its priority.
+        priority: Priority,
+    },
+    /// The preempt delay ran out with a lower-priority master still in place.
+    PreemptDelayExpired,
+    /// The interface went down.
+    InterfaceDown,
+    /// A tracker with weight 0 failed.
+    TrackerFault(String),
+    /// Every fault condition has cleared.
+    FaultCleared,
+    /// An operator put the instance into maintenance.
+    Maintenance,
+    /// The daemon is stopping.
+    Shutdown,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Startup => f.write_str("startup"),
+            Reason::AddressOwner => f.write_str("address owner (priority 255)"),
+            Reason::MasterDown => f.write_str("master down timer expired"),
+            Reason::MasterResigned => f.write_str("master sent priority 0"),
+            Reason::HigherPriority { src, priority } => {
+                write!(f, "higher priority advert from {src} (priority {priority})")
+            }
+            Reason::PreemptDelayExpired => f.write_str("preempt delay expired"),
+            Reason::InterfaceDown => f.write_str("interface down"),
+            Reason::TrackerFault(name) => write!(f, "tracker {name} failed"),
+            Reason::FaultCleared => f.write_str("fault cleared"),
+            Reason::Maintenance => f.write_str("maintenance"),
+            Reason::Shutdown => f.write_str("shutdown"),
+        }
+    }
+}
+
+/// Something the peer did that is worth a (rate-limited) log line, but that
+/// does not by itself make the packet invalid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Anomaly {
+    /// The advertised address list differs from ours (RFC 9568 Section 6.4.2/6.4.3:
+    /// log, but do not drop; keepalived >= 2.3.3 does the same).
+    VipMismatch {
+        /// Sender.
+        src: IpAddr,
+    },
+    /// A v3 master advertised an interval other than ours; we follow it.
+    IntervalAdopted {
+        /// Sender.
+        src: IpAddr,
+        /// The interval it advertised.
+        interval: Centisecs,
+    },
+    /// Another master with lower priority was heard; we re-asserted ourselves.
+    LowerPriorityMaster {
+        /// Sender.
+        src: IpAddr,
+        /// Its priority.
+        priority: Priority,
+    },
+}
+
+/// An advertisement the router refused. Counted per router; the IO shell
+/// rate-limits the log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DropReason {
+    /// The version differs from the one configured.
+    Version,
+    /// v2: the auth type or password differs (RFC 3768 Section 7.1).
+    Auth,
+    /// v2: Adver Int differs from ours (RFC 3768 Section 7.1 says discard).
+    IntervalMismatch,
+    /// The packet claims our own primary address as its source.
+    OwnAddress,
+    /// The address family of the packet differs from our VIPs'.
+    AddressFamily,
+}
+
+impl DropReason {
+    /// Stable counter name.
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::Version => "version",
+            DropReason::Auth => "auth",
+            DropReason::IntervalMismatch => "interval_mismatch",
+            DropReason::OwnAddress => "own_address",
+            DropReason::AddressFamily => "address_family",
+        }
+    }
+}
+
+/// An output of the state machine, drained in order by the IO shell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// The state changed. Always the first action of a transition.
+    StateChanged {
+        /// Previous state.
+        from: State,
+        /// New state.
+        to: State,
+        /// Why.
+        reason: Reason,
+    },
+    /// Send this advertisement (to the multicast group or the unicast peers).
+    SendAdvert(Advertisement),
+    /// Configure the VIPs on the interface.
+    AddVips,
+    /// Remove the VIPs from the interface.
+    RemoveVips,
+    /// Announce the VIPs: `repeat` gratuitous ARPs / unsolicited NAs per VIP.
+    Announce {
+        /// Frames per VIP.
+        repeat: u8,
+    },
+    /// The effective priority changed (tracker or maintenance).
+    PriorityChanged {
+        /// Before.
+        from: Priority,
+        /// After.
+        to: Priority,
+    },
+    /// A peer did something worth logging.
+    Anomaly(Anomaly),
+}
+
+/// Counters kept per virtual router, named after the VRRP MIB where one exists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouterStats {
+    /// Advertisements accepted for processing.
+    pub adverts_received: u64,
+    /// Advertisements sent (including priority 0).
+    pub adverts_sent: u64,
+    /// Priority-0 advertisements received.
+    pub priority_zero_received: u64,
+    /// Priority-0 advertisements sent.
+    pub priority_zero_sent: u64,
+    /// Times this router became master.
+    pub master_transitions: u64,
+    /// All state transitions.
+    pub transitions: u64,
+    /// Advertisements whose address list differed from ours (accepted anyway).
+    pub vip_mismatch: u64,
+    /// Advertisements refused, by reason.
+    pub drops: BTreeMap<DropReason, u64>,
+}
+
+/// The timer table: one optional deadline per timer (quinn-proto style).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Timers {
+    /// Master_Down_Timer (Backup only).
+    master_down: Option<Instant>,
+    /// Adver_Timer (Master only).
+    adver: Option<Instant>,
+    /// End of the preempt delay (Backup only).
+    preempt: Option<Instant>,
+    /// Next gratuitous ARP / NA burst (Master only).
+    announce: Option<Instant>,
+}
+
+impl Timers {
+    fn next(&self) -> Option<Instant> {
+        [self.master_down, self.adver, self.preempt, self.announce]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+}
+
+/// The master this backup currently follows, as learned from its adverts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MasterInfo {
+    /// Its address.
+    pub addr: IpAddr,
+    /// Its advertised priority.
+    pub priority: Priority,
+}
+
+/// One virtual router: the RFC state machine for one VRID on one interface.
+#[derive(Debug, Clone)]
+pub struct VirtualRouter {
+    cfg: RouterConfig,
+    state: State,
+    /// Master_Adver_Interval: ours when master, learned from the master in v3 backup.
+    master_adver_interval: Centisecs,
+    timers: Timers,
+    /// Weights of the trackers currently failed, by name. Weight 0 means fault.
+    failed_trackers: BTreeMap<String, i32>,
+    /// The interface is up (carrier and admin).
+    iface_up: bool,
+    /// An operator asked for this router to stay out of mastership.
+    maintenance: bool,
+    /// The Startup event has happened and Shutdown has not.
+    running: bool,
+    /// The master we follow, when backup.
+    master: Option<MasterInfo>,
+    /// When we last answered a lower-priority master, to bound the replies
+    /// a misbehaving peer can draw from us.
+    last_lower_reply: Option<Instant>,
+    /// Bursts still owed after the first on becoming master (the delayed one).
+    announce_second_pending: bool,
+    /// When the current state was entered.
+    since: Instant,
+    actions: VecDeque<Action>,
+    stats: RouterStats,
+}
+
+impl VirtualRouter {
+    /// A router in Initialize, waiting for [`VirtualRouter::handle_startup`].
+    pub fn new(cfg: RouterConfig) -> Self {
+        let master_adver_interval = cfg.advert_interval;
+        VirtualRouter {
+            cfg,
+            state: State::Initialize,
+            master_adver_interval,
+            timers: Timers::default(),
+            failed_trackers: BTreeMap::new(),
+            iface_up: true,
+            maintenance: false,
+            running: false,
+            master: None,
+            last_lower_reply: None,
+            announce_second_pending: false,
+            since: Instant::ZERO,
+            actions: VecDeque::new(),
+            stats: RouterStats::default(),
+        }
+    }
+
+    // ----- accessors -------------------------------------------------------
+
+    /// The configuration.
+    pub fn config(&self) -> &RouterConfig {
+        &self.cfg
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// When the current state was entered.
+    pub fn state_since(&self) -> Instant {
+        self.since
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &RouterStats {
+        &self.stats
+    }
+
+    /// The master this router follows, when it is backup.
+    pub fn master(&self) -> Option<MasterInfo> {
+        self.master
+    }
+
+    /// Master_Adver_Interval as currently in force.
+    pub fn master_adver_interval(&self) -> Centisecs {
+        self.master_adver_interval
+    }
+
+    /// Names of the trackers currently failed.
+    pub fn failed_trackers(&self) -> impl Iterator<Item = &str> {
+        self.failed_trackers.keys().map(String::as_str)
+    }
+
+    /// Whether an operator holds this router in maintenance.
+    pub fn maintenance(&self) -> bool {
+        self.maintenance
+    }
+
+    /// The effective priority: configured priority plus the weights of failed
+    /// trackers, clamped to 1..=254 when any tracker has failed. An owner
+    /// (255) with nothing failed stays 255.
+    pub fn effective_priority(&self) -> Priority {
+        let penalty: i32 = self.failed_trackers.values().sum();
+        if penalty == 0 {
+            return self.cfg.priority;
+        }
+        let p = (self.cfg.priority.get() as i32 + penalty).clamp(
+            Priority::MIN_BACKUP.get() as i32,
+            Priority::MAX_BACKUP.get() as i32,
+        );
+        Priority(p as u8)
+    }
+
+    /// Why the router must be in Fault, if it must.
+    fn fault_reason(&self) -> Option<Reason> {
+        if !self.iface_up {
+            return Some(Reason::InterfaceDown);
+        }
+        if let Some((name, _)) = self.failed_trackers.iter().find(|(_, w)| **w == 0) {
+            return Some(Reason::TrackerFault(name.clone()));
+        }
+        if self.maintenance {
+            return Some(Reason::Maintenance);
+        }
+        None
+    }
+
+    /// Skew_Time for our effective priority and the Master_Adver_Interval in
+    /// force. Computed in microseconds, never truncated to whole centiseconds.
+    ///
+    /// - RFC 3768 Section 6.1: `(256 - Priority) / 256` seconds.
+    /// - RFC 5798 Section 6.1 / RFC 9568: `((256 - Priority) * Master_Adver_Interval) / 256`.
+    pub fn skew_time(&self) -> Duration {
+        let p = 256 - self.effective_priority().get() as u64;
+        match self.cfg.version {
+            Version::V2 => Duration::from_micros(p * 1_000_000 / 256),
+            Version::V3 => {
+                let mai = self.master_adver_interval.to_duration().as_micros() as u64;
+                Duration::from_micros(p * mai / 256)
+            }
+        }
+    }
+
+    /// Master_Down_Interval: `3 * Master_Adver_Interval + Skew_Time`
+    /// (RFC 3768 Section 6.1, RFC 5798 Section 6.1).
+    pub fn master_down_interval(&self) -> Duration {
+        3 * self.master_adver_interval.to_duration() + self.skew_time()
+    }
+
+    // ----- outputs ---------------------------------------------------------
+
+    /// The next action to carry out, in order.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// The earliest deadline at which [`VirtualRouter::handle_timeout`] has work.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    // ----- inputs ----------------------------------------------------------
+
+    /// The Startup event (RFC 5798 Section 6.4.1).
+    pub fn handle_startup(&mut self, now: Instant) {
+        if self.running {
+            return;
+        }
+        self.running = true;
+        self.enter_from_initialize(now, None);
+    }
+
+    /// The Shutdown event: a master sends priority 0 and gives its VIPs up
+    /// (RFC 5798 Section 6.4.3 "If a Shutdown event is received").
+    pub fn handle_shutdown(&mut self, now: Instant) {
+        if !self.running {
+            return;
+        }
+        self.running = false;
+        let was_master = self.state == State::Master;
+        self.transition(now, State::Initialize, Reason::Shutdown);
+        if was_master {
+            self.send_advert(Priority::RESIGN);
+            self.actions.push_back(Action::RemoveVips);
+        }
+    }
+
+    /// The interface went up or down. Down is a fault; up clears it.
+    pub fn handle_iface(&mut self, now: Instant, up: bool) {
+        if self.iface_up == up {
+            return;
+        }
+        self.iface_up = up;
+        self.reevaluate(now, self.effective_priority());
+    }
+
+    /// A tracker changed state. `weight` is its configured weight: negative
+    /// lowers the priority while it is failed, 0 means Fault while failed.
+    pub fn handle_track(&mut self, now: Instant, name: &str, weight: i32, failed: bool) {
+        let before = self.effective_priority();
+        let changed = if failed {
+            self.failed_trackers.insert(name.to_owned(), weight) != Some(weight)
+        } else {
+            self.failed_trackers.remove(name).is_some()
+        };
+        if changed {
+            self.reevaluate(now, before);
+        }
+    }
+
+    /// An operator puts the router into maintenance (`true`) or takes it out.
+    /// In maintenance the router holds Fault: as master it resigns with
+    /// priority 0, so the best backup takes over after its Skew_Time.
+    pub fn handle_maintenance(&mut self, now: Instant, on: bool) {
+        if self.maintenance == on {
+            return;
+        }
+        let before = self.effective_priority();
+        self.maintenance = on;
+        self.reevaluate(now, before);
+    }
+
+    /// A timer may have expired. Timers not yet due are left alone.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
+        match self.state {
+            State::Master => {
+                if due(self.timers.adver) {
+                    // RFC 5798 Section 6.4.3: "If the Adver_Timer fires, then:
+                    // Send an ADVERTISEMENT; Reset the Adver_Timer".
+                    self.send_advert(self.effective_priority());
+                    self.reset_adver_timer(now);
+                }
+                if due(self.timers.announce) {
+                    self.timers.announce = None;
+                    self.announce_burst(now);
+                }
+            }
+            State::Backup => {
+                if due(self.timers.master_down) {
+                    // RFC 5798 Section 6.4.2: "If the Master_Down_Timer fires".
+                    let reason = if self.master.is_some_and(|m| m.priority == Priority::RESIGN) {
+                        Reason::MasterResigned
+                    } else {
+                        Reason::MasterDown
+                    };
+                    self.become_master(now, reason);
+                } else if due(self.timers.preempt) {
+                    self.timers.preempt = None;
+                    if self.preempt_wanted() {
+                        self.become_master(now, Reason::PreemptDelayExpired);
+                    }
+                }
+            }
+            State::Initialize | State::Fault => {}
+        }
+    }
+
+    /// An advertisement for our VRID arrived from `src`, already checked for
+    /// TTL, length, checksum and version by the receive path. Returns the
+    /// reason when this router refuses it.
+    pub fn handle_advert(
+        &mut self,
+        now: Instant,
+        src: IpAddr,
+        adv: &Advertisement,
+    ) -> Result<(), DropReason> {
+        if let Err(reason) = self.check_advert(src, adv) {
+            *self.stats.drops.entry(reason).or_default() += 1;
+            return Err(reason);
+        }
+        self.stats.adverts_received += 1;
+        if adv.priority == Priority::RESIGN {
+            self.stats.priority_zero_received += 1;
+        }
+        if !self.same_vips(&adv.addrs) {
+            // RFC 9568 Section 6.4.2/6.4.3 (and keepalived >= 2.3.3): a
+            // differing address list is logged, not dropped.
+            self.stats.vip_mismatch += 1;
+            self.actions
+                .push_back(Action::Anomaly(Anomaly::VipMismatch { src }));
+        }
+        match self.state {
+            State::Backup => self.backup_rx(now, src, adv),
+            State::Master => self.master_rx(now, src, adv),
+            State::Initialize | State::Fault => {}
+        }
+        Ok(())
+    }
+
+    // ----- receive rules ---------------------------------------------------
+
+    /// Per-router validity checks (RFC 3768 Section 7.1, RFC 5798 Section 7.1
+    /// for the parts the receive path cannot know).
+    fn check_advert(&self, src: IpAddr, adv: &Advertisement) -> Result<(), DropReason> {
+        if adv.version != self.cfg.version {
+            return Err(DropReason::Version);
+        }
+        if src == self.cfg.primary_ip {
+            return Err(DropReason::OwnAddress);
+        }
+        if src.is_ipv4() != self.cfg.primary_ip.is_ipv4() {
+            return Err(DropReason::AddressFamily);
+        }
+        if self.cfg.version == Version::V2 {
+            // RFC 3768 Section 7.1: "MUST verify that the Auth Type matches
+            // the locally configured authentication method" and, for simple
+            // text passwords, the data.
+            let ok = match (self.cfg.auth_pass, adv.auth) {
+                (None, Auth::None) => true,
+                (Some(ours), Auth::SimplePassword(theirs)) => ours == theirs,
+                _ => false,
+            };
+            if !ok {
+                return Err(DropReason::Auth);
+            }
+            // RFC 3768 Section 7.1: "MUST verify that the Adver Interval in
+            // the packet is the same as the locally configured" one, else
+            // discard (and log).
+            if adv.max_adver_int != self.cfg.advert_interval {
+                return Err(DropReason::IntervalMismatch);
+            }
+        }
+        Ok(())
+    }
+
+    /// Backup state receive rules (RFC 5798 Section 6.4.2; RFC 3768 Section 6.4.2).
+    fn backup_rx(&mut self, now: Instant, src: IpAddr, adv: &Advertisement) {
+        if adv.priority == Priority::RESIGN {
+            // "If the Priority in the ADVERTISEMENT is zero, then: Set the
+            // Master_Down_Timer to Skew_Time".
+            self.master = Some(MasterInfo {
+                addr: src,
+                priority: adv.priority,
+            });
+            self.timers.master_down = Some(now + self.skew_time());
+            return;
+        }
+        let ours = self.effective_priority();
+        let lower = adv.priority < ours;
+        if lower && self.cfg.preempt {
+            // Preempt_Mode is True and the master is below us. Without a
+            // preempt delay the RFC says "Discard the ADVERTISEMENT", so the
+            // Master_Down_Timer runs out and we take over. With a delay, we
+            // keep following this master until the delay has run since we
+            // first saw it below us, then take over at once.
+            if self.cfg.preempt_delay.is_zero() {
+                return;
+            }
+            let deadline = *self
+                .timers
+                .preempt
+                .get_or_insert(now + self.cfg.preempt_delay);
+            if now >= deadline {
+                return;
+            }
+        } else {
+            // Following a master at or above us: no preemption is pending.
+            self.timers.preempt = None;
+        }
+        // "Else: If Preempt_Mode is False, or if the Priority in the
+        // ADVERTISEMENT is greater than or equal to the local Priority, then:
+        // Set Master_Adver_Interval to Adver Interval contained in the
+        // ADVERTISEMENT; Recompute the Master_Down_Interval; Reset the
+        // Master_Down_Timer to Master_Down_Interval".
+        if self.cfg.version == Version::V3 && adv.max_adver_int != self.master_adver_interval {
+            self.master_adver_interval = adv.max_adver_int;
+            if adv.max_adver_int != self.cfg.advert_interval {
+                self.actions
+                    .push_back(Action::Anomaly(Anomaly::IntervalAdopted {
+                        src,
+                        interval: adv.max_adver_int,
+                    }));
+            }
+        }
+        self.master = Some(MasterInfo {
+            addr: src,
+            priority: adv.priority,
+        });
+        self.timers.master_down = Some(now + self.master_down_interval());
+    }
+
+    /// Master state receive rules (RFC 5798 Section 6.4.3; RFC 9568 Section 6.4.3).
+    fn master_rx(&mut self, now: Instant, src: IpAddr, adv: &Advertisement) {
+        if adv.priority == Priority::RESIGN {
+            // "If the Priority in the ADVERTISEMENT is zero, then: Send an
+            // ADVERTISEMENT; Reset the Adver_Timer to Advertisement_Interval".
+            self.send_advert(self.effective_priority());
+            self.reset_adver_timer(now);
+            return;
+        }
+        let ours = self.effective_priority();
+        let higher =
+            adv.priority > ours || (adv.priority == ours && ip_greater(src, self.cfg.primary_ip));
+        if higher {
+            // "Cancel Adver_Timer; Set Master_Adver_Interval to Adver
+            // Interval contained in the ADVERTISEMENT; Recompute the
+            // Skew_Time and Master_Down_Interval; Set Master_Down_Timer to
+            // Master_Down_Interval; Transition to the {Backup} state".
+            self.transition(
+                now,
+                State::Backup,
+                Reason::HigherPriority {
+                    src,
+                    priority: adv.priority,
+                },
+            );
+            self.actions.push_back(Action::RemoveVips);
+            if self.cfg.version == Version::V3 {
+                self.master_adver_interval = adv.max_adver_int;
+            }
+            self.master = Some(MasterInfo {
+                addr: src,
+                priority: adv.priority,
+            });
+            self.timers.master_down = Some(now + self.master_down_interval());
+            return;
+        }
+        // A lower-priority master: two masters exist (a healed partition, or
+        // a peer that just started). RFC 9568 Section 6.4.3 has the master
+        // send an ADVERTISEMENT at once so the other steps down within one
+        // round trip; we also re-announce the VIPs so that clients that
+        // followed the other master come back. Bounded to one reply per
+        // Advertisement_Interval, so a misbehaving peer cannot make us flood.
+        let interval = self.cfg.advert_interval.to_duration();
+        if self
+            .last_lower_reply
+            .is_none_or(|t| now.saturating_duration_since(t) >= interval)
+        {
+            self.last_lower_reply = Some(now);
+            self.actions
+                .push_back(Action::Anomaly(Anomaly::LowerPriorityMaster {
+                    src,
+                    priority: adv.priority,
+                }));
+            self.send_advert(ours);
+            self.reset_adver_timer(now);
+            if self.cfg.garp.repeat > 0 {
+                self.actions.push_back(Action::Announce {
+                    repeat: self.cfg.garp.repeat,
+                });
+            }
+        }
+    }
+
+    // ----- transitions -----------------------------------------------------
+
+    /// Leave Initialize (or Fault) per the Startup event rules
+    /// (RFC 5798 Section 6.4.1), or go to Fault if a fault condition holds.
+    fn enter_from_initialize(&mut self, now: Instant, cleared: Option<Reason>) {
+        if let Some(reason) = self.fault_reason() {
+            if self.state != State::Fault {
+                self.transition(now, State::Fault, reason);
+            }
+            return;
+        }
+        if self.cfg.priority == Priority::OWNER && self.effective_priority() == Priority::OWNER {
+            // "If the Priority = 255 (i.e., the router owns the IPvX
+            // address(es) associated with the virtual router), then: Send an
+            // ADVERTISEMENT; Broadcast a gratuitous ARP ...; Set the
+            // Adver_Timer; Transition to the {Master} state".
+            self.become_master(now, Reason::AddressOwner);
+        } else {
+            // "Set Master_Adver_Interval to Advertisement_Interval; Set the
+            // Master_Down_Timer to Master_Down_Interval; Transition to the
+            // {Backup} state".
+            self.master_adver_interval = self.cfg.advert_interval;
+            self.transition(now, State::Backup, cleared.unwrap_or(Reason::Startup));
+            self.timers.master_down = Some(now + self.master_down_interval());
+        }
+    }
+
+    /// After an input that may change the fault conditions or the effective
+    /// priority, move to the state they call for.
+    fn reevaluate(&mut self, now: Instant, before: Priority) {
+        if !self.running {
+            return;
+        }
+        let after = self.effective_priority();
+        if after != before {
+            self.actions.push_back(Action::PriorityChanged {
+                from: before,
+                to: after,
+            });
+        }
+        match (self.fault_reason(), self.state) {
+            (Some(reason), State::Master) => {
+                // Giving up mastership for a fault: tell the backups with
+                // priority 0 so they take over after Skew_Time, not
+                // Master_Down_Interval (as RFC 5798 Section 6.4.3 does on
+                // Shutdown). On a dead link the advert cannot leave; the
+                // backups then take over after Master_Down_Interval.
+                self.transition(now, State::Fault, reason);
+                self.send_advert(Priority::RESIGN);
+                self.actions.push_back(Action::RemoveVips);
+            }
+            (Some(reason), State::Backup | State::Initialize) => {
+                self.transition(now, State::Fault, reason);
+            }
+            (Some(_), State::Fault) => {}
+            (None, State::Fault) => self.enter_from_initialize(now, Some(Reason::FaultCleared)),
+            (None, State::Master) if after < before => {
+                // Fast handover. Our priority dropped while master (a failed
+                // tracker with a negative weight). Waiting for the backups to
+                // notice would take Master_Down_Interval: an RFC backup with
+                // preempt discards a lower-priority advert and only takes
+                // over when its timer runs out. Instead we send a pair:
+                //   1. priority 0: every backup sets Master_Down_Timer to its
+                //      own Skew_Time (RFC 5798 Section 6.4.2);
+                //   2. at once, our new priority: a backup above it discards
+                //      this (preempt) and takes over after its Skew_Time; a
+                //      backup at or below it accepts it and resets its timer
+                //      to Master_Down_Interval, so it does not take over.
+                // We stay master until a higher advert arrives. With no
+                // better backup nothing else happens: no flap, no gap.
+                self.send_advert(Priority::RESIGN);
+                self.send_advert(after);
+                self.reset_adver_timer(now);
+            }
+            (None, State::Master) if after > before => {
+                // Tell the backups our new priority at once.
+                self.send_advert(after);
+                self.reset_adver_timer(now);
+            }
+            (None, State::Backup) if after != before && !self.preempt_wanted() => {
+                // A backup whose priority fell to or below its master's no
+                // longer has a preemption pending.
+                self.timers.preempt = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// A backup that follows a master below it, with preempt on.
+    fn preempt_wanted(&self) -> bool {
+        self.cfg.preempt
+            && self.master.is_some_and(|m| {
+                m.priority != Priority::RESIGN && m.priority < self.effective_priority()
+            })
+    }
+
+    /// Transition to Master (RFC 5798 Section 6.4.2 "If the Master_Down_Timer
+    /// fires"): send an ADVERTISEMENT, add and announce the VIPs, set the Adver_Timer.
+    fn become_master(&mut self, now: Instant, reason: Reason) {
+        self.transition(now, State::Master, reason);
+        self.stats.master_transitions += 1;
+        self.master_adver_interval = self.cfg.advert_interval;
+        self.send_advert(self.effective_priority());
+        self.actions.push_back(Action::AddVips);
+        self.reset_adver_timer(now);
+        self.announce_second_pending = !self.cfg.garp.master_delay.is_zero();
+        self.announce_burst(now);
+    }
+
+    /// One burst of gratuitous ARP / NA, then schedule the next one: the
+    /// delayed second burst first, the periodic refresh after it.
+    fn announce_burst(&mut self, now: Instant) {
+        let g = self.cfg.garp;
+        if g.repeat == 0 {
+            return;
+        }
+        self.actions
+            .push_back(Action::Announce { repeat: g.repeat });
+        self.timers.announce = if std::mem::take(&mut self.announce_second_pending) {
+            Some(now + g.master_delay)
+        } else {
+            g.refresh.map(|r| now + r)
+        };
+    }
+
+    /// Record a transition: clear the timers of the old state and emit
+    /// [`Action::StateChanged`] first.
+    fn transition(&mut self, now: Instant, to: State, reason: Reason) {
+        let from = self.state;
+        self.state = to;
+        self.since = now;
+        self.timers = Timers::default();
+        self.master = None;
+        self.announce_second_pending = false;
+        self.stats.transitions += 1;
+        self.actions
+            .push_back(Action::StateChanged { from, to, reason });
+    }
+
+    fn reset_adver_timer(&mut self, now: Instant) {
+        self.timers.adver = Some(now + self.cfg.advert_interval.to_duration());
+    }
+
+    fn send_advert(&mut self, priority: Priority) {
+        self.stats.adverts_sent += 1;
+        if priority == Priority::RESIGN {
+            self.stats.priority_zero_sent += 1;
+        }
+        let auth = match (self.cfg.version, self.cfg.auth_pass) {
+            (Version::V2, Some(p)) => Auth::SimplePassword(p),
+            _ => Auth::None,
+        };
+        self.actions.push_back(Action::SendAdvert(Advertisement {
+            version: self.cfg.version,
+            vrid: self.cfg.vrid.get(),
+            priority,
+            max_adver_int: self.cfg.advert_interval,
+            addrs: self.cfg.vips.clone(),
+            auth,
+        }));
+    }
+
+    fn same_vips(&self, addrs: &[IpAddr]) -> bool {
+        addrs.len() == self.cfg.vips.len() && addrs.iter().all(|a| self.cfg.vips.contains(a))
+    }
+}
+
+/// "the primary IPvX address of the sender is greater than the local primary
+/// IPvX address" (RFC 5798 Section 6.4.3): compared as unsigned integers.
+fn ip_greater(a: IpAddr, b: IpAddr) -> bool {
+    match (a, b) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => u32::from(a) > u32::from(b),
+        (IpAddr::V6(a), IpAddr::V6(b)) => u128::from(a) > u128::from(b),
+        // Families never mix here: check_advert drops those packets.
+        _ => false,
+    }
+}

@@ -39,13 +39,27 @@ impl Instant {
 impl Add<Duration> for Instant {
     type Output = Instant;
     fn add(self, rhs: Duration) -> Instant {
-        Instant(self.0.saturating_add(rhs.as_micros().min(u64::MAX as u128) as u64))
+        Instant(
+            self.0
+                .saturating_add(rhs.as_micros().min(u64::MAX as u128) as u64),
+        )
     }
 }
 
 impl AddAssign<Duration> for Instant {
     fn add_assign(&mut self, rhs: Duration) {
         *self = *self + rhs;
+    }
+}
+
+impl Sub<Duration> for Instant {
+    type Output = Instant;
+    /// Saturating at the epoch.
+    fn sub(self, rhs: Duration) -> Instant {
+        Instant(
+            self.0
+                .saturating_sub(rhs.as_micros().min(u64::MAX as u128) as u64),
+        )
     }
 }
 
