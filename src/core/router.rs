@@ -519,6 +519,31 @@ impl VirtualRouter {
         self.reevaluate(now, before);
     }
 
+    /// Apply a changed configuration without a restart when only the "soft"
+    /// settings differ (name, priority, preempt, preempt delay, auth, GARP
+    /// policy): the state is kept, and a priority change acts at once as a
+    /// tracker change would. Returns `false`, changing nothing, when a setting
+    /// the peers see or the state depends on differs (VRID, version, interval,
+    /// VIPs, primary address): the caller then replaces the router.
+    pub fn reconfigure(&mut self, now: Instant, cfg: RouterConfig) -> bool {
+        let hard = |c: &RouterConfig| {
+            (
+                c.vrid,
+                c.version,
+                c.advert_interval,
+                c.vips.clone(),
+                c.primary_ip,
+            )
+        };
+        if hard(&self.cfg) != hard(&cfg) {
+            return false;
+        }
+        let before = self.effective_priority();
+        self.cfg = cfg;
+        self.reevaluate(now, before);
+        true
+    }
+
     /// A timer may have expired. Timers not yet due are left alone.
     pub fn handle_timeout(&mut self, now: Instant) {
         let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
