@@ -1,1 +1,551 @@
-//! The daemon: the event loop joining protocol core and IO shell.
+//! The daemon: the event loop joining the protocol core to the IO shell.
+//!
+//! One task owns every [`VirtualRouter`] (no locks). It waits on:
+//! - packets from one reader task per (interface, family) socket;
+//! - netlink link and address events;
+//! - the next protocol deadline;
+//! - signals (TERM/INT: graceful stop; HUP: reload) and control-socket requests.
+//!
+//! After each input it drains the routers' actions in order and carries them
+//! out: adverts on the raw socket, VIPs through netlink, ARP/NA frames on an
+//! AF_PACKET socket.
+
+mod control;
+mod instance;
+mod ratelimit;
+mod rx;
+pub mod status;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{error, info, warn};
+
+use crate::config::{self, Config, Family};
+use crate::core::time::Instant;
+use crate::io::netlink::{NetEvent, Netlink};
+use crate::io::vrrp_socket::{RxPacket, VrrpSocket};
+use crate::io::IoError;
+
+pub use control::{request, ControlRequest};
+use instance::Instance;
+use ratelimit::{RateLimit, Verdict};
+
+/// Errors that stop the daemon from starting or running.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The configuration is invalid.
+    #[error("{0}")]
+    Config(#[from] config::ConfigError),
+    /// A configured interface does not exist.
+    #[error("instance {instance}: interface {interface} does not exist")]
+    NoInterface {
+        /// Instance name.
+        instance: String,
+        /// Interface name.
+        interface: String,
+    },
+    /// An interface has no address to send advertisements from.
+    #[error("instance {instance}: interface {interface} has no {family} address to send from (set source_ip or add one)")]
+    NoSourceAddress {
+        /// Instance name.
+        instance: String,
+        /// Interface name.
+        interface: String,
+        /// Address family.
+        family: Family,
+    },
+    /// A socket, netlink or signal operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The error.
+        source: IoError,
+    },
+    /// Setting up signal handling or the control socket failed.
+    #[error("{context}: {source}")]
+    Os {
+        /// What was being done.
+        context: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// Maps the tokio clock onto the core's [`Instant`].
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    base: tokio::time::Instant,
+}
+
+impl Clock {
+    fn new() -> Self {
+        Clock {
+            base: tokio::time::Instant::now(),
+        }
+    }
+
+    /// Now, as the core sees it.
+    pub fn now(&self) -> Instant {
+        Instant::from_micros(self.base.elapsed().as_micros() as u64)
+    }
+
+    fn to_tokio(self, t: Instant) -> tokio::time::Instant {
+        self.base + Duration::from_micros(t.as_micros())
+    }
+}
+
+/// A packet from a socket reader task, tagged with its socket.
+struct Received {
+    key: SocketKey,
+    result: Result<RxPacket, IoError>,
+}
+
+/// One raw socket per interface and family, shared by the instances on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct SocketKey {
+    ifindex: u32,
+    family: Family,
+}
+
+/// Command-line options for the daemon.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The configuration file.
+    pub config_path: PathBuf,
+    /// Overrides `global.control_socket`.
+    pub control_socket: Option<PathBuf>,
+}
+
+/// The running daemon.
+struct Daemon {
+    opts: RunOptions,
+    config: Config,
+    clock: Clock,
+    netlink: Netlink,
+    instances: Vec<Instance>,
+    sockets: HashMap<SocketKey, Arc<VrrpSocket>>,
+    readers: HashMap<SocketKey, tokio::task::JoinHandle<()>>,
+    rx_tx: mpsc::Sender<Received>,
+    /// Drops before demultiplexing, by reason.
+    drops: BTreeMap<String, u64>,
+    logs: RateLimit,
+}
+
+/// Run the daemon until SIGTERM or SIGINT. Returns after every master has
+/// sent priority 0 and removed its VIPs.
+pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
+    let config = config::load(&opts.config_path)?;
+    let netlink = Netlink::new().map_err(|source| DaemonError::Io {
+        context: "opening netlink".into(),
+        source,
+    })?;
+    let mut net_events = netlink.subscribe().map_err(|source| DaemonError::Io {
+        context: "subscribing to netlink events".into(),
+        source,
+    })?;
+    let os = |context: &str| {
+        let context = context.to_owned();
+        move |source| DaemonError::Os { context, source }
+    };
+    let mut sigterm = signal(SignalKind::terminate()).map_err(os("installing SIGTERM handler"))?;
+    let mut sigint = signal(SignalKind::interrupt()).map_err(os("installing SIGINT handler"))?;
+    let mut sighup = signal(SignalKind::hangup()).map_err(os("installing SIGHUP handler"))?;
+
+    let socket_path = opts
+        .control_socket
+        .clone()
+        .unwrap_or_else(|| config.global.control_socket.clone());
+    let (ctl_tx, mut ctl_rx) = mpsc::channel(16);
+    let _control = control::serve(&socket_path, ctl_tx)
+        .map_err(os(&format!("control socket {}", socket_path.display())))?;
+
+    let (rx_tx, mut rx_rx) = mpsc::channel(1024);
+    let mut d = Daemon {
+        opts,
+        config: config.clone(),
+        clock: Clock::new(),
+        netlink,
+        instances: Vec::new(),
+        sockets: HashMap::new(),
+        readers: HashMap::new(),
+        rx_tx,
+        drops: BTreeMap::new(),
+        logs: RateLimit::new(5, Duration::from_secs(10)),
+    };
+    for ic in &config.instances {
+        let inst = d.setup_instance(ic).await?;
+        d.instances.push(inst);
+    }
+    let now = d.clock.now();
+    for inst in &mut d.instances {
+        inst.start(now);
+    }
+    d.drain().await;
+    info!(
+        instances = d.instances.len(),
+        control_socket = %socket_path.display(),
+        "vrrpd started"
+    );
+
+    loop {
+        let deadline = d.next_deadline();
+        let sleep = async {
+            match deadline {
+                Some(t) => tokio::time::sleep_until(d.clock.to_tokio(t)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = sigterm.recv() => { info!(signal = "SIGTERM", "stopping"); break; }
+            _ = sigint.recv() => { info!(signal = "SIGINT", "stopping"); break; }
+            _ = sighup.recv() => d.reload().await,
+            Some(msg) = rx_rx.recv() => d.on_packet(msg),
+            Some(ev) = net_events.recv() => d.on_net_event(ev).await,
+            Some((req, reply)) = ctl_rx.recv() => d.on_control(req, reply),
+            _ = sleep => d.on_timers(),
+        }
+        d.drain().await;
+    }
+    d.shutdown().await;
+    let _ = std::fs::remove_file(&socket_path);
+    Ok(())
+}
+
+impl Daemon {
+    /// Resolve an instance's interface and addresses, open (or share) its
+    /// socket, and remove VIPs a crashed earlier run left behind.
+    async fn setup_instance(&mut self, ic: &config::Instance) -> Result<Instance, DaemonError> {
+        let io = |context: String| move |source| DaemonError::Io { context, source };
+        let link = self
+            .netlink
+            .link_by_name(&ic.interface)
+            .await
+            .map_err(io(format!("looking up interface {}", ic.interface)))?
+            .ok_or_else(|| DaemonError::NoInterface {
+                instance: ic.name.clone(),
+                interface: ic.interface.clone(),
+            })?;
+        let primary: Option<IpAddr> = match (ic.source_ip, ic.family) {
+            (Some(ip), _) => Some(ip),
+            (None, Family::Ipv4) => self
+                .netlink
+                .primary_ipv4(link.index)
+                .await
+                .map_err(io(format!("reading addresses of {}", ic.interface)))?
+                .map(IpAddr::V4),
+            (None, Family::Ipv6) => self
+                .netlink
+                .link_local_v6(link.index)
+                .await
+                .map_err(io(format!("reading addresses of {}", ic.interface)))?
+                .map(IpAddr::V6),
+        };
+        let primary = primary.ok_or_else(|| DaemonError::NoSourceAddress {
+            instance: ic.name.clone(),
+            interface: ic.interface.clone(),
+            family: ic.family,
+        })?;
+        let key = SocketKey {
+            ifindex: link.index,
+            family: ic.family,
+        };
+        let socket = match self.sockets.get(&key) {
+            Some(s) => s.clone(),
+            None => {
+                let s = match primary {
+                    IpAddr::V4(a) => VrrpSocket::open_v4(&ic.interface, link.index, Some(a)),
+                    IpAddr::V6(a) => VrrpSocket::open_v6(&ic.interface, link.index, Some(a)),
+                }
+                .map_err(io(format!("opening VRRP socket on {}", ic.interface)))?;
+                let s = Arc::new(s);
+                self.sockets.insert(key, s.clone());
+                self.readers
+                    .insert(key, spawn_reader(key, s.clone(), self.rx_tx.clone()));
+                s
+            }
+        };
+        let inst = Instance::new(ic.clone(), &self.config, link, primary, socket)
+            .map_err(io(format!("opening packet socket on {}", ic.interface)))?;
+        inst.remove_stale_vips(&self.netlink).await;
+        Ok(inst)
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.instances
+            .iter()
+            .filter_map(|i| i.router.poll_timeout())
+            .min()
+    }
+
+    fn on_timers(&mut self) {
+        let now = self.clock.now();
+        for inst in &mut self.instances {
+            inst.router.handle_timeout(now);
+        }
+    }
+
+    /// The receive path: TTL, parse (length, version, type, checksum), VRID
+    /// demultiplexing, then the instance's own checks.
+    fn on_packet(&mut self, msg: Received) {
+        let pkt = match msg.result {
+            Ok(p) => p,
+            Err(e) => {
+                self.count_drop("malformed_ip", &format!("{e}"), None);
+                return;
+            }
+        };
+        let adv = match rx::accept(&pkt) {
+            Ok(a) => a,
+            Err(reason) => {
+                self.count_drop(reason, "dropped packet", Some(pkt.src));
+                return;
+            }
+        };
+        let now = self.clock.now();
+        let Some(inst) = self.instances.iter_mut().find(|i| {
+            i.ifindex == msg.key.ifindex && i.cfg.family == msg.key.family && i.cfg.vrid.get() == adv.0.vrid
+        }) else {
+            self.count_drop("vrid_unknown", "advert for a VRID we do not run", Some(pkt.src));
+            return;
+        };
+        inst.checksum_seen(adv.1);
+        if let Err(reason) = inst.router.handle_advert(now, pkt.src, &adv.0) {
+            let key = format!("{}:{}", inst.cfg.name, reason.name());
+            match self.logs.check(&key, std::time::Instant::now()) {
+                Verdict::Suppress => {}
+                v => warn!(
+                    instance = %inst.cfg.name,
+                    src = %pkt.src,
+                    reason = reason.name(),
+                    suppressed = suppressed(&v),
+                    "dropped advertisement"
+                ),
+            }
+        }
+    }
+
+    fn count_drop(&mut self, reason: &str, msg: &str, src: Option<IpAddr>) {
+        *self.drops.entry(reason.to_owned()).or_default() += 1;
+        match self.logs.check(reason, std::time::Instant::now()) {
+            Verdict::Suppress => {}
+            v => warn!(
+                reason,
+                src = src.map(|s| s.to_string()).unwrap_or_default(),
+                suppressed = suppressed(&v),
+                "{msg}"
+            ),
+        }
+    }
+
+    async fn on_net_event(&mut self, ev: NetEvent) {
+        let now = self.clock.now();
+        match ev {
+            NetEvent::Link { index, name, up } => {
+                for inst in self.instances.iter_mut().filter(|i| i.ifindex == index) {
+                    if inst.link_up != up {
+                        info!(instance = %inst.cfg.name, interface = %name, up, "link state changed");
+                        inst.link_up = up;
+                        inst.router.handle_iface(now, up);
+                    }
+                }
+            }
+            NetEvent::AddrRemoved {
+                index,
+                addr,
+                prefix_len,
+            } => {
+                for inst in self.instances.iter_mut().filter(|i| i.ifindex == index) {
+                    if inst.vips_installed && inst.cfg.virtual_ips.iter().any(|v| v.addr == addr) {
+                        warn!(
+                            instance = %inst.cfg.name,
+                            vip = %addr,
+                            prefix_len,
+                            "VIP removed by another program while master; restoring it"
+                        );
+                        inst.add_vips(&self.netlink).await;
+                        inst.announce(1);
+                    }
+                }
+            }
+            NetEvent::AddrAdded { .. } => {}
+            NetEvent::Overrun => {
+                // Resynchronise link states after lost events.
+                for inst in &mut self.instances {
+                    if let Ok(Some(link)) = self.netlink.link_by_index(inst.ifindex).await {
+                        if link.up != inst.link_up {
+                            inst.link_up = link.up;
+                            inst.router.handle_iface(now, link.up);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_control(&mut self, req: ControlRequest, reply: oneshot::Sender<String>) {
+        let now = self.clock.now();
+        let answer = match req {
+            ControlRequest::Status => serde_json::to_string(&self.status())
+                .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")),
+            ControlRequest::Maintenance { instance, on } => {
+                match self.instances.iter_mut().find(|i| i.cfg.name == instance) {
+                    Some(inst) => {
+                        inst.router.handle_maintenance(now, on);
+                        info!(instance = %instance, on, "maintenance set by operator");
+                        serde_json::json!({"ok": true, "instance": instance, "maintenance": on})
+                            .to_string()
+                    }
+                    None => serde_json::json!({"ok": false, "error": format!("no instance {instance}")})
+                        .to_string(),
+                }
+            }
+        };
+        let _ = reply.send(answer);
+    }
+
+    fn status(&self) -> status::Status {
+        status::Status {
+            version: env!("CARGO_PKG_VERSION").into(),
+            pid: std::process::id(),
+            config: self.opts.config_path.display().to_string(),
+            instances: self.instances.iter().map(Instance::status).collect(),
+            drops: self.drops.clone(),
+        }
+    }
+
+    /// Carry out every router's pending actions, in order.
+    async fn drain(&mut self) {
+        for inst in &mut self.instances {
+            inst.drain(&self.netlink).await;
+        }
+    }
+
+    /// SIGHUP: load the file again. Unchanged instances keep their state;
+    /// changed ones are reconfigured in place when possible, else replaced;
+    /// removed ones stop cleanly; new ones start. A file that fails
+    /// validation changes nothing.
+    async fn reload(&mut self) {
+        info!(config = %self.opts.config_path.display(), "reloading configuration");
+        let new = match config::load(&self.opts.config_path) {
+            Ok(c) => c,
+            Err(e) => {
+                error!(error = %e, "reload failed; keeping the running configuration");
+                return;
+            }
+        };
+        let now = self.clock.now();
+        // Removed instances: stop cleanly.
+        let mut kept = Vec::new();
+        for mut inst in std::mem::take(&mut self.instances) {
+            if new.instance(&inst.cfg.name).is_some() {
+                kept.push(inst);
+            } else {
+                info!(instance = %inst.cfg.name, "instance removed by reload; stopping it");
+                inst.router.handle_shutdown(now);
+                inst.drain(&self.netlink).await;
+                inst.remove_vips(&self.netlink).await;
+            }
+        }
+        self.instances = kept;
+        self.config = new.clone();
+        let mut result = Vec::new();
+        for ic in &new.instances {
+            let pos = self.instances.iter().position(|i| i.cfg.name == ic.name);
+            match pos {
+                Some(p) => {
+                    let mut inst = self.instances.remove(p);
+                    if inst.cfg == *ic && inst.tracks_unchanged(&new) {
+                        result.push(inst);
+                        continue;
+                    }
+                    if inst.cfg.interface == ic.interface && inst.reconfigure(now, ic.clone(), &new) {
+                        info!(instance = %ic.name, "instance reconfigured in place");
+                        result.push(inst);
+                        continue;
+                    }
+                    info!(instance = %ic.name, "instance changed; restarting it");
+                    inst.router.handle_shutdown(now);
+                    inst.drain(&self.netlink).await;
+                    inst.remove_vips(&self.netlink).await;
+                    match self.setup_instance(ic).await {
+                        Ok(mut n) => {
+                            n.start(now);
+                            result.push(n);
+                        }
+                        Err(e) => error!(instance = %ic.name, error = %e, "cannot restart instance"),
+                    }
+                }
+                None => match self.setup_instance(ic).await {
+                    Ok(mut n) => {
+                        info!(instance = %ic.name, "instance added by reload");
+                        n.start(now);
+                        result.push(n);
+                    }
+                    Err(e) => error!(instance = %ic.name, error = %e, "cannot start instance"),
+                },
+            }
+        }
+        self.instances = result;
+        info!(instances = self.instances.len(), "reload done");
+    }
+
+    /// Every master sends priority 0 and removes its VIPs; the counters go to the log.
+    async fn shutdown(&mut self) {
+        let now = self.clock.now();
+        for inst in &mut self.instances {
+            inst.router.handle_shutdown(now);
+            inst.drain(&self.netlink).await;
+            // Belt and braces: whatever the state, leave no VIP behind.
+            inst.remove_vips(&self.netlink).await;
+            let s = inst.status();
+            info!(
+                instance = %s.name,
+                adverts_sent = s.counters.adverts_sent,
+                adverts_received = s.counters.adverts_received,
+                transitions = s.counters.transitions,
+                drops = ?s.counters.drops,
+                "final counters"
+            );
+        }
+        info!(drops = ?self.drops, "vrrpd stopped");
+    }
+}
+
+fn suppressed(v: &Verdict) -> u64 {
+    match v {
+        Verdict::LogAfterSuppressing(n) => *n,
+        _ => 0,
+    }
+}
+
+/// One reader task per socket: packets (and per-packet errors) go to the event loop.
+fn spawn_reader(
+    key: SocketKey,
+    socket: Arc<VrrpSocket>,
+    tx: mpsc::Sender<Received>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let result = socket.recv(&mut buf).await;
+            if let Err(e) = &result {
+                if !e.is_packet_error() {
+                    warn!(error = %e, "VRRP socket receive failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            }
+            if tx.send(Received { key, result }).await.is_err() {
+                return;
+            }
+        }
+    })
+}

@@ -1,0 +1,349 @@
+//! One configured instance at run time: its router, its interface, and the
+//! code that carries out the router's actions.
+
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tracing::{info, warn};
+
+use crate::config::{self, ChecksumForm, Config, Family};
+use crate::core::router::{Action, Anomaly, GarpPolicy, RouterConfig, State, VirtualRouter};
+use crate::core::time::Instant;
+use crate::core::types::Version;
+use crate::core::wire::vrrp::{Advertisement, ChecksumMode};
+use crate::core::wire::{arp, ndisc, VRRP_MCAST_V4, VRRP_MCAST_V6};
+use crate::io::netlink::{LinkInfo, Netlink};
+use crate::io::packet_socket::FrameSender;
+use crate::io::vrrp_socket::VrrpSocket;
+use crate::io::IoError;
+
+use super::status::{Counters, InstanceStatus, TrackerStatus, Transition};
+
+/// An instance and its IO resources.
+pub(super) struct Instance {
+    /// Its configuration.
+    pub cfg: config::Instance,
+    /// The protocol state machine.
+    pub router: VirtualRouter,
+    /// Interface index.
+    pub ifindex: u32,
+    /// Interface MAC, the source of ARP/NA frames.
+    mac: [u8; 6],
+    /// Our primary address: advert source and tie-breaker.
+    primary: IpAddr,
+    /// Last known link state.
+    pub link_up: bool,
+    /// Whether we have put the VIPs on the interface (and not removed them).
+    pub vips_installed: bool,
+    socket: Arc<VrrpSocket>,
+    frames: FrameSender,
+    /// The trackers this instance uses, as configured (name, weight).
+    tracks: Vec<(String, i32)>,
+    last_transition: Option<Transition>,
+    /// How many accepted packets used each v3 IPv4 checksum form.
+    checksum_pseudo: u64,
+    checksum_message_only: u64,
+}
+
+impl Instance {
+    /// Set up an instance on a resolved interface.
+    pub fn new(
+        cfg: config::Instance,
+        config: &Config,
+        link: LinkInfo,
+        primary: IpAddr,
+        socket: Arc<VrrpSocket>,
+    ) -> Result<Self, IoError> {
+        let frames = FrameSender::open(link.index)?;
+        let router = VirtualRouter::new(router_config(&cfg, primary));
+        Ok(Instance {
+            tracks: tracks_of(&cfg, config),
+            cfg,
+            router,
+            ifindex: link.index,
+            mac: link.mac.unwrap_or([0; 6]),
+            primary,
+            link_up: link.up,
+            vips_installed: false,
+            socket,
+            frames,
+            last_transition: None,
+            checksum_pseudo: 0,
+            checksum_message_only: 0,
+        })
+    }
+
+    /// The Startup event, after telling the router whether its link is up.
+    pub fn start(&mut self, now: Instant) {
+        if !self.link_up {
+            warn!(instance = %self.cfg.name, interface = %self.cfg.interface, "interface is down at start");
+            self.router.handle_iface(now, false);
+        }
+        self.router.handle_startup(now);
+    }
+
+    /// Apply a changed configuration in place, if the router allows it.
+    pub fn reconfigure(&mut self, now: Instant, cfg: config::Instance, config: &Config) -> bool {
+        if cfg.virtual_ips != self.cfg.virtual_ips || cfg.family != self.cfg.family {
+            return false;
+        }
+        if !self.router.reconfigure(now, router_config(&cfg, self.primary)) {
+            return false;
+        }
+        self.tracks = tracks_of(&cfg, config);
+        self.cfg = cfg;
+        true
+    }
+
+    /// Whether the trackers this instance uses are configured as before.
+    pub fn tracks_unchanged(&self, config: &Config) -> bool {
+        self.tracks == tracks_of(&self.cfg, config)
+    }
+
+    /// Count which checksum form an accepted packet used.
+    pub fn checksum_seen(&mut self, mode: ChecksumMode) {
+        match mode {
+            ChecksumMode::PseudoHeader => self.checksum_pseudo += 1,
+            ChecksumMode::MessageOnly => self.checksum_message_only += 1,
+        }
+    }
+
+    /// At start, as backup: take away VIPs that a crashed earlier run left
+    /// on the interface. An address owner (priority 255) owns them, so keeps them.
+    pub async fn remove_stale_vips(&self, nl: &Netlink) {
+        if self.cfg.priority.get() == 255 {
+            return;
+        }
+        let present = match nl.addresses(self.ifindex).await {
+            Ok(a) => a,
+            Err(e) => {
+                warn!(instance = %self.cfg.name, error = %e, "cannot list addresses");
+                return;
+            }
+        };
+        for vip in &self.cfg.virtual_ips {
+            if present.iter().any(|(a, _)| *a == vip.addr) {
+                match nl.del_address(self.ifindex, vip.addr, vip.prefix_len).await {
+                    Ok(()) => warn!(instance = %self.cfg.name, vip = %vip, "removed a stale VIP left by an earlier run"),
+                    Err(e) => warn!(instance = %self.cfg.name, vip = %vip, error = %e, "cannot remove stale VIP"),
+                }
+            }
+        }
+    }
+
+    /// Carry out the router's pending actions, in order.
+    pub async fn drain(&mut self, nl: &Netlink) {
+        while let Some(action) = self.router.poll_action() {
+            match action {
+                Action::StateChanged { from, to, reason } => {
+                    info!(
+                        instance = %self.cfg.name,
+                        from = %from,
+                        to = %to,
+                        reason = %reason,
+                        priority = self.router.effective_priority().get(),
+                        "({}) Entering {} STATE",
+                        self.cfg.name,
+                        to
+                    );
+                    self.last_transition = Some(Transition {
+                        at_unix_ms: SystemTime::now()
+                            .duration_since(UNIX_EPOCH)
+                            .unwrap_or(Duration::ZERO)
+                            .as_millis() as u64,
+                        from: from.name().into(),
+                        to: to.name().into(),
+                        reason: reason.to_string(),
+                    });
+                }
+                Action::SendAdvert(adv) => self.send_advert(&adv),
+                Action::AddVips => self.add_vips(nl).await,
+                Action::RemoveVips => self.remove_vips(nl).await,
+                Action::Announce { repeat } => self.announce(repeat),
+                Action::PriorityChanged { from, to } => {
+                    info!(instance = %self.cfg.name, from = from.get(), to = to.get(), "effective priority changed");
+                }
+                Action::Anomaly(a) => self.log_anomaly(&a),
+            }
+        }
+    }
+
+    fn log_anomaly(&self, a: &Anomaly) {
+        // These arrive at most once per advert from a peer, and the master's
+        // reply path is itself bounded; log at debug for the frequent ones.
+        match a {
+            Anomaly::VipMismatch { src } => {
+                tracing::debug!(instance = %self.cfg.name, src = %src, "advertised VIP list differs from ours")
+            }
+            Anomaly::IntervalAdopted { src, interval } => {
+                info!(instance = %self.cfg.name, src = %src, interval = %interval, "adopting the master's advertisement interval")
+            }
+            Anomaly::LowerPriorityMaster { src, priority } => {
+                warn!(instance = %self.cfg.name, src = %src, priority = priority.get(), "another master with lower priority; asserting ourselves")
+            }
+        }
+    }
+
+    fn send_advert(&self, adv: &Advertisement) {
+        let mode = match (self.cfg.version, self.cfg.checksum) {
+            (Version::V3, ChecksumForm::MessageOnly) => ChecksumMode::MessageOnly,
+            (Version::V3, ChecksumForm::PseudoHeader) => ChecksumMode::PseudoHeader,
+            // v2 has no pseudo-header (RFC 3768 Section 5.3.8).
+            (Version::V2, _) => ChecksumMode::MessageOnly,
+        };
+        let group: IpAddr = match self.cfg.family {
+            Family::Ipv4 => VRRP_MCAST_V4.into(),
+            Family::Ipv6 => VRRP_MCAST_V6.into(),
+        };
+        let dsts: Vec<IpAddr> = if self.cfg.unicast_peers.is_empty() {
+            vec![group]
+        } else {
+            self.cfg.unicast_peers.clone()
+        };
+        for dst in dsts {
+            let bytes = match adv.to_bytes(self.primary, dst, mode) {
+                Ok(b) => b,
+                Err(e) => {
+                    warn!(instance = %self.cfg.name, error = %e, "cannot encode advertisement");
+                    return;
+                }
+            };
+            if let Err(e) = self.socket.send(&bytes, dst) {
+                // A dead link cannot send; the router goes to Fault through
+                // the link event, so this is worth a line but not more.
+                tracing::debug!(instance = %self.cfg.name, dst = %dst, error = %e, "advertisement not sent");
+            }
+        }
+    }
+
+    /// Put every VIP on the interface.
+    pub async fn add_vips(&mut self, nl: &Netlink) {
+        for vip in &self.cfg.virtual_ips {
+            if let Err(e) = nl.add_address(self.ifindex, vip.addr, vip.prefix_len).await {
+                warn!(instance = %self.cfg.name, vip = %vip, error = %e, "cannot add VIP");
+            }
+        }
+        self.vips_installed = true;
+    }
+
+    /// Take every VIP off the interface.
+    pub async fn remove_vips(&mut self, nl: &Netlink) {
+        self.vips_installed = false;
+        for vip in &self.cfg.virtual_ips {
+            if let Err(e) = nl.del_address(self.ifindex, vip.addr, vip.prefix_len).await {
+                warn!(instance = %self.cfg.name, vip = %vip, error = %e, "cannot remove VIP");
+            }
+        }
+    }
+
+    /// `repeat` gratuitous ARPs (IPv4) or unsolicited NAs (IPv6) per VIP.
+    pub fn announce(&self, repeat: u8) {
+        for vip in &self.cfg.virtual_ips {
+            let frame = match vip.addr {
+                IpAddr::V4(a) => arp::gratuitous_arp(self.mac, a).to_vec(),
+                IpAddr::V6(a) => {
+                    let src = match self.primary {
+                        IpAddr::V6(p) => p,
+                        IpAddr::V4(_) => Ipv6Addr::UNSPECIFIED,
+                    };
+                    ndisc::unsolicited_na(self.mac, src, a)
+                }
+            };
+            for _ in 0..repeat {
+                if let Err(e) = self.frames.send(&frame) {
+                    tracing::debug!(instance = %self.cfg.name, error = %e, "announcement not sent");
+                }
+            }
+        }
+    }
+
+    /// The status entry for this instance.
+    pub fn status(&self) -> InstanceStatus {
+        let r = &self.router;
+        let s = r.stats();
+        let master = match r.state() {
+            State::Master => Some(self.primary.to_string()),
+            State::Backup => r.master().map(|m| m.addr.to_string()),
+            _ => None,
+        };
+        let failed: Vec<&str> = r.failed_trackers().collect();
+        let mut drops: std::collections::BTreeMap<String, u64> =
+            s.drops.iter().map(|(k, v)| (k.name().to_owned(), *v)).collect();
+        drops.retain(|_, v| *v > 0);
+        InstanceStatus {
+            name: self.cfg.name.clone(),
+            interface: self.cfg.interface.clone(),
+            vrid: self.cfg.vrid.get(),
+            version: self.cfg.version.number(),
+            state: r.state().name().into(),
+            priority: self.cfg.priority.get(),
+            effective_priority: r.effective_priority().get(),
+            master,
+            primary_ip: self.primary.to_string(),
+            vips: self.cfg.virtual_ips.iter().map(|v| v.to_string()).collect(),
+            advert_interval_ms: self.cfg.advert_interval.as_millis() as u64,
+            master_adver_interval_ms: r.master_adver_interval().to_duration().as_millis() as u64,
+            maintenance: r.maintenance(),
+            last_transition: self.last_transition.clone(),
+            trackers: self
+                .tracks
+                .iter()
+                .map(|(name, weight)| TrackerStatus {
+                    name: name.clone(),
+                    failed: failed.contains(&name.as_str()),
+                    weight: *weight,
+                })
+                .collect(),
+            counters: Counters {
+                adverts_sent: s.adverts_sent,
+                adverts_received: s.adverts_received,
+                priority_zero_sent: s.priority_zero_sent,
+                priority_zero_received: s.priority_zero_received,
+                transitions: s.transitions,
+                master_transitions: s.master_transitions,
+                vip_mismatch: s.vip_mismatch,
+                checksum_pseudo_header: self.checksum_pseudo,
+                checksum_message_only: self.checksum_message_only,
+                drops,
+            },
+        }
+    }
+}
+
+/// The core's view of an instance.
+fn router_config(cfg: &config::Instance, primary: IpAddr) -> RouterConfig {
+    RouterConfig {
+        name: cfg.name.clone(),
+        vrid: cfg.vrid,
+        version: cfg.version,
+        priority: cfg.priority,
+        advert_interval: cfg.advert_centisecs(),
+        preempt: cfg.preempt,
+        preempt_delay: cfg.preempt_delay,
+        vips: cfg.virtual_ips.iter().map(|v| v.addr).collect(),
+        auth_pass: cfg.auth_pass.as_ref().map(|p| {
+            // keepalived pads the simple password with zeros to 8 bytes.
+            let mut b = [0u8; 8];
+            for (d, s) in b.iter_mut().zip(p.as_bytes()) {
+                *d = *s;
+            }
+            b
+        }),
+        primary_ip: primary,
+        garp: GarpPolicy {
+            repeat: cfg.garp_repeat,
+            master_delay: cfg.garp_master_delay,
+            refresh: cfg.garp_refresh,
+        },
+    }
+}
+
+/// The (name, weight) of each tracker an instance uses.
+fn tracks_of(cfg: &config::Instance, config: &Config) -> Vec<(String, i32)> {
+    cfg.track
+        .iter()
+        .filter_map(|n| config.track(n))
+        .map(|t| (t.name.clone(), t.weight as i32))
+        .collect()
+}

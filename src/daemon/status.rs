@@ -1,0 +1,160 @@
+//! The status document served on the control socket (`vrrpd status --json`).
+//!
+//! Field names are a stable interface: tools parse them. Add fields, never
+//! rename or remove one. docs/STATUS.md describes each.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The whole daemon.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Status {
+    /// vrrpd version.
+    pub version: String,
+    /// Process id.
+    pub pid: u32,
+    /// Configuration file in force.
+    pub config: String,
+    /// One entry per instance, in configuration order.
+    pub instances: Vec<InstanceStatus>,
+    /// Packets dropped before they reached an instance, by reason
+    /// (`ttl`, `checksum`, `version`, `type`, `length`, `truncated`, `family`, `vrid_unknown`).
+    pub drops: BTreeMap<String, u64>,
+}
+
+/// One virtual router.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InstanceStatus {
+    /// Instance name.
+    pub name: String,
+    /// Interface it runs on.
+    pub interface: String,
+    /// VRID.
+    pub vrid: u8,
+    /// VRRP version (2 or 3).
+    pub version: u8,
+    /// `INIT`, `BACKUP`, `MASTER` or `FAULT`.
+    pub state: String,
+    /// Configured priority.
+    pub priority: u8,
+    /// Priority after tracker weights.
+    pub effective_priority: u8,
+    /// Address of the current master: ourselves when master, the master we
+    /// follow when backup, none when unknown.
+    pub master: Option<String>,
+    /// Our primary address on the interface.
+    pub primary_ip: String,
+    /// Virtual addresses with prefix length.
+    pub vips: Vec<String>,
+    /// Configured advertisement interval, in milliseconds.
+    pub advert_interval_ms: u64,
+    /// Master_Adver_Interval in force, in milliseconds.
+    pub master_adver_interval_ms: u64,
+    /// Held in maintenance by an operator.
+    pub maintenance: bool,
+    /// The last transition, if any.
+    pub last_transition: Option<Transition>,
+    /// Trackers this instance uses.
+    pub trackers: Vec<TrackerStatus>,
+    /// Counters.
+    pub counters: Counters,
+}
+
+/// A state transition.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Transition {
+    /// Wall-clock time, milliseconds since the Unix epoch.
+    pub at_unix_ms: u64,
+    /// Previous state.
+    pub from: String,
+    /// New state.
+    pub to: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// A tracker as one instance sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TrackerStatus {
+    /// Tracker name.
+    pub name: String,
+    /// Whether it is failed now.
+    pub failed: bool,
+    /// Its weight (0 = fault while failed).
+    pub weight: i32,
+}
+
+/// Per-instance counters.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Counters {
+    /// Advertisements sent.
+    pub adverts_sent: u64,
+    /// Advertisements accepted.
+    pub adverts_received: u64,
+    /// Priority-0 advertisements sent.
+    pub priority_zero_sent: u64,
+    /// Priority-0 advertisements received.
+    pub priority_zero_received: u64,
+    /// State transitions.
+    pub transitions: u64,
+    /// Times this instance became master.
+    pub master_transitions: u64,
+    /// Advertisements whose address list differed from ours (accepted).
+    pub vip_mismatch: u64,
+    /// Accepted advertisements whose v3 IPv4 checksum covered the pseudo-header.
+    pub checksum_pseudo_header: u64,
+    /// Accepted advertisements whose checksum covered the VRRP message only
+    /// (every v2 packet, and v3 IPv4 from RFC 9568 message-only senders).
+    pub checksum_message_only: u64,
+    /// Advertisements refused by this instance, by reason
+    /// (`auth`, `interval_mismatch`, `version`, `own_address`, `address_family`).
+    pub drops: BTreeMap<String, u64>,
+}
+
+/// The human-readable table `vrrpd status` prints.
+pub fn render_table(s: &Status) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<12} {:<10} {:>4} {:>2} {:<7} {:>4} {:>4} {:<18} {:<22} {:>9} {:>9}",
+        "INSTANCE", "IFACE", "VRID", "V", "STATE", "PRIO", "EFF", "MASTER", "VIPS", "SENT", "RECV"
+    );
+    for i in &s.instances {
+        let _ = writeln!(
+            out,
+            "{:<12} {:<10} {:>4} {:>2} {:<7} {:>4} {:>4} {:<18} {:<22} {:>9} {:>9}",
+            i.name,
+            i.interface,
+            i.vrid,
+            i.version,
+            i.state,
+            i.priority,
+            i.effective_priority,
+            i.master.as_deref().unwrap_or("-"),
+            i.vips.join(","),
+            i.counters.adverts_sent,
+            i.counters.adverts_received,
+        );
+        if let Some(t) = &i.last_transition {
+            let _ = writeln!(out, "  last transition: {} -> {} ({})", t.from, t.to, t.reason);
+        }
+        for t in &i.trackers {
+            let _ = writeln!(
+                out,
+                "  tracker {}: {} (weight {})",
+                t.name,
+                if t.failed { "FAILED" } else { "ok" },
+                t.weight
+            );
+        }
+        if !i.counters.drops.is_empty() {
+            let _ = writeln!(out, "  drops: {:?}", i.counters.drops);
+        }
+    }
+    if !s.drops.is_empty() {
+        let _ = writeln!(out, "drops before demultiplexing: {:?}", s.drops);
+    }
+    out
+}
