@@ -1,0 +1,205 @@
+//! Turn a TOML syntax or type error (a byte span and a message) into a
+//! `ConfigIssue` with a line, a column, a key path and a readable reason.
+
+use std::ops::Range;
+
+use toml::de::{DeTable, DeValue};
+
+use super::error::{ConfigIssue, Location};
+
+/// Build the issue for one error from the `toml` crate. `doc` is the parsed
+/// document (possibly partial, after a syntax error), used to name the key.
+pub(super) fn issue_from_toml(err: &toml::de::Error, text: &str, doc: &DeTable<'_>) -> ConfigIssue {
+    let span = err.span();
+    let location = span.as_ref().map(|s| location_of(text, s.start));
+    let mut path = span
+        .as_ref()
+        .and_then(|s| path_in_table(doc, s))
+        .unwrap_or_default();
+    let (extra_key, reason) = humanize(err.message());
+    if let Some(key) = extra_key {
+        if !path.ends_with(&format!(".{key}")) && path != key {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(&key);
+        }
+    }
+    ConfigIssue {
+        path,
+        section_name: None,
+        reason,
+        location,
+    }
+}
+
+/// 1-based line and character column of a byte offset.
+pub(super) fn location_of(text: &str, offset: usize) -> Location {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    Location { line, column }
+}
+
+/// Does `outer` contain `inner` (an empty `inner` counts when it sits inside)?
+fn contains(outer: &Range<usize>, inner: &Range<usize>) -> bool {
+    outer.start <= inner.start && inner.end <= outer.end && outer.start < outer.end
+}
+
+fn push_key(path: &mut String, key: &str) {
+    if !path.is_empty() {
+        path.push('.');
+    }
+    path.push_str(key);
+}
+
+/// The deepest key path in `table` whose key or value covers `span`.
+fn path_in_table(table: &DeTable<'_>, span: &Range<usize>) -> Option<String> {
+    for (key, value) in table.iter() {
+        let name: &str = key.get_ref();
+        if contains(&key.span(), span) {
+            return Some(name.to_string());
+        }
+        if let Some(sub) = path_in_value(value.get_ref(), span) {
+            let mut path = name.to_string();
+            if sub.starts_with('[') {
+                path.push_str(&sub);
+            } else if !sub.is_empty() {
+                push_key(&mut path, &sub);
+            }
+            return Some(path);
+        }
+        if contains(&value.span(), span) {
+            return Some(name.to_string());
+        }
+    }
+    None
+}
+
+/// The path below a value (`""` when the value itself is the match).
+fn path_in_value(value: &DeValue<'_>, span: &Range<usize>) -> Option<String> {
+    match value {
+        DeValue::Table(t) => path_in_table(t, span),
+        DeValue::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if let Some(sub) = path_in_value(item.get_ref(), span) {
+                    let mut path = format!("[{i}]");
+                    if sub.starts_with('[') {
+                        path.push_str(&sub);
+                    } else if !sub.is_empty() {
+                        path.push('.');
+                        path.push_str(&sub);
+                    }
+                    return Some(path);
+                }
+                if contains(&item.span(), span) {
+                    return Some(format!("[{i}]"));
+                }
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+/// Rephrase serde's messages for a person editing the file. Returns a key to
+/// add to the path when the message names one (`missing field`), and the reason.
+fn humanize(message: &str) -> (Option<String>, String) {
+    let message = message.trim();
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        if let Some((key, tail)) = rest.split_once('`') {
+            let expected = tail
+                .trim_start_matches(", ")
+                .trim_start_matches("expected one of ")
+                .trim_start_matches("expected ")
+                .replace('`', "");
+            let reason = if expected.is_empty() || tail.contains("there are no fields") {
+                format!("unknown key `{key}`")
+            } else {
+                format!("unknown key `{key}`; the keys allowed here are: {expected}")
+            };
+            return (None, reason);
+        }
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        if let Some((key, _)) = rest.split_once('`') {
+            return (Some(key.to_string()), "required key is missing".to_string());
+        }
+    }
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
+        if let Some((found, expected)) = rest.split_once(", expected ") {
+            return (
+                None,
+                format!(
+                    "wrong type: expected {}, found {found}",
+                    type_name(expected)
+                ),
+            );
+        }
+    }
+    if let Some(rest) = message.strip_prefix("invalid value: ") {
+        if let Some((found, expected)) = rest.split_once(", expected ") {
+            return (
+                None,
+                format!(
+                    "invalid value: expected {}, found {found}",
+                    type_name(expected)
+                ),
+            );
+        }
+    }
+    (None, message.lines().next().unwrap_or(message).to_string())
+}
+
+/// serde's name for an expected type, in the words of the TOML file.
+fn type_name(expected: &str) -> String {
+    let e = expected.trim();
+    if e.starts_with("struct ") || e == "a map" {
+        "a table".to_string()
+    } else if e == "a sequence" {
+        "an array".to_string()
+    } else if matches!(
+        e,
+        "i64" | "i32" | "i16" | "i8" | "u64" | "u32" | "u16" | "u8"
+    ) {
+        "an integer".to_string()
+    } else {
+        e.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column() {
+        let text = "a = 1\nbb = \"é\"x\n";
+        assert_eq!(location_of(text, 0), Location { line: 1, column: 1 });
+        assert_eq!(location_of(text, 6), Location { line: 2, column: 1 });
+        // 'x' comes after a 2-byte character: column counts characters.
+        let x = text.find('x').unwrap();
+        assert_eq!(location_of(text, x), Location { line: 2, column: 9 });
+    }
+
+    #[test]
+    fn humanize_messages() {
+        let (_, r) = humanize("unknown field `vird`, expected one of `name`, `vrid`");
+        assert_eq!(
+            r,
+            "unknown key `vird`; the keys allowed here are: name, vrid"
+        );
+        let (k, r) = humanize("missing field `name`");
+        assert_eq!(
+            (k.as_deref(), r.as_str()),
+            (Some("name"), "required key is missing")
+        );
+        let (_, r) = humanize("invalid type: string \"12\", expected i64");
+        assert_eq!(r, "wrong type: expected an integer, found string \"12\"");
+    }
+}

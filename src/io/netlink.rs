@@ -1,0 +1,579 @@
+//! Route netlink: interface lookup, virtual address add/remove, and a
+//! stream of link and address events (rtnetlink 0.20 / netlink-packet-route 0.28).
+//!
+//! Two sockets are used: [`Netlink`] owns a request socket; each
+//! [`Netlink::subscribe`] call opens its own socket bound to the
+//! `RTNLGRP_LINK`, `RTNLGRP_IPV4_IFADDR` and `RTNLGRP_IPV6_IFADDR` groups,
+//! so events never interleave with request replies.
+//!
+//! ## What "up" means
+//! [`LinkInfo::up`] and [`NetEvent::Link::up`] are `IFF_UP && IFF_RUNNING`.
+//! The kernel sets `IFF_RUNNING` only while the operational state is up
+//! (or unknown, for drivers that do not report one, such as dummy
+//! devices), so loss of carrier (a pulled cable, a veth whose peer went
+//! down) counts as down, as it must: a router that cannot reach the LAN
+//! must not stay master (RFC 5798 section 6.4, interface tracking).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use futures::stream::{StreamExt, TryStreamExt};
+use netlink_packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
+};
+use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage, MacVlanMode};
+use netlink_packet_route::RouteNetlinkMessage;
+use rtnetlink::packet_core::NetlinkPayload;
+use rtnetlink::{AddressMessageBuilder, Handle, LinkMacVlan, MulticastGroup};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::IoError;
+
+/// How many events the subscription buffers before it waits for the reader.
+const EVENT_QUEUE: usize = 1024;
+
+/// What the daemon needs to know about one interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkInfo {
+    /// Interface index.
+    pub index: u32,
+    /// Interface name.
+    pub name: String,
+    /// Hardware address, when the link has a 6-byte one (Ethernet).
+    pub mac: Option<[u8; 6]>,
+    /// `IFF_UP && IFF_RUNNING`: administratively up *and* operationally up
+    /// (carrier present). See the module docs.
+    pub up: bool,
+    /// MTU in bytes (0 if the kernel did not report it).
+    pub mtu: u32,
+}
+
+/// A change reported by the kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetEvent {
+    /// A link was created, changed, or (with `up: false`) deleted.
+    Link {
+        /// Interface index.
+        index: u32,
+        /// Interface name (empty if the kernel did not send it).
+        name: String,
+        /// Same meaning as [`LinkInfo::up`]; false for a deleted link.
+        up: bool,
+    },
+    /// An address was added to an interface.
+    AddrAdded {
+        /// Interface index.
+        index: u32,
+        /// The address.
+        addr: IpAddr,
+        /// Its prefix length.
+        prefix_len: u8,
+    },
+    /// An address was removed from an interface.
+    AddrRemoved {
+        /// Interface index.
+        index: u32,
+        /// The address.
+        addr: IpAddr,
+        /// Its prefix length.
+        prefix_len: u8,
+    },
+    /// The kernel dropped events because the socket buffer was full
+    /// (`ENOBUFS`). The reader must resynchronise by querying links and
+    /// addresses again.
+    Overrun,
+}
+
+/// A route netlink request socket.
+///
+/// Create it inside a tokio runtime: the connection task is spawned there
+/// and aborted when the `Netlink` is dropped.
+#[derive(Debug)]
+pub struct Netlink {
+    /// Request handle of the rtnetlink connection.
+    handle: Handle,
+    /// The task driving the connection; aborted on drop.
+    conn: JoinHandle<()>,
+}
+
+impl Drop for Netlink {
+    fn drop(&mut self) {
+        self.conn.abort();
+    }
+}
+
+impl Netlink {
+    /// Opens the request socket and spawns its connection task on the
+    /// current tokio runtime.
+    pub fn new() -> Result<Self, IoError> {
+        let (conn, handle, _unsolicited) =
+            rtnetlink::new_connection().map_err(IoError::NetlinkSocket)?;
+        let conn = tokio::spawn(conn);
+        Ok(Netlink { handle, conn })
+    }
+
+    /// Looks an interface up by name; `Ok(None)` if there is none.
+    pub async fn link_by_name(&self, name: &str) -> Result<Option<LinkInfo>, IoError> {
+        if name.is_empty() || name.len() > 15 {
+            return Ok(None);
+        }
+        let req = self.handle.link().get().match_name(name.to_string());
+        first_link(req.execute()).await
+    }
+
+    /// Looks an interface up by index; `Ok(None)` if there is none.
+    pub async fn link_by_index(&self, index: u32) -> Result<Option<LinkInfo>, IoError> {
+        let req = self.handle.link().get().match_index(index);
+        first_link(req.execute()).await
+    }
+
+    /// Adds `addr/prefix_len` to interface `ifindex`.
+    ///
+    /// Idempotent: an address that is already there (`EEXIST`) is success.
+    /// IPv6 addresses are added with `IFA_F_NODAD`: a virtual address must
+    /// be usable the moment we become master, not after one to two
+    /// seconds of Duplicate Address Detection (during which it would be
+    /// "tentative" and unusable as a source); and the previous master may
+    /// still hold it for a moment, which DAD would report as a duplicate
+    /// and disable the address for good.
+    pub async fn add_address(
+        &self,
+        ifindex: u32,
+        addr: IpAddr,
+        prefix_len: u8,
+    ) -> Result<(), IoError> {
+        check_prefix(addr, prefix_len)?;
+        let mut req = self.handle.address().add(ifindex, addr, prefix_len);
+        if addr.is_ipv6() {
+            req.message_mut().header.flags |= AddressHeaderFlags::Nodad;
+        }
+        match req.execute().await {
+            Ok(()) => Ok(()),
+            Err(e) if nl_errno(&e) == Some(libc::EEXIST) => Ok(()),
+            Err(source) => Err(IoError::Netlink {
+                op: "add address",
+                source,
+            }),
+        }
+    }
+
+    /// Removes `addr/prefix_len` from interface `ifindex`.
+    ///
+    /// Idempotent: an address that is not there (`EADDRNOTAVAIL`,
+    /// `ENOENT`) or an interface that is gone (`ENODEV`) is success, since
+    /// either way the address is not on the interface afterwards.
+    pub async fn del_address(
+        &self,
+        ifindex: u32,
+        addr: IpAddr,
+        prefix_len: u8,
+    ) -> Result<(), IoError> {
+        check_prefix(addr, prefix_len)?;
+        let msg = match addr {
+            IpAddr::V4(a) => AddressMessageBuilder::<Ipv4Addr>::new()
+                .index(ifindex)
+                .address(a, prefix_len)
+                .build(),
+            IpAddr::V6(a) => AddressMessageBuilder::<Ipv6Addr>::new()
+                .index(ifindex)
+                .address(a, prefix_len)
+                .build(),
+        };
+        match self.handle.address().del(msg).execute().await {
+            Ok(()) => Ok(()),
+            Err(e)
+                if matches!(
+                    nl_errno(&e),
+                    Some(libc::EADDRNOTAVAIL | libc::ENOENT | libc::ENODEV)
+                ) =>
+            {
+                Ok(())
+            }
+            Err(source) => Err(IoError::Netlink {
+                op: "delete address",
+                source,
+            }),
+        }
+    }
+
+    /// All addresses on interface `ifindex` (IPv4 and IPv6), in kernel order.
+    pub async fn addresses(&self, ifindex: u32) -> Result<Vec<(IpAddr, u8)>, IoError> {
+        Ok(self
+            .address_entries(ifindex)
+            .await?
+            .into_iter()
+            .map(|e| (e.addr, e.prefix_len))
+            .collect())
+    }
+
+    /// The primary (not `IFA_F_SECONDARY`) IPv4 address of `ifindex`: the
+    /// one the kernel uses as source by default, and the VRRPv2/v3 IPv4
+    /// advertisement source.
+    pub async fn primary_ipv4(&self, ifindex: u32) -> Result<Option<Ipv4Addr>, IoError> {
+        Ok(self
+            .address_entries(ifindex)
+            .await?
+            .into_iter()
+            .find_map(|e| match e.addr {
+                IpAddr::V4(a) if !e.flags.contains(AddressFlags::Secondary) => Some(a),
+                _ => None,
+            }))
+    }
+
+    /// A usable IPv6 link-local address of `ifindex` (fe80::/10), the
+    /// VRRPv3 IPv6 advertisement source (RFC 5798 section 5.1.2.1).
+    ///
+    /// Addresses still in Duplicate Address Detection (`tentative`) or that
+    /// failed it are skipped, since the kernel refuses them as a source:
+    /// `Ok(None)` right after link up means "not yet", ask again later or
+    /// wait for the [`NetEvent::AddrAdded`] that follows DAD.
+    pub async fn link_local_v6(&self, ifindex: u32) -> Result<Option<Ipv6Addr>, IoError> {
+        let unusable = AddressFlags::Tentative | AddressFlags::Dadfailed;
+        Ok(self
+            .address_entries(ifindex)
+            .await?
+            .into_iter()
+            .find_map(|e| match e.addr {
+                IpAddr::V6(a) if is_link_local_v6(&a) && !e.flags.intersects(unusable) => Some(a),
+                _ => None,
+            }))
+    }
+
+    /// Creates a macvlan link `name` (mode private, as keepalived's
+    /// `use_vmac`) on `parent_index` with hardware address `mac`, and sets
+    /// it up. Used for the VRRP virtual MAC (00-00-5E-00-01-{VRID}).
+    pub async fn create_macvlan(
+        &self,
+        parent_index: u32,
+        name: &str,
+        mac: [u8; 6],
+    ) -> Result<(), IoError> {
+        if name.is_empty() || name.len() > 15 {
+            return Err(IoError::InvalidArgument(format!(
+                "bad interface name {name:?}"
+            )));
+        }
+        let msg = LinkMacVlan::new(name, parent_index, MacVlanMode::Private)
+            .address(mac.to_vec())
+            .up()
+            .build();
+        self.handle
+            .link()
+            .add(msg)
+            .execute()
+            .await
+            .map_err(|source| IoError::Netlink {
+                op: "create macvlan",
+                source,
+            })
+    }
+
+    /// Deletes the link `name`. Idempotent: no such link is success.
+    pub async fn delete_link(&self, name: &str) -> Result<(), IoError> {
+        let Some(link) = self.link_by_name(name).await? else {
+            return Ok(());
+        };
+        match self.handle.link().del(link.index).execute().await {
+            Ok(()) => Ok(()),
+            Err(e) if nl_errno(&e) == Some(libc::ENODEV) => Ok(()),
+            Err(source) => Err(IoError::Netlink {
+                op: "delete link",
+                source,
+            }),
+        }
+    }
+
+    /// Opens an event subscription: link changes and IPv4/IPv6 address
+    /// changes, for all interfaces.
+    ///
+    /// The socket and a forwarding task live on the current tokio runtime
+    /// until the receiver is dropped. If the netlink socket fails, the
+    /// channel closes (`recv()` gives `None`): the daemon should treat that
+    /// as fatal or resubscribe and resynchronise. Events lost to a full
+    /// socket buffer are reported as [`NetEvent::Overrun`].
+    ///
+    /// Subscribe *before* the initial queries (link_by_name, addresses),
+    /// so that no change falls between the two.
+    pub fn subscribe(&self) -> Result<mpsc::Receiver<NetEvent>, IoError> {
+        let groups = [
+            MulticastGroup::Link,
+            MulticastGroup::Ipv4Ifaddr,
+            MulticastGroup::Ipv6Ifaddr,
+        ];
+        let (conn, handle, mut messages) =
+            rtnetlink::new_multicast_connection(&groups).map_err(IoError::NetlinkSocket)?;
+        let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+        tokio::spawn(async move {
+            // Keeps the request side of the connection open for its lifetime.
+            let _handle = handle;
+            let conn = tokio::spawn(conn);
+            'run: loop {
+                tokio::select! {
+                    msg = messages.next() => {
+                        let Some((msg, _)) = msg else { break 'run };
+                        let event = match msg.payload {
+                            NetlinkPayload::InnerMessage(m) => translate(m),
+                            NetlinkPayload::Overrun(_) => Some(NetEvent::Overrun),
+                            _ => None,
+                        };
+                        if let Some(event) = event {
+                            if tx.send(event).await.is_err() {
+                                break 'run;
+                            }
+                        }
+                    }
+                    () = tx.closed() => break 'run,
+                }
+            }
+            conn.abort();
+        });
+        Ok(rx)
+    }
+
+    /// Address dump of one interface, with flags.
+    async fn address_entries(&self, ifindex: u32) -> Result<Vec<AddrEntry>, IoError> {
+        let msgs: Vec<AddressMessage> = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(ifindex)
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|source| IoError::Netlink {
+                op: "dump addresses",
+                source,
+            })?;
+        Ok(msgs.iter().filter_map(addr_entry).collect())
+    }
+}
+
+/// One address with the flags we look at.
+#[derive(Debug, Clone)]
+struct AddrEntry {
+    addr: IpAddr,
+    prefix_len: u8,
+    flags: AddressFlags,
+}
+
+/// Extracts the local address of an address message.
+///
+/// `IFA_LOCAL` is the interface's own address; `IFA_ADDRESS` is the peer on
+/// point-to-point links and equal to the local one otherwise. IPv6 messages
+/// often carry only `IFA_ADDRESS`. So: `IFA_LOCAL` if present, else
+/// `IFA_ADDRESS` (as iproute2 does).
+fn addr_entry(msg: &AddressMessage) -> Option<AddrEntry> {
+    let mut local = None;
+    let mut address = None;
+    let mut flags = None;
+    for attr in &msg.attributes {
+        match attr {
+            AddressAttribute::Local(a) => local = Some(*a),
+            AddressAttribute::Address(a) => address = Some(*a),
+            AddressAttribute::Flags(f) => flags = Some(*f),
+            _ => {}
+        }
+    }
+    // IFA_FLAGS (32 bits) supersedes the 8-bit header field when present.
+    let flags =
+        flags.unwrap_or_else(|| AddressFlags::from_bits_retain(u32::from(msg.header.flags.bits())));
+    Some(AddrEntry {
+        addr: local.or(address)?,
+        prefix_len: msg.header.prefix_len,
+        flags,
+    })
+}
+
+/// Turns a multicast notification into an event, if it is one we report.
+fn translate(msg: RouteNetlinkMessage) -> Option<NetEvent> {
+    match msg {
+        RouteNetlinkMessage::NewLink(l) => {
+            let info = link_info(&l);
+            Some(NetEvent::Link {
+                index: info.index,
+                name: info.name,
+                up: info.up,
+            })
+        }
+        RouteNetlinkMessage::DelLink(l) => {
+            let info = link_info(&l);
+            Some(NetEvent::Link {
+                index: info.index,
+                name: info.name,
+                up: false,
+            })
+        }
+        RouteNetlinkMessage::NewAddress(a) => addr_entry(&a).map(|e| NetEvent::AddrAdded {
+            index: a.header.index,
+            addr: e.addr,
+            prefix_len: e.prefix_len,
+        }),
+        RouteNetlinkMessage::DelAddress(a) => addr_entry(&a).map(|e| NetEvent::AddrRemoved {
+            index: a.header.index,
+            addr: e.addr,
+            prefix_len: e.prefix_len,
+        }),
+        _ => None,
+    }
+}
+
+/// Reads the fields of [`LinkInfo`] from a link message.
+fn link_info(msg: &LinkMessage) -> LinkInfo {
+    let mut info = LinkInfo {
+        index: msg.header.index,
+        name: String::new(),
+        mac: None,
+        up: msg.header.flags.contains(LinkFlags::Up)
+            && msg.header.flags.contains(LinkFlags::Running),
+        mtu: 0,
+    };
+    for attr in &msg.attributes {
+        match attr {
+            LinkAttribute::IfName(n) => info.name = n.clone(),
+            LinkAttribute::Address(a) => info.mac = <[u8; 6]>::try_from(a.as_slice()).ok(),
+            LinkAttribute::Mtu(m) => info.mtu = *m,
+            _ => {}
+        }
+    }
+    info
+}
+
+/// First link of a get-link reply; `ENODEV` means there is none.
+async fn first_link(
+    stream: impl futures::Stream<Item = Result<LinkMessage, rtnetlink::Error>>,
+) -> Result<Option<LinkInfo>, IoError> {
+    let mut stream = std::pin::pin!(stream);
+    match stream.try_next().await {
+        Ok(msg) => Ok(msg.as_ref().map(link_info)),
+        Err(e) if nl_errno(&e) == Some(libc::ENODEV) => Ok(None),
+        Err(source) => Err(IoError::Netlink {
+            op: "get link",
+            source,
+        }),
+    }
+}
+
+/// The errno (positive) of a kernel NACK.
+fn nl_errno(e: &rtnetlink::Error) -> Option<i32> {
+    match e {
+        rtnetlink::Error::NetlinkError(m) => Some(m.raw_code().abs()).filter(|c| *c != 0),
+        _ => None,
+    }
+}
+
+fn check_prefix(addr: IpAddr, prefix_len: u8) -> Result<(), IoError> {
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    if prefix_len > max {
+        return Err(IoError::InvalidArgument(format!(
+            "prefix length /{prefix_len} for {addr}"
+        )));
+    }
+    Ok(())
+}
+
+/// fe80::/10.
+fn is_link_local_v6(a: &Ipv6Addr) -> bool {
+    a.segments()[0] & 0xffc0 == 0xfe80
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netlink_packet_route::address::AddressHeader;
+    use netlink_packet_route::AddressFamily;
+
+    fn msg(attrs: Vec<AddressAttribute>, header_flags: AddressHeaderFlags) -> AddressMessage {
+        let mut m = AddressMessage::default();
+        m.header = AddressHeader {
+            family: AddressFamily::Inet,
+            prefix_len: 24,
+            flags: header_flags,
+            scope: Default::default(),
+            index: 3,
+        };
+        m.attributes = attrs;
+        m
+    }
+
+    #[test]
+    fn test_addr_entry_prefers_local() {
+        let local: IpAddr = "192.0.2.1".parse().unwrap();
+        let peer: IpAddr = "192.0.2.99".parse().unwrap();
+        let m = msg(
+            vec![
+                AddressAttribute::Address(peer),
+                AddressAttribute::Local(local),
+            ],
+            AddressHeaderFlags::empty(),
+        );
+        let e = addr_entry(&m).unwrap();
+        assert_eq!(e.addr, local);
+        assert_eq!(e.prefix_len, 24);
+        let m = msg(
+            vec![AddressAttribute::Address(peer)],
+            AddressHeaderFlags::empty(),
+        );
+        assert_eq!(addr_entry(&m).unwrap().addr, peer);
+        assert!(addr_entry(&msg(vec![], AddressHeaderFlags::empty())).is_none());
+    }
+
+    #[test]
+    fn test_addr_entry_flags() {
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let m = msg(
+            vec![AddressAttribute::Local(a)],
+            AddressHeaderFlags::Secondary,
+        );
+        assert!(addr_entry(&m)
+            .unwrap()
+            .flags
+            .contains(AddressFlags::Secondary));
+        let m = msg(
+            vec![
+                AddressAttribute::Local(a),
+                AddressAttribute::Flags(AddressFlags::Tentative),
+            ],
+            AddressHeaderFlags::Secondary,
+        );
+        let f = addr_entry(&m).unwrap().flags;
+        assert!(f.contains(AddressFlags::Tentative) && !f.contains(AddressFlags::Secondary));
+    }
+
+    #[test]
+    fn test_link_local() {
+        assert!(is_link_local_v6(&"fe80::1".parse().unwrap()));
+        assert!(is_link_local_v6(&"febf::1".parse().unwrap()));
+        assert!(!is_link_local_v6(&"fec0::1".parse().unwrap()));
+        assert!(!is_link_local_v6(&"2001:db8::1".parse().unwrap()));
+    }
+
+    #[test]
+    fn test_link_info_up_needs_running() {
+        let mut m = LinkMessage::default();
+        m.header.index = 7;
+        m.header.flags = LinkFlags::Up;
+        m.attributes = vec![
+            LinkAttribute::IfName("eth0".into()),
+            LinkAttribute::Address(vec![2, 0, 0, 0, 0, 1]),
+            LinkAttribute::Mtu(1500),
+        ];
+        let i = link_info(&m);
+        assert!(!i.up, "carrier loss (UP without RUNNING) is down");
+        assert_eq!(
+            (i.index, i.name.as_str(), i.mac, i.mtu),
+            (7, "eth0", Some([2, 0, 0, 0, 0, 1]), 1500)
+        );
+        m.header.flags = LinkFlags::Up | LinkFlags::Running;
+        assert!(link_info(&m).up);
+        m.header.flags = LinkFlags::Running;
+        assert!(!link_info(&m).up);
+    }
+
+    #[test]
+    fn test_check_prefix() {
+        assert!(check_prefix("192.0.2.1".parse().unwrap(), 32).is_ok());
+        assert!(check_prefix("192.0.2.1".parse().unwrap(), 33).is_err());
+        assert!(check_prefix("2001:db8::1".parse().unwrap(), 128).is_ok());
+        assert!(check_prefix("2001:db8::1".parse().unwrap(), 129).is_err());
+    }
+}

@@ -1,0 +1,541 @@
+//! Tests of the IO shell primitives against the real kernel, inside network
+//! namespaces this test creates (and removes) itself.
+//!
+//! Needs root. Without it every test prints `SKIPPED (not root)` and passes,
+//! unless `VRRPD_REQUIRE_NETNS=1`, which turns the skip into a failure.
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc as std_mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use vrrpd::io::vrrp_socket::{VRRP_GROUP_V4, VRRP_GROUP_V6};
+use vrrpd::io::{FrameSender, NetEvent, Netlink, RxPacket, VrrpSocket};
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Addresses used inside the namespaces only (RFC 5737 / RFC 3849 documentation ranges).
+const A_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const B_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+
+// ---------------------------------------------------------------------------
+// Small namespace helpers.
+
+/// True if the test may run; false (after a loud message) if it must skip.
+fn can_run(test: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    if std::env::var("VRRPD_REQUIRE_NETNS").as_deref() == Ok("1") {
+        panic!("{test}: not root, and VRRPD_REQUIRE_NETNS=1 forbids skipping");
+    }
+    eprintln!("SKIPPED (not root): {test} needs root to create network namespaces");
+    false
+}
+
+/// Runs `ip ARGS`, panicking with its stderr on failure; returns stdout.
+fn ip(args: &[&str]) -> String {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A network namespace, deleted on drop (also when the test panics).
+struct Ns(String);
+
+impl Ns {
+    fn new() -> Ns {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "vrrpd-io-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        ip(&["netns", "add", &name]);
+        Ns(name)
+    }
+
+    /// `ip -n NS ARGS`.
+    fn ip(&self, args: &[&str]) -> String {
+        let mut all = vec!["-n", self.0.as_str()];
+        all.extend_from_slice(args);
+        ip(&all)
+    }
+
+    /// Sets a sysctl inside the namespace.
+    fn sysctl(&self, key: &str, value: &str) {
+        let st = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.0,
+                "sysctl",
+                "-qw",
+                &format!("{key}={value}"),
+            ])
+            .status()
+            .expect("run sysctl");
+        assert!(st.success(), "sysctl {key}={value} in {}", self.0);
+    }
+
+    /// Runs `f` on a new thread that has entered this namespace, on its own
+    /// current-thread tokio runtime.
+    fn spawn<F, Fut, R>(&self, f: F) -> thread::JoinHandle<R>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = R>,
+        R: Send + 'static,
+    {
+        let path = format!("/run/netns/{}", self.0);
+        thread::spawn(move || {
+            let file = std::fs::File::open(&path).expect("open netns file");
+            nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(f())
+        })
+    }
+
+    /// Runs `f` in this namespace and waits for it.
+    fn run<F, Fut, R>(&self, f: F) -> R
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = R>,
+        R: Send + 'static,
+    {
+        join(self.spawn(f))
+    }
+}
+
+impl Drop for Ns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// Joins a test thread, re-raising its panic.
+fn join<R>(h: thread::JoinHandle<R>) -> R {
+    h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+}
+
+/// Two namespaces joined by a veth pair: `va` in `a` (192.0.2.1/24),
+/// `vb` in `b` (192.0.2.2/24). With `dad: false` IPv6 DAD is off on both
+/// ends so that link-local addresses are usable at once.
+struct Pair {
+    a: Ns,
+    b: Ns,
+}
+
+fn pair(dad: bool) -> Pair {
+    let (a, b) = (Ns::new(), Ns::new());
+    ip(&[
+        "link", "add", "va", "netns", &a.0, "type", "veth", "peer", "name", "vb", "netns", &b.0,
+    ]);
+    for (ns, dev, addr) in [(&a, "va", "192.0.2.1/24"), (&b, "vb", "192.0.2.2/24")] {
+        if !dad {
+            ns.sysctl(&format!("net.ipv6.conf.{dev}.accept_dad"), "0");
+        }
+        ns.ip(&["addr", "add", addr, "dev", dev]);
+        ns.ip(&["link", "set", dev, "up"]);
+    }
+    Pair { a, b }
+}
+
+/// Interface index of `dev` inside `ns` (via sysfs in that namespace).
+fn ifindex(ns: &Ns, dev: &str) -> u32 {
+    let out = ns.ip(&["-o", "link", "show", "dev", dev]);
+    out.split(':').next().unwrap().trim().parse().unwrap()
+}
+
+/// Waits until `dev` has a usable (non-tentative) link-local address.
+async fn wait_link_local(nl: &Netlink, index: u32) -> Ipv6Addr {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if let Some(a) = nl.link_local_v6(index).await.unwrap() {
+            return a;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no link-local address on {index}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn recv_one(sock: &VrrpSocket) -> RxPacket {
+    let mut buf = [0u8; 2048];
+    tokio::time::timeout(TIMEOUT, sock.recv(&mut buf))
+        .await
+        .expect("no VRRP packet within timeout")
+        .expect("recv")
+}
+
+/// Waits for the first event matching `want`, skipping others.
+async fn wait_event(
+    rx: &mut mpsc::Receiver<NetEvent>,
+    what: &str,
+    want: impl Fn(&NetEvent) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(ev)) if want(&ev) => return,
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("event stream closed while waiting for {what}"),
+            Err(_) => panic!("no event {what} within timeout"),
+        }
+    }
+}
+
+/// A VRRP-looking payload with distinctive bytes, including a "checksum"
+/// that no kernel would compute, to show it arrives untouched.
+fn payload(tag: u8) -> Vec<u8> {
+    vec![0x31, tag, 100, 1, 0, 100, 0xde, 0xad, 192, 0, 2, 100]
+}
+
+// ---------------------------------------------------------------------------
+// Netlink
+
+#[test]
+fn netlink_link_lookup_and_addresses() {
+    if !can_run("netlink_link_lookup_and_addresses") {
+        return;
+    }
+    let p = pair(true);
+    let va_index = ifindex(&p.a, "va");
+    let a = &p.a;
+    let ns_name = a.0.clone();
+    let show =
+        move |fam: &str| -> String { ip(&["-n", &ns_name, fam, "addr", "show", "dev", "va"]) };
+    a.run(move || async move {
+        let nl = Netlink::new().unwrap();
+        let link = nl.link_by_name("va").await.unwrap().expect("va exists");
+        assert_eq!(link.index, va_index);
+        assert_eq!(link.name, "va");
+        assert_eq!(link.mtu, 1500);
+        assert!(link.up, "va and its peer are up");
+        assert!(link.mac.is_some_and(|m| m != [0; 6]));
+        assert_eq!(nl.link_by_index(va_index).await.unwrap(), Some(link));
+        assert_eq!(nl.link_by_name("nosuchdev0").await.unwrap(), None);
+        assert_eq!(nl.link_by_index(999_999).await.unwrap(), None);
+
+        // IPv4: add (twice), see it, delete (twice), gone.
+        let vip: IpAddr = "192.0.2.10".parse().unwrap();
+        nl.add_address(va_index, vip, 32).await.unwrap();
+        nl.add_address(va_index, vip, 32)
+            .await
+            .expect("add is idempotent");
+        assert!(nl.addresses(va_index).await.unwrap().contains(&(vip, 32)));
+        assert!(
+            show("-4").contains("192.0.2.10/32"),
+            "iproute2 sees the VIP"
+        );
+        // The VIP is a secondary-less /32, the /24 stays primary.
+        assert_eq!(nl.primary_ipv4(va_index).await.unwrap(), Some(A_V4));
+        nl.del_address(va_index, vip, 32).await.unwrap();
+        nl.del_address(va_index, vip, 32)
+            .await
+            .expect("delete is idempotent");
+        assert!(!nl.addresses(va_index).await.unwrap().contains(&(vip, 32)));
+        assert!(!show("-4").contains("192.0.2.10/"));
+
+        // A second address in the same subnet is secondary: not primary.
+        let sec: IpAddr = "192.0.2.20".parse().unwrap();
+        nl.add_address(va_index, sec, 24).await.unwrap();
+        assert_eq!(nl.primary_ipv4(va_index).await.unwrap(), Some(A_V4));
+        nl.del_address(va_index, sec, 24).await.unwrap();
+
+        // IPv6: DAD is on for va, yet the VIP is not tentative (IFA_F_NODAD).
+        let vip6: IpAddr = "2001:db8::10".parse().unwrap();
+        nl.add_address(va_index, vip6, 64).await.unwrap();
+        nl.add_address(va_index, vip6, 64)
+            .await
+            .expect("add is idempotent");
+        assert!(nl.addresses(va_index).await.unwrap().contains(&(vip6, 64)));
+        let shown = show("-6");
+        let line = shown
+            .lines()
+            .find(|l| l.contains("2001:db8::10/64"))
+            .expect("iproute2 sees the IPv6 VIP");
+        assert!(!line.contains("tentative"), "VIP must skip DAD: {line}");
+        nl.del_address(va_index, vip6, 64).await.unwrap();
+        nl.del_address(va_index, vip6, 64)
+            .await
+            .expect("delete is idempotent");
+        assert!(!nl.addresses(va_index).await.unwrap().contains(&(vip6, 64)));
+
+        // Link-local: once DAD is done it is reported, and matches iproute2.
+        let ll = wait_link_local(&nl, va_index).await;
+        assert_eq!(ll.segments()[0], 0xfe80);
+        assert!(show("-6").contains(&format!("{ll}/64")));
+
+        // Bad prefix lengths are refused before the kernel sees them.
+        assert!(nl.add_address(va_index, vip, 33).await.is_err());
+    });
+}
+
+#[test]
+fn netlink_events_link_and_address() {
+    if !can_run("netlink_events_link_and_address") {
+        return;
+    }
+    let p = pair(true);
+    let va = ifindex(&p.a, "va");
+    let (a_name, b_name) = (p.a.0.clone(), p.b.0.clone());
+    p.a.run(move || async move {
+        let nl = Netlink::new().unwrap();
+        let mut rx = nl.subscribe().unwrap();
+        // Give the subscription socket a moment to be polled once.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let ipn = |ns: &str, args: &[&str]| {
+            let mut all = vec!["-n", ns];
+            all.extend_from_slice(args);
+            ip(&all);
+        };
+        let link_is = |up: bool| move |e: &NetEvent| matches!(e, NetEvent::Link { index, name, up: u } if *index == va && name == "va" && *u == up);
+
+        // Administrative down/up, done from outside the test thread.
+        ipn(&a_name, &["link", "set", "va", "down"]);
+        wait_event(&mut rx, "va down", link_is(false)).await;
+        ipn(&a_name, &["link", "set", "va", "up"]);
+        wait_event(&mut rx, "va up", link_is(true)).await;
+
+        // Carrier loss: the peer goes down, va stays IFF_UP but is not running.
+        ipn(&b_name, &["link", "set", "vb", "down"]);
+        wait_event(&mut rx, "va down on carrier loss", link_is(false)).await;
+        let info = nl.link_by_index(va).await.unwrap().unwrap();
+        assert!(!info.up, "carrier loss counts as down");
+        ipn(&b_name, &["link", "set", "vb", "up"]);
+        wait_event(&mut rx, "va up on carrier back", link_is(true)).await;
+
+        // Address events, IPv4 and IPv6.
+        ipn(&a_name, &["addr", "add", "192.0.2.33/32", "dev", "va"]);
+        let v4: IpAddr = "192.0.2.33".parse().unwrap();
+        wait_event(&mut rx, "v4 added", |e| *e == NetEvent::AddrAdded { index: va, addr: v4, prefix_len: 32 }).await;
+        ipn(&a_name, &["addr", "del", "192.0.2.33/32", "dev", "va"]);
+        wait_event(&mut rx, "v4 removed", |e| *e == NetEvent::AddrRemoved { index: va, addr: v4, prefix_len: 32 }).await;
+        nl.add_address(va, "2001:db8::33".parse().unwrap(), 128).await.unwrap();
+        let v6: IpAddr = "2001:db8::33".parse().unwrap();
+        wait_event(&mut rx, "v6 added", |e| *e == NetEvent::AddrAdded { index: va, addr: v6, prefix_len: 128 }).await;
+        nl.del_address(va, v6, 128).await.unwrap();
+        wait_event(&mut rx, "v6 removed", |e| *e == NetEvent::AddrRemoved { index: va, addr: v6, prefix_len: 128 }).await;
+    });
+}
+
+#[test]
+fn netlink_macvlan_create_delete() {
+    if !can_run("netlink_macvlan_create_delete") {
+        return;
+    }
+    let p = pair(true);
+    let va = ifindex(&p.a, "va");
+    p.a.run(move || async move {
+        let nl = Netlink::new().unwrap();
+        let mac = [0x00, 0x00, 0x5e, 0x00, 0x01, 0x33];
+        nl.create_macvlan(va, "vrrp.51", mac).await.unwrap();
+        let link = nl
+            .link_by_name("vrrp.51")
+            .await
+            .unwrap()
+            .expect("macvlan exists");
+        assert_eq!(link.mac, Some(mac));
+        nl.delete_link("vrrp.51").await.unwrap();
+        assert_eq!(nl.link_by_name("vrrp.51").await.unwrap(), None);
+        nl.delete_link("vrrp.51")
+            .await
+            .expect("delete is idempotent");
+    });
+}
+
+// ---------------------------------------------------------------------------
+// VRRP raw sockets
+
+/// Opens a receiver in B, signals readiness, and returns what `n` recvs give.
+fn receiver<F>(
+    p: &Pair,
+    v6: bool,
+    n: usize,
+    ready: std_mpsc::Sender<()>,
+    check: F,
+) -> thread::JoinHandle<Vec<RxPacket>>
+where
+    F: FnOnce() + Send + 'static,
+{
+    let vb = ifindex(&p.b, "vb");
+    p.b.spawn(move || async move {
+        let sock = if v6 {
+            VrrpSocket::open_v6("vb", vb, None).unwrap()
+        } else {
+            VrrpSocket::open_v4("vb", vb, None).unwrap()
+        };
+        check();
+        ready.send(()).unwrap();
+        let mut got = Vec::new();
+        for _ in 0..n {
+            got.push(recv_one(&sock).await);
+        }
+        got
+    })
+}
+
+#[test]
+fn vrrp_v4_multicast_unicast_and_source() {
+    if !can_run("vrrp_v4_multicast_unicast_and_source") {
+        return;
+    }
+    let p = pair(true);
+    let vb = ifindex(&p.b, "vb");
+    p.a.ip(&["addr", "add", "192.0.2.11/24", "dev", "va"]);
+    let (tx, rx) = std_mpsc::channel();
+    let rcv = receiver(&p, false, 3, tx, || {});
+    let va = ifindex(&p.a, "va");
+    p.a.run(move || async move {
+        rx.recv_timeout(TIMEOUT).expect("receiver ready");
+        let sock = VrrpSocket::open_v4("va", va, None).unwrap();
+        sock.send_v4(&payload(1), VRRP_GROUP_V4).unwrap();
+        sock.send_v4(&payload(2), B_V4).unwrap();
+        let fixed = VrrpSocket::open_v4("va", va, Some("192.0.2.11".parse().unwrap())).unwrap();
+        fixed.send(&payload(3), IpAddr::V4(VRRP_GROUP_V4)).unwrap();
+        assert!(matches!(
+            sock.send_v6(&payload(9), VRRP_GROUP_V6),
+            Err(vrrpd::io::IoError::WrongFamily(_))
+        ));
+    });
+    let mut got = join(rcv);
+    got.sort_by_key(|p| p.payload[1]);
+    let want = [
+        (1, A_V4, IpAddr::V4(VRRP_GROUP_V4)),
+        (2, A_V4, IpAddr::V4(B_V4)),
+        (3, "192.0.2.11".parse().unwrap(), IpAddr::V4(VRRP_GROUP_V4)),
+    ];
+    for (pkt, (tag, src, dst)) in got.iter().zip(want) {
+        assert_eq!(pkt.payload, payload(tag), "payload {tag} identical");
+        assert_eq!(pkt.src, IpAddr::V4(src), "src of {tag}");
+        assert_eq!(pkt.dst, dst, "dst of {tag}");
+        assert_eq!(pkt.ttl, 255, "ttl of {tag}");
+        assert_eq!(pkt.ifindex, vb, "ifindex of {tag}");
+    }
+}
+
+#[test]
+fn vrrp_v4_ttl_64_is_reported() {
+    if !can_run("vrrp_v4_ttl_64_is_reported") {
+        return;
+    }
+    let p = pair(true);
+    let (tx, rx) = std_mpsc::channel();
+    let rcv = receiver(&p, false, 1, tx, || {});
+    p.a.run(move || async move {
+        rx.recv_timeout(TIMEOUT).expect("receiver ready");
+        use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+        let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(112))).unwrap();
+        s.bind_device(Some(b"va")).unwrap();
+        s.set_multicast_if_v4(&A_V4).unwrap();
+        s.set_multicast_ttl_v4(64).unwrap();
+        s.set_ttl_v4(64).unwrap();
+        let dst = SockAddr::from(std::net::SocketAddrV4::new(VRRP_GROUP_V4, 0));
+        s.send_to(&payload(64), &dst).unwrap();
+    });
+    let got = join(rcv);
+    assert_eq!(got[0].ttl, 64, "TTL is reported as received, not assumed");
+    assert_eq!(got[0].payload, payload(64));
+}
+
+#[test]
+fn vrrp_v6_multicast_link_local_hop_limit() {
+    if !can_run("vrrp_v6_multicast_link_local_hop_limit") {
+        return;
+    }
+    let p = pair(false);
+    let vb = ifindex(&p.b, "vb");
+    let va = ifindex(&p.a, "va");
+    // Both ends need their link-local address before MLD and sending work.
+    let ll_b =
+        p.b.run(move || async move { wait_link_local(&Netlink::new().unwrap(), vb).await });
+    let (tx, rx) = std_mpsc::channel();
+    let rcv = receiver(&p, true, 2, tx, || {});
+    let ll_a = p.a.run(move || async move {
+        let ll = wait_link_local(&Netlink::new().unwrap(), va).await;
+        rx.recv_timeout(TIMEOUT).expect("receiver ready");
+        let sock = VrrpSocket::open_v6("va", va, Some(ll)).unwrap();
+        sock.send_v6(&payload(1), VRRP_GROUP_V6).unwrap();
+        // Unicast to the peer's link-local address.
+        sock.send_v6(&payload(2), ll_b).unwrap();
+        assert!(sock.send_v4(&payload(9), VRRP_GROUP_V4).is_err());
+        ll
+    });
+    let mut got = join(rcv);
+    got.sort_by_key(|p| p.payload[1]);
+    for (pkt, (tag, dst)) in got.iter().zip([(1, VRRP_GROUP_V6), (2, ll_b)]) {
+        assert_eq!(
+            pkt.payload,
+            payload(tag),
+            "payload {tag} identical, checksum untouched"
+        );
+        assert_eq!(pkt.src, IpAddr::V6(ll_a), "link-local source of {tag}");
+        assert_eq!(pkt.dst, IpAddr::V6(dst), "dst of {tag}");
+        assert_eq!(pkt.ttl, 255, "hop limit of {tag}");
+        assert_eq!(pkt.ifindex, vb, "ifindex of {tag}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Link-layer frames
+
+#[test]
+fn frame_sender_reaches_peer() {
+    if !can_run("frame_sender_reaches_peer") {
+        return;
+    }
+    let p = pair(true);
+    let va = ifindex(&p.a, "va");
+    // A gratuitous ARP for 192.0.2.77 from a made-up virtual MAC.
+    let mac = [0x00, 0x00, 0x5e, 0x00, 0x01, 0x07];
+    let mut frame = vec![0xff; 6];
+    frame.extend_from_slice(&mac);
+    frame.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
+    frame.extend_from_slice(&mac);
+    frame.extend_from_slice(&[192, 0, 2, 77]);
+    frame.extend_from_slice(&[0xff; 6]);
+    frame.extend_from_slice(&[192, 0, 2, 77]);
+
+    let (tx, rx) = std_mpsc::channel();
+    let want = frame.clone();
+    let rcv = p.b.spawn(move || async move {
+        use socket2::{Domain, Protocol, Socket, Type};
+        use std::io::Read;
+        let eth_p_all = i32::from((libc::ETH_P_ALL as u16).to_be());
+        let s = Socket::new(Domain::PACKET, Type::RAW, Some(Protocol::from(eth_p_all))).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        tx.send(()).unwrap();
+        let deadline = Instant::now() + TIMEOUT;
+        let mut buf = [0u8; 2048];
+        while Instant::now() < deadline {
+            if let Ok(n) = (&s).read(&mut buf) {
+                if n >= want.len() && buf[..want.len()] == want[..] {
+                    return true;
+                }
+            }
+        }
+        false
+    });
+    p.a.run(move || async move {
+        rx.recv_timeout(TIMEOUT).expect("receiver ready");
+        let fs = FrameSender::open(va).unwrap();
+        assert_eq!(fs.ifindex(), va);
+        assert!(fs.send(&frame[..10]).is_err(), "short frame refused");
+        fs.send(&frame).unwrap();
+    });
+    assert!(join(rcv), "the frame arrived in the peer namespace");
+}
