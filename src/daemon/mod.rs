@@ -108,7 +108,7 @@ struct Received {
 }
 
 /// One raw socket per interface and family, shared by the instances on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct SocketKey {
     ifindex: u32,
     family: Family,
