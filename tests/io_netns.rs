@@ -157,7 +157,7 @@ fn pair(dad: bool) -> Pair {
     Pair { a, b }
 }
 
-/// Interface index of `dev` inside `ns` (via sysfs in that namespace).
+/// Interface index of `dev` inside `ns`, as iproute2 reports it.
 fn ifindex(ns: &Ns, dev: &str) -> u32 {
     let out = ns.ip(&["-o", "link", "show", "dev", dev]);
     out.split(':').next().unwrap().trim().parse().unwrap()
@@ -246,7 +246,7 @@ fn netlink_link_lookup_and_addresses() {
             show("-4").contains("192.0.2.10/32"),
             "iproute2 sees the VIP"
         );
-        // The VIP is a secondary-less /32, the /24 stays primary.
+        // Adding a /32 VIP does not displace the primary address.
         assert_eq!(nl.primary_ipv4(va_index).await.unwrap(), Some(A_V4));
         nl.del_address(va_index, vip, 32).await.unwrap();
         nl.del_address(va_index, vip, 32)
