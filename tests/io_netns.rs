@@ -5,6 +5,7 @@
 //! unless `VRRPD_REQUIRE_NETNS=1`, which turns the skip into a failure.
 
 use std::future::Future;
+use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,7 +34,12 @@ fn can_run(test: &str) -> bool {
     if std::env::var("VRRPD_REQUIRE_NETNS").as_deref() == Ok("1") {
         panic!("{test}: not root, and VRRPD_REQUIRE_NETNS=1 forbids skipping");
     }
-    eprintln!("SKIPPED (not root): {test} needs root to create network namespaces");
+    // Written to the stderr handle directly: the test harness captures
+    // `eprintln!`, and a skip must be visible.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED (not root): {test} needs root to create network namespaces"
+    );
     false
 }
 
@@ -151,7 +157,7 @@ fn pair(dad: bool) -> Pair {
     Pair { a, b }
 }
 
-/// Interface index of `dev` inside `ns` (via sysfs in that namespace).
+/// Interface index of `dev` inside `ns`, as iproute2 reports it.
 fn ifindex(ns: &Ns, dev: &str) -> u32 {
     let out = ns.ip(&["-o", "link", "show", "dev", dev]);
     out.split(':').next().unwrap().trim().parse().unwrap()
@@ -240,7 +246,7 @@ fn netlink_link_lookup_and_addresses() {
             show("-4").contains("192.0.2.10/32"),
             "iproute2 sees the VIP"
         );
-        // The VIP is a secondary-less /32, the /24 stays primary.
+        // Adding a /32 VIP does not displace the primary address.
         assert_eq!(nl.primary_ipv4(va_index).await.unwrap(), Some(A_V4));
         nl.del_address(va_index, vip, 32).await.unwrap();
         nl.del_address(va_index, vip, 32)
@@ -487,6 +493,62 @@ fn vrrp_v6_multicast_link_local_hop_limit() {
         assert_eq!(pkt.ttl, 255, "hop limit of {tag}");
         assert_eq!(pkt.ifindex, vb, "ifindex of {tag}");
     }
+}
+
+#[test]
+fn vrrp_v6_hop_limit_64_is_reported() {
+    if !can_run("vrrp_v6_hop_limit_64_is_reported") {
+        return;
+    }
+    let p = pair(false);
+    let va = ifindex(&p.a, "va");
+    let (tx, rx) = std_mpsc::channel();
+    let rcv = receiver(&p, true, 1, tx, || {});
+    p.a.run(move || async move {
+        wait_link_local(&Netlink::new().unwrap(), va).await;
+        rx.recv_timeout(TIMEOUT).expect("receiver ready");
+        use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+        let s = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::from(112))).unwrap();
+        s.bind_device(Some(b"va")).unwrap();
+        s.set_multicast_if_v6(va).unwrap();
+        s.set_multicast_hops_v6(64).unwrap();
+        let dst = SockAddr::from(std::net::SocketAddrV6::new(VRRP_GROUP_V6, 0, 0, va));
+        s.send_to(&payload(64), &dst).unwrap();
+    });
+    let got = join(rcv);
+    assert_eq!(got[0].ttl, 64, "hop limit is reported as received");
+    assert_eq!(got[0].payload, payload(64));
+}
+
+#[test]
+fn vrrp_recv_errors_are_per_packet() {
+    if !can_run("vrrp_recv_errors_are_per_packet") {
+        return;
+    }
+    let p = pair(true);
+    let vb = ifindex(&p.b, "vb");
+    let va = ifindex(&p.a, "va");
+    let (tx, rx) = std_mpsc::channel();
+    let rcv = p.b.spawn(move || async move {
+        let sock = VrrpSocket::open_v4("vb", vb, None).unwrap();
+        tx.send(()).unwrap();
+        // Too small for even the IPv4 header: an error for this packet only.
+        let mut small = [0u8; 8];
+        let err = tokio::time::timeout(TIMEOUT, sock.recv(&mut small))
+            .await
+            .expect("first packet within timeout")
+            .expect_err("an 8-byte buffer cannot hold the packet");
+        assert!(err.is_packet_error(), "{err}");
+        // The socket is still good: the next packet arrives whole.
+        recv_one(&sock).await
+    });
+    p.a.run(move || async move {
+        rx.recv_timeout(TIMEOUT).expect("receiver ready");
+        let sock = VrrpSocket::open_v4("va", va, None).unwrap();
+        sock.send_v4(&payload(1), VRRP_GROUP_V4).unwrap();
+        sock.send_v4(&payload(2), VRRP_GROUP_V4).unwrap();
+    });
+    assert_eq!(join(rcv).payload, payload(2));
 }
 
 // ---------------------------------------------------------------------------

@@ -47,6 +47,10 @@ pub enum IoError {
         #[source]
         source: rtnetlink::Error,
     },
+    /// The call needs a tokio runtime (with IO and time enabled) and was
+    /// made outside one.
+    #[error("not called from inside a tokio runtime")]
+    NoRuntime,
     /// Opening a netlink socket failed.
     #[error("netlink socket: {0}")]
     NetlinkSocket(#[source] io::Error),
@@ -64,6 +68,12 @@ impl IoError {
     /// Wraps a nix errno with the name of the operation that failed.
     pub(crate) fn nix(op: &'static str, errno: nix::errno::Errno) -> Self {
         Self::sys(op, io::Error::from(errno))
+    }
+
+    /// Fails with [`IoError::NoRuntime`] outside a tokio runtime, where
+    /// spawning or registering with the reactor would panic.
+    pub(crate) fn require_runtime() -> Result<tokio::runtime::Handle, Self> {
+        tokio::runtime::Handle::try_current().map_err(|_| IoError::NoRuntime)
     }
 
     /// True when the error concerns one received packet only (malformed or

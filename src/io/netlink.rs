@@ -106,9 +106,10 @@ impl Netlink {
     /// Opens the request socket and spawns its connection task on the
     /// current tokio runtime.
     pub fn new() -> Result<Self, IoError> {
+        let rt = IoError::require_runtime()?;
         let (conn, handle, _unsolicited) =
             rtnetlink::new_connection().map_err(IoError::NetlinkSocket)?;
-        let conn = tokio::spawn(conn);
+        let conn = rt.spawn(conn);
         Ok(Netlink { handle, conn })
     }
 
@@ -295,6 +296,7 @@ impl Netlink {
     /// Subscribe *before* the initial queries (link_by_name, addresses),
     /// so that no change falls between the two.
     pub fn subscribe(&self) -> Result<mpsc::Receiver<NetEvent>, IoError> {
+        let rt = IoError::require_runtime()?;
         let groups = [
             MulticastGroup::Link,
             MulticastGroup::Ipv4Ifaddr,
@@ -303,7 +305,7 @@ impl Netlink {
         let (conn, handle, mut messages) =
             rtnetlink::new_multicast_connection(&groups).map_err(IoError::NetlinkSocket)?;
         let (tx, rx) = mpsc::channel(EVENT_QUEUE);
-        tokio::spawn(async move {
+        rt.spawn(async move {
             // Keeps the request side of the connection open for its lifetime.
             let _handle = handle;
             let conn = tokio::spawn(conn);
@@ -567,6 +569,11 @@ mod tests {
         assert!(link_info(&m).up);
         m.header.flags = LinkFlags::Running;
         assert!(!link_info(&m).up);
+    }
+
+    #[test]
+    fn test_no_runtime_is_an_error() {
+        assert!(matches!(Netlink::new(), Err(IoError::NoRuntime)));
     }
 
     #[test]

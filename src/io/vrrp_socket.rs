@@ -96,7 +96,8 @@ impl VrrpSocket {
     /// `local`: the source address for sent packets. `None` lets the
     /// kernel pick the interface's primary address.
     ///
-    /// Must be called inside a tokio runtime with IO enabled.
+    /// Must be called inside a tokio runtime with IO enabled (outside any
+    /// runtime: [`IoError::NoRuntime`]).
     pub fn open_v4(ifname: &str, ifindex: u32, local: Option<Ipv4Addr>) -> Result<Self, IoError> {
         check_ifname(ifname)?;
         let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(IPPROTO_VRRP)))
@@ -143,7 +144,8 @@ impl VrrpSocket {
     /// the link-local address for ff02::12 but may give a global address
     /// for unicast peers, so the daemon should pass it.
     ///
-    /// Must be called inside a tokio runtime with IO enabled.
+    /// Must be called inside a tokio runtime with IO enabled (outside any
+    /// runtime: [`IoError::NoRuntime`]).
     pub fn open_v6(
         ifname: &str,
         ifindex: u32,
@@ -188,6 +190,7 @@ impl VrrpSocket {
 
     /// Common tail of the constructors: non-blocking mode and tokio registration.
     fn finish(sock: Socket, ifindex: u32, family: Family) -> Result<Self, IoError> {
+        IoError::require_runtime()?;
         sock.set_nonblocking(true)
             .map_err(|e| IoError::sys("fcntl(O_NONBLOCK)", e))?;
         // SAFETY: `socket2::Socket` owns its fd, which stays open and
