@@ -74,16 +74,18 @@ fn main() -> ExitCode {
                     println!("{answer}");
                     ExitCode::SUCCESS
                 }
-                Ok(answer) => match serde_json::from_str::<vrrpd::daemon::status::Status>(&answer) {
-                    Ok(s) => {
-                        print!("{}", vrrpd::daemon::status::render_table(&s));
-                        ExitCode::SUCCESS
+                Ok(answer) => {
+                    match serde_json::from_str::<vrrpd::daemon::status::Status>(&answer) {
+                        Ok(s) => {
+                            print!("{}", vrrpd::daemon::status::render_table(&s));
+                            ExitCode::SUCCESS
+                        }
+                        Err(e) => {
+                            eprintln!("vrrpd: unexpected answer from {}: {e}", path.display());
+                            ExitCode::FAILURE
+                        }
                     }
-                    Err(e) => {
-                        eprintln!("vrrpd: unexpected answer from {}: {e}", path.display());
-                        ExitCode::FAILURE
-                    }
-                },
+                }
                 Err(e) => {
                     eprintln!("vrrpd: cannot reach the daemon at {}: {e}", path.display());
                     ExitCode::FAILURE
@@ -136,9 +138,12 @@ fn run_daemon(cli: &Cli) -> ExitCode {
             .unwrap_or(false),
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("VRRPD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // netlink-packet-route warns about every kernel attribute newer than
+        // itself; that is noise for operators.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,netlink_packet_route=error"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();

@@ -812,16 +812,22 @@ fn reconfigure_keeps_state_and_applies_a_new_priority_at_once() {
     lan.run_until(at(ms(10_000)));
     let t = lan.now;
     // Same settings: nothing happens.
-    assert!(lan.nodes[0].router.reconfigure(t, cfg("bal1", 250, 150, 100)));
+    assert!(lan.nodes[0]
+        .router
+        .reconfigure(t, cfg("bal1", 250, 150, 100)));
     lan.drain(0);
     assert_eq!(lan.nodes[0].transitions.len(), 2);
     // Lower priority on the master: the resignation pair goes out and bal2 takes over after its skew.
-    assert!(lan.nodes[0].router.reconfigure(t, cfg("bal1", 250, 90, 100)));
+    assert!(lan.nodes[0]
+        .router
+        .reconfigure(t, cfg("bal1", 250, 90, 100)));
     lan.drain(0);
     lan.run_until(at(ms(20_000)));
     assert_eq!(lan.masters(), vec![1]);
     assert_eq!(lan.last_entered(1, State::Master).unwrap() - t, us(609_375));
     // A different interval cannot be applied in place.
-    assert!(!lan.nodes[0].router.reconfigure(lan.now, cfg("bal1", 250, 90, 200)));
+    assert!(!lan.nodes[0]
+        .router
+        .reconfigure(lan.now, cfg("bal1", 250, 90, 200)));
     assert_eq!(lan.nodes[0].router.config().advert_interval, Centisecs(100));
 }

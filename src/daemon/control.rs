@@ -111,7 +111,10 @@ mod tests {
 
     #[test]
     fn parses_requests() {
-        assert_eq!(ControlRequest::parse("status"), Some(ControlRequest::Status));
+        assert_eq!(
+            ControlRequest::parse("status"),
+            Some(ControlRequest::Status)
+        );
         assert_eq!(
             ControlRequest::parse("maintenance VI_1 on"),
             Some(ControlRequest::Maintenance {

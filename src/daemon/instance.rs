@@ -88,7 +88,10 @@ impl Instance {
         if cfg.virtual_ips != self.cfg.virtual_ips || cfg.family != self.cfg.family {
             return false;
         }
-        if !self.router.reconfigure(now, router_config(&cfg, self.primary)) {
+        if !self
+            .router
+            .reconfigure(now, router_config(&cfg, self.primary))
+        {
             return false;
         }
         self.tracks = tracks_of(&cfg, config);
@@ -125,8 +128,12 @@ impl Instance {
         for vip in &self.cfg.virtual_ips {
             if present.iter().any(|(a, _)| *a == vip.addr) {
                 match nl.del_address(self.ifindex, vip.addr, vip.prefix_len).await {
-                    Ok(()) => warn!(instance = %self.cfg.name, vip = %vip, "removed a stale VIP left by an earlier run"),
-                    Err(e) => warn!(instance = %self.cfg.name, vip = %vip, error = %e, "cannot remove stale VIP"),
+                    Ok(()) => {
+                        warn!(instance = %self.cfg.name, vip = %vip, "removed a stale VIP left by an earlier run")
+                    }
+                    Err(e) => {
+                        warn!(instance = %self.cfg.name, vip = %vip, error = %e, "cannot remove stale VIP")
+                    }
                 }
             }
         }
@@ -268,8 +275,11 @@ impl Instance {
             _ => None,
         };
         let failed: Vec<&str> = r.failed_trackers().collect();
-        let mut drops: std::collections::BTreeMap<String, u64> =
-            s.drops.iter().map(|(k, v)| (k.name().to_owned(), *v)).collect();
+        let mut drops: std::collections::BTreeMap<String, u64> = s
+            .drops
+            .iter()
+            .map(|(k, v)| (k.name().to_owned(), *v))
+            .collect();
         drops.retain(|_, v| *v > 0);
         InstanceStatus {
             name: self.cfg.name.clone(),

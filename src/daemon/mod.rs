@@ -311,9 +311,15 @@ impl Daemon {
         };
         let now = self.clock.now();
         let Some(inst) = self.instances.iter_mut().find(|i| {
-            i.ifindex == msg.key.ifindex && i.cfg.family == msg.key.family && i.cfg.vrid.get() == adv.0.vrid
+            i.ifindex == msg.key.ifindex
+                && i.cfg.family == msg.key.family
+                && i.cfg.vrid.get() == adv.0.vrid
         }) else {
-            self.count_drop("vrid_unknown", "advert for a VRID we do not run", Some(pkt.src));
+            self.count_drop(
+                "vrid_unknown",
+                "advert for a VRID we do not run",
+                Some(pkt.src),
+            );
             return;
         };
         inst.checksum_seen(adv.1);
@@ -403,8 +409,10 @@ impl Daemon {
                         serde_json::json!({"ok": true, "instance": instance, "maintenance": on})
                             .to_string()
                     }
-                    None => serde_json::json!({"ok": false, "error": format!("no instance {instance}")})
-                        .to_string(),
+                    None => {
+                        serde_json::json!({"ok": false, "error": format!("no instance {instance}")})
+                            .to_string()
+                    }
                 }
             }
         };
@@ -466,7 +474,8 @@ impl Daemon {
                         result.push(inst);
                         continue;
                     }
-                    if inst.cfg.interface == ic.interface && inst.reconfigure(now, ic.clone(), &new) {
+                    if inst.cfg.interface == ic.interface && inst.reconfigure(now, ic.clone(), &new)
+                    {
                         info!(instance = %ic.name, "instance reconfigured in place");
                         result.push(inst);
                         continue;
@@ -480,7 +489,9 @@ impl Daemon {
                             n.start(now);
                             result.push(n);
                         }
-                        Err(e) => error!(instance = %ic.name, error = %e, "cannot restart instance"),
+                        Err(e) => {
+                            error!(instance = %ic.name, error = %e, "cannot restart instance")
+                        }
                     }
                 }
                 None => match self.setup_instance(ic).await {

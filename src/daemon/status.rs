@@ -138,7 +138,11 @@ pub fn render_table(s: &Status) -> String {
             i.counters.adverts_received,
         );
         if let Some(t) = &i.last_transition {
-            let _ = writeln!(out, "  last transition: {} -> {} ({})", t.from, t.to, t.reason);
+            let _ = writeln!(
+                out,
+                "  last transition: {} -> {} ({})",
+                t.from, t.to, t.reason
+            );
         }
         for t in &i.trackers {
             let _ = writeln!(
