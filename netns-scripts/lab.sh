@@ -74,7 +74,9 @@ pid_running() {
     pid="$(head -n1 "$pidfile")"
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
     [ -r "/proc/$pid/cmdline" ] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$pattern"
+    local cmdline
+    cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
+    [[ "$cmdline" == *"$pattern"* ]]
 }
 
 # stop_pidfile PIDFILE PATTERN [SIG]: signal the process. For TERM/INT/KILL
@@ -444,13 +446,17 @@ stop_vrrpd() {
 probe_server() {
     local s="$1" first
     first="$(balancers | head -n1)"
-    nsx "$first" curl -fsS -m 1 "http://${INT_IP[$s]}/health" | grep -q "ok $s"
+    local out
+    out="$(nsx "$first" curl -fsS -m 1 "http://${INT_IP[$s]}/health")" || return 1
+    [[ "$out" == "ok $s"* ]]
 }
 
 # HAProxy answers on :8000 from the client side with a primary server.
 probe_haproxy() {
     local b="$1"
-    nsx client curl -fsS -m 1 "http://${EXT_IP[$b]}:8000/" | grep -q '^server=serv'
+    local out
+    out="$(nsx client curl -fsS -m 1 "http://${EXT_IP[$b]}:8000/")" || return 1
+    [[ "$out" == server=serv* ]]
 }
 
 # ---------------------------------------------------------------------------
@@ -542,10 +548,12 @@ cmd_down() {
 
 # vip_holders: balancers whose ext0 carries the VIP.
 vip_holders() {
-    local b
+    local b addrs
     for b in "${ALL_BALANCERS[@]}"; do
         ns_exists "$b" || continue
-        if ip -n "$(ns "$b")" -o -4 addr show dev ext0 2>/dev/null | grep -q " $VIP/"; then
+        # (captured first: "cmd | grep -q" can fail on SIGPIPE under pipefail)
+        addrs="$(ip -n "$(ns "$b")" -o -4 addr show dev ext0 2>/dev/null || true)"
+        if [[ "$addrs" == *" $VIP/"* ]]; then
             echo "$b"
         fi
     done
