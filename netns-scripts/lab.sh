@@ -27,7 +27,6 @@ VRRPD_CONF_DIR="${LAB_VRRPD_CONF_DIR:-$REPO_DIR/config}"  # bal1.toml, ...
 
 VIP=172.16.1.254
 SW=lab-sw                 # namespace holding the bridges
-CLIENT_IP=172.16.1.100
 PRIMARIES=(serv1 serv2 serv3)
 BACKUPS=(bkp1 bkp2)
 ALL_BALANCERS=(bal1 bal2 bal3)
@@ -140,7 +139,7 @@ cmd_deps() {
     local i
     for i in "${!pkgs[@]}"; do
         if [ "${pkgs[$i]}" = nginx-light ] && ! apt-cache show nginx-light >/dev/null 2>&1; then
-            pkgs[$i]=nginx
+            pkgs[i]=nginx
         fi
     done
     # wrk is optional (not in every release).
@@ -240,7 +239,11 @@ build_topology() {
 
 # write_nginx_conf NAME: generate the config, document root and temp dirs.
 write_nginx_conf() {
-    local s="$1" root="$STATE/www-$s" tmp="$STATE/nginx-$s"
+    local s="$1"
+    local root="$STATE/www-$s" tmp="$STATE/nginx-$s" padded
+    # Same body length on every server ("bkp1 " vs "serv1"), so load tools
+    # like ab do not count different servers as "Length" failures.
+    padded="$(printf '%-5s' "$s")"
     mkdir -p "$root" "$tmp"
     chmod 755 "$root"
     # A small HTML page, and a /slow body of SLOW_BYTES bytes that nginx
@@ -286,7 +289,7 @@ http {
         # Everything else: name the server and the client address it saw
         # (the balancer's internal address) plus the original client.
         location / {
-            return 200 "server=$s client=\$remote_addr forwarded_for=\$http_x_forwarded_for\n";
+            return 200 "server=$padded client=\$remote_addr forwarded_for=\$http_x_forwarded_for\n";
         }
     }
 }

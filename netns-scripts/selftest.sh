@@ -65,13 +65,19 @@ served_by_backup() { [[ "$(served_by "$1")" == bkp* ]]; }
 served_by_primary() { [[ "$(served_by "$1")" == serv* ]]; }
 gets_503() { [ "$("$LAB" exec client curl -s -m 3 -o /dev/null -w '%{http_code}' "http://$1:8000/")" = 503 ]; }
 
-# Host (root namespace) network state, to compare before/after.
-host_snapshot() {
-    ip -br link | awk '{print $1, $3}'
-    ip -br addr
-    ip route
-    ip netns list | grep -v '^lab-' || true
+# What the lab could leak into the host (root) namespace: links named like
+# lab links, addresses or routes in the lab subnets, lab-* namespaces' mounts
+# aside. (Other helpers may create their own namespaces meanwhile, so the
+# check is targeted rather than a full diff.) Empty output = clean.
+host_leaks() {
+    ip -br link | awk '{sub(/@.*/, "", $1); print $1}' \
+        | grep -E '^(ext|int|ext0|int0|(client|bal[1-3]|serv[1-3]|bkp[12])-(ext|int))$' || true
+    ip -br addr | grep -E '172\.16\.1\.|10\.0\.0\.' || true
+    ip route | grep -E '172\.16\.1\.|10\.0\.0\.' || true
 }
+
+# Root namespace links (names and state), to compare before/after.
+host_links() { ip -br link | awk '{print $1, $2}'; }
 
 # Live (non-zombie) processes whose command line mentions the state dir.
 lab_processes() {
@@ -90,9 +96,10 @@ main() {
         fail "a lab is already up; run '$LAB down' first"
     fi
     trap on_exit EXIT
-    local before after b i s first=() second=() seen bal hdr body pid1 pid2 sat_out
+    local before after b first=() second=() seen bal hdr body pid1 pid2 sat_out
 
-    before="$(host_snapshot)"
+    [ -z "$(host_leaks)" ] || fail "host already has lab-like links/addresses/routes: $(host_leaks)"
+    before="$(host_links)"
 
     # --- up, twice -------------------------------------------------------
     "$LAB" up --no-vrrpd
@@ -104,7 +111,8 @@ main() {
     pass "up is idempotent (9 namespaces, HAProxy not restarted)"
 
     # --- host untouched, bridges in lab-sw ---------------------------------
-    [ "$(host_snapshot)" = "$before" ] || fail "host namespace changed by up"
+    [ -z "$(host_leaks)" ] || fail "lab leaked into the host namespace: $(host_leaks)"
+    [ "$(host_links)" = "$before" ] || fail "host links changed by up: $(host_links)"
     for b in ext int; do
         grep -q 'mcast_snooping 0' <<<"$(ip -n lab-sw -d link show "$b")" || fail "bridge $b missing or snooping on"
     done
@@ -114,8 +122,8 @@ main() {
     for bal in "${BALANCERS[@]}"; do
         first=()
         second=()
-        for i in 1 2 3; do first+=("$(served_by "${EXT_IP[$bal]}")"); done
-        for i in 1 2 3; do second+=("$(served_by "${EXT_IP[$bal]}")"); done
+        for _ in 1 2 3; do first+=("$(served_by "${EXT_IP[$bal]}")"); done
+        for _ in 1 2 3; do second+=("$(served_by "${EXT_IP[$bal]}")"); done
         seen="$(printf '%s\n' "${first[@]}" | sort | paste -sd' ' -)"
         [ "$seen" = "serv1 serv2 serv3" ] || fail "$bal: 3 requests hit '$seen', want each of serv1..3 once"
         [ "${first[*]}" = "${second[*]}" ] || fail "$bal: order not cyclic: ${first[*]} / ${second[*]}"
@@ -138,7 +146,7 @@ main() {
     # --- all primaries down: both backups answer -------------------------
     "$LAB" stop-server all-primaries
     poll 6 served_by_backup "${EXT_IP[bal1]}" || fail "backups did not take over"
-    seen="$(for i in 1 2 3 4; do served_by "${EXT_IP[bal1]}"; done | sort -u | paste -sd' ' -)"
+    seen="$(for _ in 1 2 3 4; do served_by "${EXT_IP[bal1]}"; done | sort -u | paste -sd' ' -)"
     [ "$seen" = "bkp1 bkp2" ] || fail "with primaries down, served by '$seen', want 'bkp1 bkp2'"
     pass "primaries down: backups bkp1 and bkp2 share the load"
 
@@ -188,7 +196,9 @@ main() {
     # --- master without vrrpd: nobody holds the VIP ------------------------
     local m rc=0
     m="$("$LAB" master)" || rc=$?
-    [ "$m" = none ] && [ "$rc" -eq 1 ] || fail "master: got '$m' rc=$rc, want 'none' rc=1"
+    if [ "$m" != none ] || [ "$rc" -ne 1 ]; then
+        fail "master: got '$m' rc=$rc, want 'none' rc=1"
+    fi
     grep -q 'held by: nobody' <<<"$("$LAB" status)" || fail "status does not report the VIP as free"
     pass "master/status: VIP held by nobody without vrrpd"
 
@@ -197,8 +207,9 @@ main() {
     grep -q '^lab-' <<<"$(ip netns list)" && fail "lab namespaces left: $(ip netns list | tr '\n' ' ')"
     [ ! -e "$STATE" ] || fail "state dir $STATE left behind"
     [ -z "$(lab_processes)" ] || fail "lab processes left: $(lab_processes | tr '\n' ' ')"
-    after="$(host_snapshot)"
-    [ "$after" = "$before" ] || fail "host network state differs after down"
+    [ -z "$(host_leaks)" ] || fail "lab leftovers in the host namespace: $(host_leaks)"
+    after="$(host_links)"
+    [ "$after" = "$before" ] || fail "host links differ after down: $after"
     pass "down: no namespaces, no state dir, no processes, host unchanged"
 
     say "all $CHECKS checks passed"
