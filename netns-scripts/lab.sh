@@ -1,0 +1,728 @@
+#!/usr/bin/env bash
+# lab.sh - the vrrpd reference lab, built from Linux network namespaces.
+#
+# Each namespace stands in for a container on its own VM:
+#   lab-client            172.16.1.100                       (ext0)
+#   lab-bal1..lab-bal3    172.16.1.250-252 / 10.0.0.250-252  (ext0 / int0)
+#   lab-serv1..lab-serv3  10.0.0.1-3                         (int0)
+#   lab-bkp1, lab-bkp2    10.0.0.11-12                       (int0)
+#   lab-sw                the "switch": bridges "ext" and "int"
+# The bridges live inside lab-sw, so the host's root namespace gets no new
+# link, address or route. See README.md next to this file for the details.
+#
+# Usage: lab.sh <command> [args]   (run "lab.sh help" for the list)
+set -euo pipefail
+
+# ---------------------------------------------------------------------------
+# Settings (environment overrides)
+# ---------------------------------------------------------------------------
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_DIR="$(cd "$SCRIPT_DIR/.." && pwd)"
+STATE="${LAB_STATE:-/run/vrrpd-lab}"   # pid files, logs, generated configs
+WAIT_SECS="${LAB_WAIT:-20}"            # bounded wait for services in "up"
+MAXCONN="${LAB_MAXCONN:-4}"            # concurrent requests per web server
+QUEUE="${LAB_QUEUE:-1}"                # queued requests that trigger overflow
+SLOW_BYTES="${LAB_SLOW_BYTES:-2048}"   # size of /slow (sent at 1 KiB/s)
+VRRPD_CONF_DIR="${LAB_VRRPD_CONF_DIR:-$REPO_DIR/config}"  # bal1.toml, ...
+
+VIP=172.16.1.254
+SW=lab-sw                 # namespace holding the bridges
+PRIMARIES=(serv1 serv2 serv3)
+BACKUPS=(bkp1 bkp2)
+ALL_BALANCERS=(bal1 bal2 bal3)
+
+# Address of each node, per subnet.
+declare -A EXT_IP=([client]=172.16.1.100 [bal1]=172.16.1.250 [bal2]=172.16.1.251 [bal3]=172.16.1.252)
+declare -A INT_IP=([bal1]=10.0.0.250 [bal2]=10.0.0.251 [bal3]=10.0.0.252
+    [serv1]=10.0.0.1 [serv2]=10.0.0.2 [serv3]=10.0.0.3 [bkp1]=10.0.0.11 [bkp2]=10.0.0.12)
+
+# ---------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------
+log() { printf '[lab] %s\n' "$*" >&2; }
+die() { printf '[lab] error: %s\n' "$*" >&2; exit 1; }
+
+need_root() { [ "$(id -u)" -eq 0 ] || die "must run as root"; }
+
+# ns NAME -> namespace name ("bal1" and "lab-bal1" both give "lab-bal1").
+ns() { case "$1" in lab-*) echo "$1" ;; *) echo "lab-$1" ;; esac; }
+
+ns_exists() { [ -e "/run/netns/$(ns "$1")" ]; }
+
+# nsx NAME cmd... : run a command inside a lab namespace.
+nsx() { local n; n="$(ns "$1")"; shift; ip netns exec "$n" "$@"; }
+
+# The balancers of the current lab (from the state dir, default 2).
+balancers() {
+    local n=2
+    [ -f "$STATE/directors" ] && n="$(cat "$STATE/directors")"
+    printf '%s\n' "${ALL_BALANCERS[@]:0:n}"
+}
+
+# Every namespace this lab may have created (used by down/status).
+all_namespaces() {
+    printf 'lab-%s\n' client "${ALL_BALANCERS[@]}" "${PRIMARIES[@]}" "${BACKUPS[@]}"
+    echo "$SW"
+}
+
+# pid_running PIDFILE PATTERN: true when the pid in PIDFILE is alive and its
+# command line contains PATTERN (guards against stale or recycled pids).
+pid_running() {
+    local pidfile="$1" pattern="$2" pid
+    [ -s "$pidfile" ] || return 1
+    pid="$(head -n1 "$pidfile")"
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    [ -r "/proc/$pid/cmdline" ] || return 1
+    local cmdline
+    cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
+    [[ "$cmdline" == *"$pattern"* ]]
+}
+
+# stop_pidfile PIDFILE PATTERN [SIG]: signal the process. For TERM/INT/KILL
+# (the default is TERM) wait up to 5 s for it to exit, escalate to SIGKILL,
+# and remove the pid file. Any other signal (STOP, CONT, USR1, HUP, ...) is
+# just sent: the process is expected to live on.
+stop_pidfile() {
+    local pidfile="$1" pattern="$2" sig="${3:-TERM}" pid i
+    sig="${sig#SIG}"
+    if pid_running "$pidfile" "$pattern"; then
+        pid="$(head -n1 "$pidfile")"
+        kill -s "$sig" "$pid" 2>/dev/null || true
+        case "$sig" in
+            TERM | INT | KILL | 15 | 2 | 9) ;;
+            *) return 0 ;;
+        esac
+        for i in $(seq 50); do
+            [ -d "/proc/$pid" ] || break
+            # A zombie is gone for practical purposes.
+            grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null && break
+            sleep 0.1
+        done
+        if [ -d "/proc/$pid" ]; then
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    fi
+    rm -f "$pidfile"
+}
+
+# wait_for DESCRIPTION CMD...: retry CMD every 0.2 s for WAIT_SECS seconds.
+wait_for() {
+    local what="$1" deadline
+    shift
+    deadline=$((SECONDS + WAIT_SECS))
+    until "$@" >/dev/null 2>&1; do
+        [ "$SECONDS" -lt "$deadline" ] || die "timed out after ${WAIT_SECS}s waiting for $what"
+        sleep 0.2
+    done
+}
+
+# ---------------------------------------------------------------------------
+# deps: install the tools the lab needs, only if missing
+# ---------------------------------------------------------------------------
+cmd_deps() {
+    need_root
+    local -a pkgs=()
+    command -v ip >/dev/null || pkgs+=(iproute2)
+    command -v haproxy >/dev/null || pkgs+=(haproxy)
+    command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || pkgs+=(nginx-light)
+    command -v curl >/dev/null || pkgs+=(curl)
+    command -v ab >/dev/null || pkgs+=(apache2-utils)
+    command -v wrk >/dev/null || pkgs+=(wrk)
+    if [ "${#pkgs[@]}" -eq 0 ]; then
+        log "all dependencies present"
+        return 0
+    fi
+    log "installing: ${pkgs[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    # nginx-light may be gone in newer Debian releases: fall back to nginx.
+    local i
+    for i in "${!pkgs[@]}"; do
+        if [ "${pkgs[$i]}" = nginx-light ] && ! apt-cache show nginx-light >/dev/null 2>&1; then
+            pkgs[i]=nginx
+        fi
+    done
+    # wrk is optional (not in every release).
+    if [[ " ${pkgs[*]} " == *" wrk "* ]] && ! apt-cache show wrk >/dev/null 2>&1; then
+        log "wrk not available from apt, skipping it"
+        pkgs=("${pkgs[@]/wrk/}")
+    fi
+    # Keep Debian's service scripts from starting the system nginx/haproxy:
+    # the lab runs its own instances in namespaces. policy-rc.d is Debian's
+    # standard switch for that; add one only if there is none, then remove it.
+    local added_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        added_policy=1
+    fi
+    local rc=0
+    # shellcheck disable=SC2068  # empty entries (removed wrk) must vanish
+    apt-get install -y ${pkgs[@]} || rc=$?
+    [ "$added_policy" -eq 1 ] && rm -f /usr/sbin/policy-rc.d
+    [ "$rc" -eq 0 ] || die "apt-get install failed"
+}
+
+check_tools() {
+    command -v haproxy >/dev/null || die "haproxy missing (run: $0 deps)"
+    command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || die "nginx missing (run: $0 deps)"
+    command -v curl >/dev/null || die "curl missing (run: $0 deps)"
+}
+
+nginx_bin() { command -v nginx || echo /usr/sbin/nginx; }
+
+# ---------------------------------------------------------------------------
+# Topology
+# ---------------------------------------------------------------------------
+
+# make_ns NAME: create the namespace (if missing) with loopback up.
+make_ns() {
+    local n
+    n="$(ns "$1")"
+    [ -e "/run/netns/$n" ] || ip netns add "$n"
+    ip -n "$n" link set lo up
+}
+
+# make_bridge NAME: a bridge inside the switch namespace, STP off, no
+# multicast snooping (VRRP adverts are multicast and must reach everyone).
+make_bridge() {
+    local br="$1"
+    if ! ip -n "$SW" link show "$br" >/dev/null 2>&1; then
+        ip -n "$SW" link add "$br" type bridge stp_state 0 forward_delay 0 mcast_snooping 0
+    fi
+    ip -n "$SW" link set "$br" type bridge mcast_snooping 0
+    ip -n "$SW" link set "$br" up
+}
+
+# attach NODE IFNAME BRIDGE CIDR: a veth pair, IFNAME inside lab-NODE with
+# address CIDR, and NODE-BRIDGE (e.g. bal1-ext) plugged into the bridge in
+# the switch namespace. The pair is created directly inside the namespaces,
+# never in the root namespace.
+attach() {
+    local node="$1" ifname="$2" br="$3" cidr="$4" n peer
+    n="$(ns "$node")"
+    peer="$node-$br"
+    if ! ip -n "$SW" link show "$peer" >/dev/null 2>&1; then
+        ip -n "$SW" link add "$peer" type veth peer name "$ifname" netns "$n"
+    fi
+    ip -n "$SW" link set "$peer" master "$br" up
+    ip -n "$n" link set "$ifname" up
+    ip -n "$n" addr replace "$cidr" dev "$ifname"
+}
+
+build_topology() {
+    local b s
+    make_ns "$SW"
+    make_bridge ext
+    make_bridge int
+
+    make_ns client
+    attach client ext0 ext "${EXT_IP[client]}/24"
+
+    for b in $(balancers); do
+        make_ns "$b"
+        attach "$b" ext0 ext "${EXT_IP[$b]}/24"
+        attach "$b" int0 int "${INT_IP[$b]}/24"
+        # Answer ARP for the VIP only on the interface that holds it.
+        nsx "$b" sh -c 'echo 1 >/proc/sys/net/ipv4/conf/all/arp_ignore; echo 2 >/proc/sys/net/ipv4/conf/all/arp_announce'
+    done
+
+    for s in "${PRIMARIES[@]}" "${BACKUPS[@]}"; do
+        make_ns "$s"
+        attach "$s" int0 int "${INT_IP[$s]}/24"
+    done
+}
+
+# ---------------------------------------------------------------------------
+# Web servers (nginx, one instance per server namespace)
+# ---------------------------------------------------------------------------
+
+# write_nginx_conf NAME: generate the config, document root and temp dirs.
+write_nginx_conf() {
+    local s="$1"
+    local root="$STATE/www-$s" tmp="$STATE/nginx-$s" padded
+    # Same body length on every server ("bkp1 " vs "serv1"), so load tools
+    # like ab do not count different servers as "Length" failures.
+    padded="$(printf '%-5s' "$s")"
+    mkdir -p "$root" "$tmp"
+    chmod 755 "$root"
+    # A small HTML page, and a /slow body of SLOW_BYTES bytes that nginx
+    # sends at 1 KiB/s (keeps a connection busy: used to saturate servers).
+    cat >"$root/index.html" <<EOF
+<!DOCTYPE html>
+<html><head><title>$s</title></head>
+<body><h1>Hello from $s</h1><p>web server $s (${INT_IP[$s]}) in the vrrpd reference lab</p></body></html>
+EOF
+    {
+        echo "server=$s slow"
+        head -c "$SLOW_BYTES" /dev/zero | tr '\0' '.'
+        echo
+    } >"$root/slow.txt"
+    chmod 644 "$root/index.html" "$root/slow.txt"
+
+    cat >"$STATE/nginx-$s.conf" <<EOF
+# Generated by lab.sh for web server $s - do not edit.
+daemon on;
+worker_processes 1;
+pid $STATE/nginx-$s.pid;
+error_log $STATE/nginx-$s.error.log warn;
+events { worker_connections 512; }
+http {
+    access_log $STATE/nginx-$s.access.log;
+    client_body_temp_path $tmp/body;
+    proxy_temp_path $tmp/proxy;
+    fastcgi_temp_path $tmp/fastcgi;
+    uwsgi_temp_path $tmp/uwsgi;
+    scgi_temp_path $tmp/scgi;
+    default_type text/plain;
+    keepalive_timeout 5s;
+    server {
+        listen 80;
+        server_name $s;
+        root $root;
+        add_header X-Server $s always;
+        # Health check target for HAProxy.
+        location = /health { return 200 "ok $s\n"; }
+        # Slow response (limit_rate): ties up a connection for a while.
+        location = /slow { limit_rate 1k; alias $root/slow.txt; }
+        location = /index.html { default_type text/html; }
+        # Everything else: name the server and the client address it saw
+        # (the balancer's internal address) plus the original client.
+        location / {
+            return 200 "server=$padded client=\$remote_addr forwarded_for=\$http_x_forwarded_for\n";
+        }
+    }
+}
+EOF
+}
+
+server_running() { pid_running "$STATE/nginx-$1.pid" "nginx"; }
+
+start_server() {
+    local s="$1"
+    ns_exists "$s" || die "no namespace for $s (is the lab up?)"
+    if server_running "$s"; then
+        return 0
+    fi
+    write_nginx_conf "$s"
+    nsx "$s" "$(nginx_bin)" -c "$STATE/nginx-$s.conf" -p "$STATE/nginx-$s/" -e "$STATE/nginx-$s.error.log" \
+        || die "nginx failed to start in $(ns "$s"), see $STATE/nginx-$s.error.log"
+    log "started nginx in $(ns "$s")"
+}
+
+stop_server() {
+    local s="$1"
+    if server_running "$s"; then
+        stop_pidfile "$STATE/nginx-$s.pid" nginx
+        log "stopped nginx in $(ns "$s")"
+    else
+        rm -f "$STATE/nginx-$s.pid"
+    fi
+}
+
+# expand_servers ARG: serv1 | bkp2 | all-primaries | all-backups | all
+expand_servers() {
+    case "$1" in
+        all-primaries) printf '%s\n' "${PRIMARIES[@]}" ;;
+        all-backups) printf '%s\n' "${BACKUPS[@]}" ;;
+        all) printf '%s\n' "${PRIMARIES[@]}" "${BACKUPS[@]}" ;;
+        serv[1-3] | bkp[12]) echo "$1" ;;
+        *) die "unknown server '$1' (serv1..serv3, bkp1, bkp2, all-primaries, all-backups, all)" ;;
+    esac
+}
+
+# ---------------------------------------------------------------------------
+# HAProxy (master-worker mode, one per balancer)
+# ---------------------------------------------------------------------------
+
+render_haproxy_cfg() {
+    local b="$1"
+    sed -e "s|@NAME@|$b|g" \
+        -e "s|@EXT_IP@|${EXT_IP[$b]}|g" \
+        -e "s|@INT_IP@|${INT_IP[$b]}|g" \
+        -e "s|@STATEDIR@|$STATE|g" \
+        -e "s|@MAXCONN@|$MAXCONN|g" \
+        -e "s|@QUEUE@|$QUEUE|g" \
+        "$SCRIPT_DIR/haproxy.cfg.tmpl" >"$STATE/haproxy-$b.cfg"
+    if grep -q '@[A-Z_]*@' "$STATE/haproxy-$b.cfg"; then
+        die "unreplaced placeholder in $STATE/haproxy-$b.cfg"
+    fi
+}
+
+haproxy_running() { pid_running "$STATE/haproxy-$1.pid" "haproxy-$1.cfg"; }
+
+# HAProxy runs as a background job in master-worker mode (-W) without -D:
+# the master's pid goes to haproxy-<b>.pid (-p), its log to haproxy-<b>.log.
+start_haproxy() {
+    local b="$1" cfg="$STATE/haproxy-$1.cfg" i
+    ns_exists "$b" || die "no namespace for $b (is the lab up?)"
+    if haproxy_running "$b"; then
+        return 0
+    fi
+    cp "$SCRIPT_DIR/sorry.http" "$STATE/sorry.http"
+    render_haproxy_cfg "$b"
+    haproxy -c -q -f "$cfg" || die "invalid HAProxy config $cfg"
+    rm -f "$STATE/haproxy-$b.pid"
+    setsid ip netns exec "$(ns "$b")" haproxy -W -f "$cfg" -p "$STATE/haproxy-$b.pid" \
+        >>"$STATE/haproxy-$b.log" 2>&1 </dev/null &
+    for i in $(seq 50); do
+        haproxy_running "$b" && break
+        sleep 0.1
+    done
+    haproxy_running "$b" || die "HAProxy did not start in $(ns "$b"), see $STATE/haproxy-$b.log"
+    log "started haproxy in $(ns "$b") (master pid $(cat "$STATE/haproxy-$b.pid"))"
+}
+
+stop_haproxy() {
+    local b="$1" sig="${2:-TERM}"
+    if haproxy_running "$b"; then
+        stop_pidfile "$STATE/haproxy-$b.pid" "haproxy-$b.cfg" "$sig"
+        log "stopped haproxy in $(ns "$b")"
+    else
+        rm -f "$STATE/haproxy-$b.pid"
+    fi
+}
+
+# ---------------------------------------------------------------------------
+# vrrpd (one per balancer, optional)
+# ---------------------------------------------------------------------------
+
+# vrrpd_bin: VRRPD_BIN, else target/release/vrrpd, else target/debug/vrrpd.
+vrrpd_bin() {
+    local c
+    for c in "${VRRPD_BIN:-}" "$REPO_DIR/target/release/vrrpd" "$REPO_DIR/target/debug/vrrpd"; do
+        if [ -n "$c" ] && [ -x "$c" ]; then
+            echo "$c"
+            return 0
+        fi
+    done
+    return 1
+}
+
+vrrpd_running() { pid_running "$STATE/vrrpd-$1.pid" "vrrpd"; }
+
+# start_vrrpd BAL [strict]: start vrrpd in the balancer's namespace. Without
+# "strict" a missing binary/config or an early exit is only a warning (so
+# the lab is usable while vrrpd is in development).
+start_vrrpd() {
+    local b="$1" strict="${2:-}" bin conf="$VRRPD_CONF_DIR/$1.toml" pid
+    ns_exists "$b" || die "no namespace for $b (is the lab up?)"
+    vrrpd_running "$b" && return 0
+    local fail=log
+    [ "$strict" = strict ] && fail=die
+    if ! bin="$(vrrpd_bin)"; then
+        $fail "no vrrpd binary (set VRRPD_BIN or build target/release/vrrpd); not starting it in $(ns "$b")"
+        return 0
+    fi
+    if [ ! -f "$conf" ]; then
+        $fail "missing $conf; not starting vrrpd in $(ns "$b")"
+        return 0
+    fi
+    setsid ip netns exec "$(ns "$b")" "$bin" --config "$conf" \
+        >>"$STATE/vrrpd-$b.log" 2>&1 </dev/null &
+    pid=$!
+    echo "$pid" >"$STATE/vrrpd-$b.pid"
+    sleep 0.5
+    if vrrpd_running "$b"; then
+        log "started vrrpd in $(ns "$b") (pid $pid, log $STATE/vrrpd-$b.log)"
+    else
+        rm -f "$STATE/vrrpd-$b.pid"
+        $fail "vrrpd exited at once in $(ns "$b"): $(tail -n 3 "$STATE/vrrpd-$b.log" | tr '\n' ' ')"
+    fi
+}
+
+stop_vrrpd() {
+    local b="$1" sig="${2:-TERM}"
+    if vrrpd_running "$b"; then
+        stop_pidfile "$STATE/vrrpd-$b.pid" vrrpd "$sig"
+        log "sent SIG$sig to vrrpd in $(ns "$b")"
+    else
+        rm -f "$STATE/vrrpd-$b.pid"
+    fi
+}
+
+# ---------------------------------------------------------------------------
+# Readiness probes (used by "up")
+# ---------------------------------------------------------------------------
+
+# Web server answers on :80 (probed from the first balancer, like HAProxy).
+probe_server() {
+    local s="$1" first
+    first="$(balancers | head -n1)"
+    local out
+    out="$(nsx "$first" curl -fsS -m 1 "http://${INT_IP[$s]}/health")" || return 1
+    [[ "$out" == "ok $s"* ]]
+}
+
+# HAProxy answers on :8000 from the client side with a primary server.
+probe_haproxy() {
+    local b="$1"
+    local out
+    out="$(nsx client curl -fsS -m 1 "http://${EXT_IP[$b]}:8000/")" || return 1
+    [[ "$out" == server=serv* ]]
+}
+
+# ---------------------------------------------------------------------------
+# Commands
+# ---------------------------------------------------------------------------
+
+cmd_up() {
+    local directors=2 with_vrrpd=1 b s
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --directors)
+                directors="${2:-}"
+                shift
+                ;;
+            --directors=*) directors="${1#*=}" ;;
+            --no-vrrpd) with_vrrpd=0 ;;
+            *) die "up: unknown option '$1'" ;;
+        esac
+        shift
+    done
+    [[ "$directors" =~ ^[23]$ ]] || die "--directors must be 2 or 3"
+    need_root
+    check_tools
+
+    mkdir -p "$STATE"
+    chmod 755 "$STATE"
+    if [ -f "$STATE/directors" ] && [ "$(cat "$STATE/directors")" -gt "$directors" ]; then
+        log "lab already has $(cat "$STATE/directors") balancers; keeping them"
+        directors="$(cat "$STATE/directors")"
+    fi
+    echo "$directors" >"$STATE/directors"
+
+    build_topology
+    for s in "${PRIMARIES[@]}" "${BACKUPS[@]}"; do
+        start_server "$s"
+    done
+    for s in "${PRIMARIES[@]}" "${BACKUPS[@]}"; do
+        wait_for "web server $s on ${INT_IP[$s]}:80" probe_server "$s"
+    done
+    for b in $(balancers); do
+        start_haproxy "$b"
+    done
+    for b in $(balancers); do
+        wait_for "HAProxy on ${EXT_IP[$b]}:8000 ($b)" probe_haproxy "$b"
+    done
+    if [ "$with_vrrpd" -eq 1 ]; then
+        for b in $(balancers); do
+            start_vrrpd "$b"
+        done
+    else
+        log "--no-vrrpd: not starting vrrpd"
+    fi
+    log "lab is up ($directors balancers); state in $STATE"
+}
+
+cmd_down() {
+    need_root
+    local b s n pid
+    for b in "${ALL_BALANCERS[@]}"; do
+        stop_vrrpd "$b"
+        stop_haproxy "$b"
+    done
+    for s in "${PRIMARIES[@]}" "${BACKUPS[@]}"; do
+        stop_server "$s"
+    done
+    # Anything else still running inside a lab namespace was started there
+    # by this lab (e.g. via "lab.sh exec"): end it by pid before deleting.
+    for n in $(all_namespaces); do
+        [ -e "/run/netns/$n" ] || continue
+        for pid in $(ip netns pids "$n" 2>/dev/null); do
+            kill -TERM "$pid" 2>/dev/null || true
+        done
+    done
+    sleep 0.2
+    for n in $(all_namespaces); do
+        [ -e "/run/netns/$n" ] || continue
+        for pid in $(ip netns pids "$n" 2>/dev/null); do
+            kill -KILL "$pid" 2>/dev/null || true
+        done
+        # Deleting a namespace removes its veth ends (and so their peers).
+        ip netns delete "$n"
+    done
+    # The state dir only holds files this script generated.
+    if [ -d "$STATE" ]; then
+        rm -rf -- "$STATE"
+    fi
+    log "lab is down"
+}
+
+# vip_holders: balancers whose ext0 carries the VIP.
+vip_holders() {
+    local b addrs
+    for b in "${ALL_BALANCERS[@]}"; do
+        ns_exists "$b" || continue
+        # (captured first: "cmd | grep -q" can fail on SIGPIPE under pipefail)
+        addrs="$(ip -n "$(ns "$b")" -o -4 addr show dev ext0 2>/dev/null || true)"
+        if [[ "$addrs" == *" $VIP/"* ]]; then
+            echo "$b"
+        fi
+    done
+}
+
+# master: print the VIP holder. Exit 0 with one holder, 1 with none
+# (prints "none"), 2 with several (split brain; prints them all).
+cmd_master() {
+    local holders count
+    holders="$(vip_holders)"
+    count="$(printf '%s' "$holders" | grep -c . || true)"
+    if [ "$count" -eq 0 ]; then
+        echo none
+        return 1
+    fi
+    echo "$holders" | paste -sd' ' -
+    [ "$count" -eq 1 ] || return 2
+}
+
+cmd_status() {
+    local n b s line state holders
+    if [ ! -e "/run/netns/$SW" ]; then
+        echo "lab is down (no $SW namespace)"
+        return 0
+    fi
+    echo "== namespaces"
+    for n in $(all_namespaces); do
+        [ -e "/run/netns/$n" ] || continue
+        line="$(ip -n "$n" -br -4 addr show 2>/dev/null | awk '$1 != "lo" {printf "%s %s %s  ", $1, $2, $3}')"
+        if [ "$n" = "$SW" ]; then
+            line="bridges: $(ip -n "$SW" -br link show type bridge | awk '{printf "%s(%s) ", $1, $2}')"
+        fi
+        printf '  %-11s %s\n' "$n" "$line"
+    done
+    echo "== switch ports (in $SW)"
+    ip -n "$SW" -br link show type veth | awk '{printf "  %-14s %s\n", $1, $2}'
+    echo "== VIP $VIP"
+    holders="$(vip_holders)"
+    if [ -z "$holders" ]; then
+        echo "  held by: nobody"
+    else
+        echo "  held by: $(echo "$holders" | paste -sd' ' -)"
+    fi
+    echo "== processes"
+    for b in "${ALL_BALANCERS[@]}"; do
+        ns_exists "$b" || continue
+        state="haproxy:"
+        if haproxy_running "$b"; then state+="running(pid $(cat "$STATE/haproxy-$b.pid"))"; else state+="stopped"; fi
+        state+="  vrrpd:"
+        if vrrpd_running "$b"; then state+="running(pid $(cat "$STATE/vrrpd-$b.pid"))"; else state+="stopped"; fi
+        printf '  %-6s %s\n' "$b" "$state"
+    done
+    for s in "${PRIMARIES[@]}" "${BACKUPS[@]}"; do
+        ns_exists "$s" || continue
+        if server_running "$s"; then state="nginx:running(pid $(cat "$STATE/nginx-$s.pid"))"; else state="nginx:stopped"; fi
+        printf '  %-6s %s\n' "$s" "$state"
+    done
+    echo "== state dir: $STATE"
+}
+
+cmd_exec() {
+    [ $# -ge 2 ] || die "usage: exec NS cmd..."
+    local n="$1"
+    shift
+    ns_exists "$n" || die "no namespace $(ns "$n")"
+    nsx "$n" "$@"
+}
+
+# link BAL down|up: the balancer's external link, switched on the bridge side
+# (what a dead VM or a cut cable looks like to the others).
+cmd_link() {
+    [ $# -eq 2 ] || die "usage: link BAL down|up"
+    local b="$1" dir="$2"
+    [[ "$dir" =~ ^(up|down)$ ]] || die "link: state must be up or down"
+    ip -n "$SW" link show "$b-ext" >/dev/null 2>&1 || die "no switch port $b-ext"
+    ip -n "$SW" link set "$b-ext" "$dir"
+    log "$b external link $dir"
+}
+
+# saturate BAL [N] [TARGET]: N (default 3*MAXCONN+4) concurrent slow requests
+# from the client to BAL:8000/slow (each takes ~SLOW_BYTES/1024 s). While
+# they run, the primaries are full and requests queue, so new requests
+# overflow to the backups. Blocks until all are done; prints who served them.
+cmd_saturate() {
+    check_balancer "${1:-}"
+    local b="$1" n="${2:-$((3 * MAXCONN + 4))}" target="${3:-}" i out
+    [[ "$n" =~ ^[0-9]+$ ]] || die "saturate: N must be a number"
+    [ -n "$target" ] || target="${EXT_IP[$b]}"
+    out="$(mktemp -d "${TMPDIR:-/tmp}/lab-saturate.XXXXXX")"
+    for i in $(seq "$n"); do
+        nsx client curl -s -m 30 -o "$out/$i" "http://$target:8000/slow" &
+    done
+    wait
+    head -qn1 "$out"/* 2>/dev/null | sort | uniq -c
+    rm -rf -- "$out"
+}
+
+check_balancer() {
+    [[ "${1:-}" =~ ^bal[1-3]$ ]] || die "expected a balancer name (bal1..bal3), got '${1:-}'"
+}
+
+usage() {
+    cat <<EOF
+Usage: $0 <command> [args]
+  deps                          install haproxy, nginx, curl, iproute2, ab, wrk if missing
+  up [--directors 2|3] [--no-vrrpd]
+                                build the lab (idempotent), start nginx, HAProxy, vrrpd
+  down                          stop everything, delete namespaces and $STATE
+  status                        namespaces, VIP holder, processes
+  master                        print the VIP holder (exit 1: none, 2: several)
+  exec NS cmd...                run a command in lab-NS (NS: client, bal1, serv2, sw, ...)
+  stop-server  S                S: serv1..serv3, bkp1, bkp2, all-primaries, all-backups, all
+  start-server S
+  kill-haproxy BAL [SIG]        stop HAProxy in lab-BAL (default SIGTERM)
+  start-haproxy BAL
+  kill-vrrpd BAL [SIG]          signal vrrpd in lab-BAL (default TERM; KILL = crash)
+  start-vrrpd BAL               start vrrpd (fails if binary/config missing)
+  link BAL down|up              cut / restore the balancer's external link
+  saturate BAL [N] [ADDR]       N parallel slow requests to BAL (or ADDR, e.g. the VIP)
+                                :8000/slow: fills the primaries so requests overflow
+Environment: LAB_STATE ($STATE) LAB_WAIT ($WAIT_SECS s) LAB_MAXCONN ($MAXCONN)
+             LAB_QUEUE ($QUEUE) LAB_SLOW_BYTES ($SLOW_BYTES) VRRPD_BIN
+             LAB_VRRPD_CONF_DIR ($VRRPD_CONF_DIR)
+EOF
+}
+
+main() {
+    local cmd="${1:-help}" s
+    [ $# -gt 0 ] && shift
+    case "$cmd" in
+        deps) cmd_deps ;;
+        up) cmd_up "$@" ;;
+        down) cmd_down ;;
+        status) cmd_status ;;
+        master) cmd_master ;;
+        exec) cmd_exec "$@" ;;
+        stop-server | start-server)
+            [ $# -eq 1 ] || die "usage: $cmd SERVER"
+            for s in $(expand_servers "$1"); do
+                if [ "$cmd" = stop-server ]; then stop_server "$s"; else start_server "$s"; fi
+            done
+            ;;
+        kill-haproxy)
+            check_balancer "${1:-}"
+            stop_haproxy "$1" "${2:-TERM}"
+            ;;
+        start-haproxy)
+            check_balancer "${1:-}"
+            start_haproxy "$1"
+            ;;
+        kill-vrrpd)
+            check_balancer "${1:-}"
+            stop_vrrpd "$1" "${2:-TERM}"
+            ;;
+        start-vrrpd)
+            check_balancer "${1:-}"
+            start_vrrpd "$1" strict
+            ;;
+        link) cmd_link "$@" ;;
+        saturate) cmd_saturate "$@" ;;
+        help | -h | --help) usage ;;
+        *)
+            usage >&2
+            exit 1
+            ;;
+    esac
+}
+
+main "$@"
