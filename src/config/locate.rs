@@ -143,8 +143,9 @@ fn humanize(message: &str) -> (Option<String>, String) {
             return (
                 None,
                 format!(
-                    "wrong type: expected {}, found {found}",
-                    type_name(expected)
+                    "wrong type: expected {}, found {}",
+                    type_name(expected),
+                    found_name(found)
                 ),
             );
         }
@@ -176,6 +177,15 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+/// serde's name for a found value, in the words of the TOML file.
+fn found_name(found: &str) -> &str {
+    match found {
+        "map" => "a table",
+        "sequence" => "an array",
+        other => other,
+    }
 }
 
 /// serde's name for an expected type, in the words of the TOML file.
@@ -227,5 +237,7 @@ mod tests {
         );
         let (_, r) = humanize("invalid type: string \"12\", expected i64");
         assert_eq!(r, "wrong type: expected an integer, found string \"12\"");
+        let (_, r) = humanize("invalid type: map, expected a sequence");
+        assert_eq!(r, "wrong type: expected an array, found a table");
     }
 }
