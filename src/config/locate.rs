@@ -118,8 +118,15 @@ fn humanize(message: &str) -> (Option<String>, String) {
                 .trim_start_matches("expected one of ")
                 .trim_start_matches("expected ")
                 .replace('`', "");
+            let closest = expected
+                .split(", ")
+                .map(|k| (edit_distance(key, k), k))
+                .filter(|(d, k)| *d <= 2 && *d < key.len().max(k.len()))
+                .min();
             let reason = if expected.is_empty() || tail.contains("there are no fields") {
                 format!("unknown key `{key}`")
+            } else if let Some((_, k)) = closest {
+                format!("unknown key `{key}`; did you mean `{k}`?")
             } else {
                 format!("unknown key `{key}`; the keys allowed here are: {expected}")
             };
@@ -136,8 +143,9 @@ fn humanize(message: &str) -> (Option<String>, String) {
             return (
                 None,
                 format!(
-                    "wrong type: expected {}, found {found}",
-                    type_name(expected)
+                    "wrong type: expected {}, found {}",
+                    type_name(expected),
+                    found_name(found)
                 ),
             );
         }
@@ -154,6 +162,30 @@ fn humanize(message: &str) -> (Option<String>, String) {
         }
     }
     (None, message.lines().next().unwrap_or(message).to_string())
+}
+
+/// Levenshtein distance, for "did you mean" on misspelt keys.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// serde's name for a found value, in the words of the TOML file.
+fn found_name(found: &str) -> &str {
+    match found {
+        "map" => "a table",
+        "sequence" => "an array",
+        other => other,
+    }
 }
 
 /// serde's name for an expected type, in the words of the TOML file.
@@ -190,10 +222,14 @@ mod tests {
     #[test]
     fn humanize_messages() {
         let (_, r) = humanize("unknown field `vird`, expected one of `name`, `vrid`");
+        assert_eq!(r, "unknown key `vird`; did you mean `vrid`?");
+        let (_, r) = humanize("unknown field `bogus`, expected one of `name`, `vrid`");
         assert_eq!(
             r,
-            "unknown key `vird`; the keys allowed here are: name, vrid"
+            "unknown key `bogus`; the keys allowed here are: name, vrid"
         );
+        assert_eq!(edit_distance("priorty", "priority"), 1);
+        assert_eq!(edit_distance("", "ab"), 2);
         let (k, r) = humanize("missing field `name`");
         assert_eq!(
             (k.as_deref(), r.as_str()),
@@ -201,5 +237,7 @@ mod tests {
         );
         let (_, r) = humanize("invalid type: string \"12\", expected i64");
         assert_eq!(r, "wrong type: expected an integer, found string \"12\"");
+        let (_, r) = humanize("invalid type: map, expected a sequence");
+        assert_eq!(r, "wrong type: expected an array, found a table");
     }
 }

@@ -184,7 +184,7 @@ pub struct Instance {
     pub checksum: ChecksumForm,
     /// Use a virtual MAC (00-00-5E-00-01-{VRID}) interface. Default false.
     pub use_vmac: bool,
-    /// Program run on entering MASTER: argv, argv[0] an absolute path.
+    /// Program run on entering MASTER: argv, `argv[0]` an absolute path.
     pub notify_master: Option<Vec<String>>,
     /// Program run on entering BACKUP.
     pub notify_backup: Option<Vec<String>>,
@@ -252,7 +252,7 @@ pub enum TrackKind {
     },
     /// A program exits with status 0 (`type = "script"`).
     Script {
-        /// The command: argv[0] is an absolute path; no shell is involved.
+        /// The command: `argv[0]` is an absolute path; no shell is involved.
         argv: Vec<String>,
         /// Time between runs (>= 100 ms). Default 1 s.
         interval: Duration,

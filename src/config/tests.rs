@@ -227,8 +227,8 @@ fn unknown_key_in_second_instance_is_located() {
     let line = text.lines().position(|l| l.starts_with("priorty")).unwrap() + 1;
     assert_eq!(issue.location, Some(Location { line, column: 1 }));
     assert!(
-        issue.reason.contains("priority"),
-        "lists the allowed keys: {}",
+        issue.reason.contains("did you mean `priority`?"),
+        "{}",
         issue.reason
     );
 }
