@@ -63,6 +63,8 @@ struct Lan {
     in_flight: Vec<(Instant, usize, Advertisement)>,
     /// partition[i] is the side of node i; packets cross only within a side.
     partition: Vec<u8>,
+    /// Sync groups: sets of node indices that move together.
+    groups: Vec<Vec<usize>>,
 }
 
 impl Lan {
@@ -84,6 +86,7 @@ impl Lan {
             latency,
             in_flight: vec![],
             partition: vec![0; n],
+            groups: vec![],
         }
     }
 
@@ -152,6 +155,7 @@ impl Lan {
                         if j == from
                             || !self.nodes[j].alive
                             || self.partition[j] != self.partition[from]
+                            || self.nodes[j].router.config().vrid.get() != adv.vrid
                         {
                             continue;
                         }
@@ -159,6 +163,7 @@ impl Lan {
                         self.drain(j);
                     }
                 }
+                self.sync();
                 continue;
             }
             for i in 0..self.nodes.len() {
@@ -167,8 +172,30 @@ impl Lan {
                     self.drain(i);
                 }
             }
+            self.sync();
         }
         self.now = until;
+    }
+
+    /// Apply the sync-group holds until nothing changes, as the daemon does.
+    fn sync(&mut self) {
+        for _ in 0..4 {
+            let mut changed = false;
+            for g in self.groups.clone() {
+                let members: Vec<&VirtualRouter> =
+                    g.iter().map(|&i| &self.nodes[i].router).collect();
+                let holds = vrrpd::core::sync::holds(&members);
+                for (&i, held) in g.iter().zip(holds) {
+                    let before = self.nodes[i].actions.len();
+                    self.nodes[i].router.handle_sync(self.now, "VG1", held);
+                    self.drain(i);
+                    changed |= self.nodes[i].actions.len() != before;
+                }
+            }
+            if !changed {
+                return;
+            }
+        }
     }
 
     fn masters(&self) -> Vec<usize> {
@@ -830,4 +857,117 @@ fn reconfigure_keeps_state_and_applies_a_new_priority_at_once() {
         .router
         .reconfigure(lan.now, cfg("bal1", 250, 90, 200)));
     assert_eq!(lan.nodes[0].router.config().advert_interval, Centisecs(100));
+}
+
+fn two_directors() -> Lan {
+    let mut a2 = cfg("a-VI_2", 250, 150, 100);
+    a2.vrid = Vrid::new(13).unwrap();
+    let mut b2 = cfg("b-VI_2", 251, 100, 100);
+    b2.vrid = Vrid::new(13).unwrap();
+    let mut lan = Lan::new(
+        vec![
+            cfg("a-VI_1", 250, 150, 100),
+            cfg("b-VI_1", 251, 100, 100),
+            a2,
+            b2,
+        ],
+        Duration::ZERO,
+    );
+    lan.groups = vec![vec![0, 2], vec![1, 3]];
+    lan
+}
+
+#[test]
+fn sync_group_members_leave_master_together_and_come_back_together() {
+    let mut lan = two_directors();
+    lan.start_all();
+    lan.run_until(at(ms(10_000)));
+    assert_eq!(lan.masters(), vec![0, 2]);
+    // Director A loses the link of VI_1: VI_1 goes to Fault, VI_2 follows it out.
+    let t = lan.now;
+    lan.nodes[0].router.handle_iface(t, false);
+    lan.drain(0);
+    lan.sync();
+    assert_eq!(lan.nodes[2].router.state(), State::Backup);
+    assert_eq!(
+        lan.nodes[2].transitions.last().unwrap().2,
+        Reason::SyncGroup("VG1".into())
+    );
+    assert!(!lan.nodes[2].has_vip);
+    lan.run_until(at(ms(20_000)));
+    assert_eq!(lan.masters(), vec![1, 3]);
+    // Both priority-0 adverts went out at t: B takes both after its Skew_Time.
+    assert_eq!(lan.last_entered(1, State::Master).unwrap() - t, us(609_375));
+    assert_eq!(lan.last_entered(3, State::Master).unwrap() - t, us(609_375));
+    // A's VI_2 stays backup behind the lower B while held: no preemption.
+    lan.run_until(at(ms(30_000)));
+    assert_eq!(lan.masters(), vec![1, 3]);
+    // The link comes back: both members preempt, within one interval of each other.
+    let up = lan.now;
+    lan.nodes[0].router.handle_iface(up, true);
+    lan.drain(0);
+    lan.sync();
+    lan.run_until(at(ms(40_000)));
+    assert_eq!(lan.masters(), vec![0, 2]);
+    let m0 = lan.last_entered(0, State::Master).unwrap();
+    let m2 = lan.last_entered(2, State::Master).unwrap();
+    // The first of them preempts at most Master_Down_Interval after the link
+    // came back; B then steps its other member down with priority 0 (its
+    // VI_2 lost, so its group follows), and A takes that one after its
+    // Skew_Time (106/256 s).
+    let (first, last) = (m0.min(m2), m0.max(m2));
+    assert!(first - up <= us(3_414_062), "{:?}", first - up);
+    assert_eq!(last - first, us(414_062));
+}
+
+#[test]
+fn sync_group_follows_a_lost_election() {
+    let mut lan = two_directors();
+    lan.start_all();
+    lan.run_until(at(ms(10_000)));
+    // A's VI_1 tracker fails (150 - 100 = 50): VI_1 hands over to B through
+    // the resignation pair; once A's VI_1 is backup behind a higher master
+    // (a lost election), A's VI_2 follows it out.
+    let t = lan.now;
+    lan.nodes[0].router.handle_track(t, "haproxy", -100, true);
+    lan.drain(0);
+    lan.sync();
+    lan.run_until(at(ms(20_000)));
+    assert_eq!(lan.masters(), vec![1, 3]);
+    let b1 = lan.last_entered(1, State::Master).unwrap();
+    assert_eq!(b1 - t, us(609_375));
+    assert!(lan.nodes[0].router.lost_election());
+    // B2 takes over Skew_Time after A2's priority-0 advert, sent when A1 lost.
+    assert_eq!(
+        lan.last_entered(3, State::Master).unwrap() - b1,
+        us(609_375)
+    );
+    // No flapping afterwards.
+    lan.run_until(at(ms(60_000)));
+    assert_eq!(lan.masters(), vec![1, 3]);
+    assert_eq!(lan.nodes[2].transitions.len(), 3);
+}
+
+#[test]
+fn nopreempt_backup_still_takes_over_from_a_resigning_master() {
+    let mut c2 = cfg("bal2", 251, 100, 100);
+    c2.preempt = false;
+    let mut lan = Lan::new(vec![cfg("bal1", 250, 150, 100), c2], Duration::ZERO);
+    lan.start_all();
+    lan.run_until(at(ms(10_000)));
+    let t = lan.now;
+    lan.nodes[0].router.handle_track(t, "haproxy", -100, true);
+    lan.drain(0);
+    lan.run_until(at(ms(20_000)));
+    // nopreempt is about taking mastership back, not staying behind a master that gave up.
+    assert_eq!(lan.masters(), vec![1]);
+    assert_eq!(lan.last_entered(1, State::Master).unwrap() - t, us(609_375));
+    // And bal1, recovered, does not take it back from a nopreempt... it does:
+    // bal1 itself has preempt on, and it is bal1's setting that counts.
+    lan.nodes[0]
+        .router
+        .handle_track(lan.now, "haproxy", -100, false);
+    lan.drain(0);
+    lan.run_until(at(ms(30_000)));
+    assert_eq!(lan.masters(), vec![0]);
 }

@@ -137,6 +137,8 @@ pub enum Reason {
     FaultCleared,
     /// An operator put the instance into maintenance.
     Maintenance,
+    /// Another member of the sync group lost its election or failed.
+    SyncGroup(String),
     /// The daemon is stopping.
     Shutdown,
 }
@@ -156,6 +158,7 @@ impl fmt::Display for Reason {
             Reason::TrackerFault(name) => write!(f, "tracker {name} failed"),
             Reason::FaultCleared => f.write_str("fault cleared"),
             Reason::Maintenance => f.write_str("maintenance"),
+            Reason::SyncGroup(g) => write!(f, "sync group {g}: another member left master"),
             Reason::Shutdown => f.write_str("shutdown"),
         }
     }
@@ -316,6 +319,9 @@ pub struct VirtualRouter {
     iface_up: bool,
     /// An operator asked for this router to stay out of mastership.
     maintenance: bool,
+    /// Another member of our sync group lost its election or is in Fault:
+    /// we must not preempt (see [`VirtualRouter::handle_sync`]).
+    sync_held: bool,
     /// The Startup event has happened and Shutdown has not.
     running: bool,
     /// The master we follow, when backup.
@@ -343,6 +349,7 @@ impl VirtualRouter {
             failed_trackers: BTreeMap::new(),
             iface_up: true,
             maintenance: false,
+            sync_held: false,
             running: false,
             master: None,
             last_lower_reply: None,
@@ -544,6 +551,39 @@ impl VirtualRouter {
         true
     }
 
+    /// Sync groups (keepalived's `vrrp_sync_group`): the members of a group
+    /// move together. The caller tells each member whether another member is
+    /// out of mastership for a reason that should take the whole group along:
+    /// it is in Fault, or it lost an election ([`VirtualRouter::lost_election`]).
+    ///
+    /// On the rising edge a master steps down: priority 0 (so its peer takes
+    /// over after Skew_Time), VIPs removed, Backup. While held, a backup does
+    /// not preempt a lower master, so the group stays on the peer. A held
+    /// backup still takes over when its master goes silent
+    /// (Master_Down_Timer): availability first, and no flap, since the
+    /// step-down happens only on the edge.
+    pub fn handle_sync(&mut self, now: Instant, group: &str, held: bool) {
+        let rising = held && !self.sync_held;
+        self.sync_held = held;
+        if rising && self.state == State::Master {
+            self.transition(now, State::Backup, Reason::SyncGroup(group.to_owned()));
+            self.send_advert(Priority::RESIGN);
+            self.actions.push_back(Action::RemoveVips);
+            self.timers.master_down = Some(now + self.master_down_interval());
+        } else if held {
+            self.timers.preempt = None;
+        }
+    }
+
+    /// Backup behind a master that legitimately outranks us (higher
+    /// priority), as opposed to a backup that waits to preempt a lower one.
+    pub fn lost_election(&self) -> bool {
+        self.state == State::Backup
+            && self
+                .master
+                .is_some_and(|m| m.priority > self.effective_priority())
+    }
+
     /// A timer may have expired. Timers not yet due are left alone.
     pub fn handle_timeout(&mut self, now: Instant) {
         let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
@@ -662,7 +702,19 @@ impl VirtualRouter {
         }
         let ours = self.effective_priority();
         let lower = adv.priority < ours;
-        if lower && self.cfg.preempt {
+        // The second advert of a resignation pair (see `reevaluate`): the
+        // master that just sent priority 0 now advertises below us. It asked
+        // to be replaced, so we let the Skew_Time timer run, whatever our
+        // preempt settings: nopreempt means "do not take mastership back",
+        // not "stay behind a master that gave up".
+        if lower
+            && self
+                .master
+                .is_some_and(|m| m.addr == src && m.priority == Priority::RESIGN)
+        {
+            return;
+        }
+        if lower && self.cfg.preempt && !self.sync_held {
             // Preempt_Mode is True and the master is below us. Without a
             // preempt delay the RFC says "Discard the ADVERTISEMENT", so the
             // Master_Down_Timer runs out and we take over. With a delay, we
@@ -858,6 +910,7 @@ impl VirtualRouter {
     /// A backup that follows a master below it, with preempt on.
     fn preempt_wanted(&self) -> bool {
         self.cfg.preempt
+            && !self.sync_held
             && self.master.is_some_and(|m| {
                 m.priority != Priority::RESIGN && m.priority < self.effective_priority()
             })

@@ -429,8 +429,35 @@ impl Daemon {
         }
     }
 
+    /// Sync groups: hold members out of mastership while another member
+    /// is in Fault or lost its election, until nothing changes.
+    fn apply_sync(&mut self) {
+        let now = self.clock.now();
+        for _ in 0..4 {
+            let before: Vec<_> = self.instances.iter().map(|i| i.router.state()).collect();
+            for group in &self.config.sync_groups {
+                let idx: Vec<usize> = group
+                    .instances
+                    .iter()
+                    .filter_map(|n| self.instances.iter().position(|i| &i.cfg.name == n))
+                    .collect();
+                let members: Vec<&crate::core::router::VirtualRouter> =
+                    idx.iter().map(|&i| &self.instances[i].router).collect();
+                let holds = crate::core::sync::holds(&members);
+                for (&i, held) in idx.iter().zip(holds) {
+                    self.instances[i].router.handle_sync(now, &group.name, held);
+                }
+            }
+            let after: Vec<_> = self.instances.iter().map(|i| i.router.state()).collect();
+            if before == after {
+                return;
+            }
+        }
+    }
+
     /// Carry out every router's pending actions, in order.
     async fn drain(&mut self) {
+        self.apply_sync();
         for inst in &mut self.instances {
             inst.drain(&self.netlink).await;
         }
