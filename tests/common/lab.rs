@@ -94,10 +94,10 @@ fn netns_destroy(ns: &str) {
             return;
         }
         if attempt == 2 {
-            eprintln!(
+            super::loud(&format!(
                 "[harness] could not delete netns {ns}: {}",
                 String::from_utf8_lossy(&out.stderr)
-            );
+            ));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -138,7 +138,10 @@ pub fn cleanup_stale() -> Vec<String> {
         removed.push(name);
     }
     if !removed.is_empty() {
-        eprintln!("[harness] removed stale namespaces: {}", removed.join(" "));
+        super::loud(&format!(
+            "[harness] removed stale namespaces: {}",
+            removed.join(" ")
+        ));
     }
     removed
 }
@@ -327,7 +330,8 @@ impl Lab {
     /// `addr_cidr` (empty: no address; IPv6 addresses are added with `nodad`) and a
     /// deterministic locally administered MAC `02:76:74:00:XX:YY`, and brings it up.
     ///
-    /// The host's namespace `<lab prefix>-<host>` is created on first use (loopback up); call
+    /// The host's namespace `<lab prefix>-<host>` is created on first use (loopback up, IPv6
+    /// duplicate address detection off so addresses are usable at once); call
     /// again with the same `host` and another bridge/ifname to give it a second interface.
     /// The returned [`Host`] stands for that namespace and this interface.
     pub fn add_host(&mut self, host: &str, bridge: &str, ifname: &str, addr_cidr: &str) -> Host {
@@ -355,6 +359,10 @@ impl Lab {
         if !self.hosts.contains(&ns) {
             self.hosts.push(ns.clone());
             netns_add(&ns);
+            // No duplicate address detection: IPv6 addresses (link-local included) are usable
+            // at once instead of after a second or more of "tentative" state.
+            write_sysctl_in(&ns, "net/ipv6/conf/all/accept_dad", "0");
+            write_sysctl_in(&ns, "net/ipv6/conf/default/accept_dad", "0");
         }
         let idx = self.next_port;
         self.next_port += 1;

@@ -86,8 +86,17 @@ pub fn require_root() -> bool {
     if std::env::var(REQUIRE_NETNS_ENV).as_deref() == Ok("1") {
         panic!("{REQUIRE_NETNS_ENV}=1 but this test cannot run ({reason}): {name}");
     }
-    eprintln!("\n********** SKIPPED ({reason}): {name} **********\n");
+    loud(&format!(
+        "\n********** SKIPPED ({reason}): {name} **********\n"
+    ));
     false
+}
+
+/// Writes `msg` and a newline straight to the process's stderr. Unlike `eprintln!`, this is
+/// not captured by the test runner, so it shows even for passing tests.
+pub fn loud(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{msg}");
 }
 
 /// Whether an executable named `tool` is on `PATH` (or in /sbin, /usr/sbin).
