@@ -142,7 +142,7 @@ fn run_once(fault: Fault, interval: &str) -> (Option<Duration>, Option<Duration>
         "b2.toml",
         &config(100, interval, &dir.join("b2.sock")),
     );
-    let mut p1 = bal1.spawn_env(
+    let p1 = bal1.spawn_env(
         &[vrrpd_bin(), "--config", &c1.to_string_lossy()],
         &[],
         dir.join("b1.log"),
