@@ -272,8 +272,12 @@ impl Daemon {
                 s
             }
         };
-        let inst = Instance::new(ic.clone(), &self.config, link, primary, socket)
+        let mut inst = Instance::new(ic.clone(), &self.config, link, primary, socket)
             .map_err(io(format!("opening packet socket on {}", ic.interface)))?;
+        inst.setup_vmac(&self.netlink).await.map_err(io(format!(
+            "creating the virtual MAC interface on {}",
+            ic.interface
+        )))?;
         inst.remove_stale_vips(&self.netlink).await;
         Ok(inst)
     }
@@ -368,7 +372,11 @@ impl Daemon {
                 addr,
                 prefix_len,
             } => {
-                for inst in self.instances.iter_mut().filter(|i| i.ifindex == index) {
+                for inst in self
+                    .instances
+                    .iter_mut()
+                    .filter(|i| i.vip_ifindex() == index)
+                {
                     if inst.vips_installed && inst.cfg.virtual_ips.iter().any(|v| v.addr == addr) {
                         warn!(
                             instance = %inst.cfg.name,
@@ -487,6 +495,7 @@ impl Daemon {
                 inst.router.handle_shutdown(now);
                 inst.drain(&self.netlink).await;
                 inst.remove_vips(&self.netlink).await;
+                inst.teardown_vmac(&self.netlink).await;
             }
         }
         self.instances = kept;
@@ -511,6 +520,7 @@ impl Daemon {
                     inst.router.handle_shutdown(now);
                     inst.drain(&self.netlink).await;
                     inst.remove_vips(&self.netlink).await;
+                    inst.teardown_vmac(&self.netlink).await;
                     match self.setup_instance(ic).await {
                         Ok(mut n) => {
                             n.start(now);
@@ -543,6 +553,7 @@ impl Daemon {
             inst.drain(&self.netlink).await;
             // Belt and braces: whatever the state, leave no VIP behind.
             inst.remove_vips(&self.netlink).await;
+            inst.teardown_vmac(&self.netlink).await;
             let s = inst.status();
             info!(
                 instance = %s.name,
