@@ -769,7 +769,7 @@ fn convert_track_process(ctx: &mut Ctx<'_>, s: &Stmt, name: String) -> TrackDef 
                 }
             }
             "quorum" => {
-                if ctx.one_arg(st) != Some("1") {
+                if !matches!(ctx.one_arg(st), Some("1") | None) {
                     ctx.warn(st.line, "vrrpd counts the process as up when at least one runs; a quorum other than 1 was not converted");
                 }
             }

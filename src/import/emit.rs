@@ -45,6 +45,9 @@ fn comment(out: &mut String, text: &str) {
 }
 
 fn dur(d: Duration) -> String {
+    if d.is_zero() {
+        return toml_str("0s");
+    }
     toml_str(&format_duration(d))
 }
 
