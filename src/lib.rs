@@ -7,8 +7,10 @@
 //! - [`io`]: the thin IO shell primitives: raw VRRP sockets, netlink, ARP/NA frames out.
 //! - [`daemon`]: the tokio event loop that joins the core to the IO shell,
 //!   signals, reload and shutdown.
+//! - [`import`]: conversion of a keepalived.conf to vrrpd's TOML.
 
 pub mod config;
 pub mod core;
 pub mod daemon;
+pub mod import;
 pub mod io;
