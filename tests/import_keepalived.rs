@@ -574,3 +574,44 @@ fn substitution_and_conditionals_are_reported() {
     assert!(has_warning(&out, 1, "substitution"));
     assert!(has_warning(&out, 2, "substitution"));
 }
+
+/// The CLI: `vrrpd import-keepalived FILE > vrrp.toml`, warnings on stderr
+/// with line numbers, and the output passes `vrrpd check`.
+#[test]
+fn cli_import_then_check() {
+    let bin = env!("CARGO_BIN_EXE_vrrpd");
+    let src = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/keepalived/tfm-cluster1.conf"
+    );
+    let out = std::process::Command::new(bin)
+        .args(["import-keepalived", src])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 15: auth_pass clustercac"), "{stderr}");
+    let dir = std::env::temp_dir().join(format!("vrrpd-import-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let toml = dir.join("vrrp.toml");
+    std::fs::write(&toml, &out.stdout).unwrap();
+    let check = std::process::Command::new(bin)
+        .args(["check", "--config"])
+        .arg(&toml)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "ok");
+    let _ = std::fs::remove_dir_all(&dir);
+    // A file that is not there is a clear error, not a panic.
+    let missing = std::process::Command::new(bin)
+        .args(["import-keepalived", "/nonexistent/keepalived.conf"])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read"));
+}
