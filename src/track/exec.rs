@@ -185,17 +185,33 @@ pub async fn run_program(
         Ok(c) => c,
         Err(e) => return RunOutcome::SpawnFailed(e),
     };
-    let pid = child.id();
+    // If this future is dropped while the program runs (the tracker task
+    // is aborted), the guard kills the whole group; kill_on_drop alone
+    // would leave the program's children running.
+    let mut guard = GroupGuard(child.id());
     match tokio::time::timeout(timeout, child.wait()).await {
         // Children it left running on purpose are its business.
-        Ok(Ok(status)) => RunOutcome::Exited(status),
+        Ok(Ok(status)) => {
+            guard.0 = None;
+            RunOutcome::Exited(status)
+        }
         Ok(Err(e)) => RunOutcome::SpawnFailed(e),
         Err(_) => {
             // Not reaped yet, so the group id is still ours to kill.
-            kill_group(pid);
+            kill_group(guard.0.take());
             let _ = child.kill().await;
             RunOutcome::TimedOut
         }
+    }
+}
+
+/// Kills a running program's process group when dropped, unless cleared.
+/// Only valid while the program is not reaped (its PID is its group id).
+struct GroupGuard(Option<u32>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        kill_group(self.0.take());
     }
 }
 
