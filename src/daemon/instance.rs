@@ -8,7 +8,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tracing::{info, warn};
 
 use crate::config::{self, ChecksumForm, Config, Family};
-use crate::core::router::{Action, Anomaly, GarpPolicy, RouterConfig, State, VirtualRouter};
+use crate::core::router::{
+    Action, Anomaly, GarpPolicy, Reason, RouterConfig, State, TrackEffect, VirtualRouter,
+};
 use crate::core::time::Instant;
 use crate::core::types::Version;
 use crate::core::wire::vrrp::{Advertisement, ChecksumMode};
@@ -17,6 +19,8 @@ use crate::io::netlink::{LinkInfo, Netlink};
 use crate::io::packet_socket::FrameSender;
 use crate::io::vrrp_socket::VrrpSocket;
 use crate::io::IoError;
+use crate::notify::{Notifier, TransitionEvent};
+use crate::track::TrackState;
 
 use super::status::{Counters, InstanceStatus, TrackerStatus, Transition};
 
@@ -223,7 +227,7 @@ impl Instance {
     }
 
     /// Carry out the router's pending actions, in order.
-    pub async fn drain(&mut self, nl: &Netlink) {
+    pub async fn drain(&mut self, nl: &Netlink, notifier: &Notifier) {
         while let Some(action) = self.router.poll_action() {
             match action {
                 Action::StateChanged { from, to, reason } => {
@@ -237,11 +241,30 @@ impl Instance {
                         self.cfg.name,
                         to
                     );
+                    let at_unix_ms = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .unwrap_or(Duration::ZERO)
+                        .as_millis() as u64;
+                    let argv = match (to, &reason) {
+                        (State::Master, _) => self.cfg.notify_master.clone(),
+                        (State::Backup, _) => self.cfg.notify_backup.clone(),
+                        (State::Fault, _) => self.cfg.notify_fault.clone(),
+                        (State::Initialize, Reason::Shutdown) => self.cfg.notify_stop.clone(),
+                        (State::Initialize, _) => None,
+                    };
+                    notifier.transition(
+                        TransitionEvent {
+                            instance: self.cfg.name.clone(),
+                            from: from.name().into(),
+                            to: to.name().into(),
+                            reason: reason.to_string(),
+                            priority: self.router.effective_priority().get(),
+                            at_unix_ms,
+                        },
+                        argv,
+                    );
                     self.last_transition = Some(Transition {
-                        at_unix_ms: SystemTime::now()
-                            .duration_since(UNIX_EPOCH)
-                            .unwrap_or(Duration::ZERO)
-                            .as_millis() as u64,
+                        at_unix_ms,
                         from: from.name().into(),
                         to: to.name().into(),
                         reason: reason.to_string(),
@@ -366,7 +389,10 @@ impl Instance {
     }
 
     /// The status entry for this instance.
-    pub fn status(&self) -> InstanceStatus {
+    pub fn status(
+        &self,
+        track_states: &std::collections::HashMap<String, (TrackState, String)>,
+    ) -> InstanceStatus {
         let r = &self.router;
         let s = r.stats();
         let master = match r.state() {
@@ -374,7 +400,7 @@ impl Instance {
             State::Backup => r.master().map(|m| m.addr.to_string()),
             _ => None,
         };
-        let failed: Vec<&str> = r.failed_trackers().collect();
+        let effects: Vec<(&str, TrackEffect)> = r.track_effects().collect();
         let mut drops: std::collections::BTreeMap<String, u64> = s
             .drops
             .iter()
@@ -399,10 +425,23 @@ impl Instance {
             trackers: self
                 .tracks
                 .iter()
-                .map(|(name, weight)| TrackerStatus {
-                    name: name.clone(),
-                    failed: failed.contains(&name.as_str()),
-                    weight: *weight,
+                .map(|(name, weight)| {
+                    let (state, detail) = track_states
+                        .get(name)
+                        .map(|(s, d)| (s.to_string(), d.clone()))
+                        .unwrap_or_else(|| ("UNKNOWN".into(), String::new()));
+                    let effect = effects.iter().find(|(n, _)| n == name).map(|(_, e)| *e);
+                    TrackerStatus {
+                        name: name.clone(),
+                        failed: state == "DOWN" || matches!(effect, Some(TrackEffect::Fault)),
+                        state,
+                        detail,
+                        weight: *weight,
+                        priority_effect: match effect {
+                            Some(TrackEffect::Priority(d)) => d,
+                            _ => 0,
+                        },
+                    }
                 })
                 .collect(),
             counters: Counters {
