@@ -169,10 +169,13 @@ fn get(addr: SocketAddr, timeout: Duration) -> Option<(String, String)> {
     Some((balancer, body))
 }
 
+/// What the prober saw: when each request started, and which balancer answered it.
+type ProbeLog = Arc<Mutex<Vec<(Instant, Option<String>)>>>;
+
 /// A client loop: one new connection every `every`, recording (time, result).
 struct Prober {
     stop: Arc<AtomicBool>,
-    log: Arc<Mutex<Vec<(Instant, Option<String>)>>>,
+    log: ProbeLog,
     handle: Option<std::thread::JoinHandle<()>>,
 }
 
