@@ -5,14 +5,21 @@
 //! sudo cargo test --release --test failover_bench -- --ignored --nocapture --test-threads 1
 //! ```
 //!
-//! Two balancers (bal1 150, bal2 100) and a client on one bridge. Per run it
+//! Two balancers (bal1 150, bal2 100), each running HAProxy on :8000 (which
+//! answers with its balancer's name) and vrrpd tracking that HAProxy
+//! (process tracker, weight -100), and a client, on one bridge. Per run it
 //! injects one fault on the master and measures, from the moment of the fault:
 //! - `vip`: until the kernel in bal2's namespace reports the VIP added
 //!   (a netlink event watched from inside that namespace);
-//! - `client`: until a new TCP connection from the client to VIP:8000 is
-//!   answered by bal2 (one connection attempt is started every millisecond).
+//! - `client`: until an HTTP request from the client to VIP:8000, on a new
+//!   TCP connection, is answered by bal2's HAProxy (a request is started
+//!   every millisecond; the time is the start of the first one bal2 served).
 //!
-//! `VRRPD_BENCH_RUNS` sets the runs per scenario (default 5).
+//! Faults: SIGKILL of the master's vrrpd (its HAProxy still answers, so only
+//! `vip` means something), SIGTERM of the master's vrrpd, the master's link
+//! going down (a dead node), and SIGKILL of the master's HAProxy.
+//!
+//! `VRRPD_BENCH_RUNS` sets the runs per scenario (default 10).
 
 mod common;
 
@@ -30,6 +37,7 @@ enum Fault {
     Sigkill,
     Sigterm,
     LinkDown,
+    HaproxyKill,
 }
 
 /// Watch bal2's namespace for the VIP being added; returns the instant it was.
@@ -89,16 +97,17 @@ fn probe(client: &Host, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Option
                 tokio::spawn(async move {
                     let started = Instant::now();
                     let attempt = async {
-                        use tokio::io::AsyncReadExt;
+                        use tokio::io::{AsyncReadExt, AsyncWriteExt};
                         let mut s = tokio::net::TcpStream::connect((VIP, 8000)).await.ok()?;
-                        let mut buf = [0u8; 16];
-                        let n = s.read(&mut buf).await.ok()?;
-                        Some(String::from_utf8_lossy(&buf[..n]).trim().to_owned())
+                        s.write_all(b"GET / HTTP/1.0\r\n\r\n").await.ok()?;
+                        let mut buf = Vec::new();
+                        s.read_to_end(&mut buf).await.ok()?;
+                        Some(String::from_utf8_lossy(&buf).into_owned())
                     };
                     if let Ok(Some(b)) =
                         tokio::time::timeout(Duration::from_millis(300), attempt).await
                     {
-                        if b == "bal2" {
+                        if b.starts_with("HTTP/1.") && b.contains(" 200 ") && b.ends_with("bal2") {
                             let mut f = first.lock().unwrap();
                             if f.is_none_or(|t| started < t) {
                                 *f = Some(started);
@@ -114,12 +123,37 @@ fn probe(client: &Host, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Option
     })
 }
 
-fn config(prio: u8, interval: &str, socket: &std::path::Path) -> String {
+fn config(name: &str, prio: u8, interval: &str, socket: &std::path::Path) -> String {
     format!(
         "[global]\ncontrol_socket = \"{}\"\n[[instance]]\nname = \"VI_1\"\ninterface = \"ext0\"\nvrid = 12\n\
-         priority = {prio}\nadvert_interval = \"{interval}\"\nvirtual_ips = [\"{VIP}/24\"]\n",
+         priority = {prio}\nadvert_interval = \"{interval}\"\nvirtual_ips = [\"{VIP}/24\"]\n\
+         track = [\"haproxy\"]\n[[track]]\nname = \"haproxy\"\ntype = \"process\"\nprocess = \"haproxy\"\n\
+         cmdline_contains = \"{name}\"\nweight = -100\n",
         socket.display()
     )
+}
+
+/// HAProxy on :8000 answering every request with the balancer's name.
+fn haproxy(host: &Host, dir: &std::path::Path) -> Proc {
+    let name = host.short_name();
+    let cfg = write_config(
+        dir,
+        &format!("haproxy-{name}.cfg"),
+        &format!(
+            "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+             frontend fe\n  bind *:8000\n  http-request return status 200 content-type text/plain string \"{name}\"\n"
+        ),
+    );
+    let p = host.spawn(
+        &["haproxy", "-db", "-f", &cfg.to_string_lossy()],
+        dir.join(format!("haproxy-{name}.log")),
+    );
+    assert!(wait_until(
+        Duration::from_secs(5),
+        Duration::from_millis(10),
+        || { host.tcp_connect("127.0.0.1", 8000, Duration::from_millis(100)) }
+    ));
+    p
 }
 
 /// One run: returns (vip, client) durations since the fault.
@@ -130,17 +164,17 @@ fn run_once(fault: Fault, interval: &str) -> (Option<Duration>, Option<Duration>
     let bal2 = lab.add_host("bal2", &br, "ext0", "172.16.1.251/24");
     let client = lab.add_host("client", &br, "ext0", "172.16.1.100/24");
     let dir = lab.dir().to_path_buf();
-    let _b1 = bal1.serve_banner(8000);
-    let _b2 = bal2.serve_banner(8000);
+    let h1 = haproxy(&bal1, &dir);
+    let _h2 = haproxy(&bal2, &dir);
     let c1 = write_config(
         &dir,
         "b1.toml",
-        &config(150, interval, &dir.join("b1.sock")),
+        &config("bal1", 150, interval, &dir.join("b1.sock")),
     );
     let c2 = write_config(
         &dir,
         "b2.toml",
-        &config(100, interval, &dir.join("b2.sock")),
+        &config("bal2", 100, interval, &dir.join("b2.sock")),
     );
     let p1 = bal1.spawn_env(
         &[vrrpd_bin(), "--config", &c1.to_string_lossy()],
@@ -159,12 +193,8 @@ fn run_once(fault: Fault, interval: &str) -> (Option<Duration>, Option<Duration>
     ));
     // Let the backup settle on the master's adverts, and the client learn bal1's MAC.
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(
-        client
-            .tcp_banner(VIP, 8000, Duration::from_secs(1))
-            .as_deref(),
-        Some("bal1")
-    );
+    let first = client.sh_ok(&format!("curl -s -m 2 http://{VIP}:8000/"));
+    assert_eq!(first, "bal1");
     let (watch, stop_watch) = watch_vip(&bal2);
     let stop_probe = Arc::new(AtomicBool::new(false));
     let t0 = Instant::now();
@@ -172,6 +202,7 @@ fn run_once(fault: Fault, interval: &str) -> (Option<Duration>, Option<Duration>
         Fault::Sigkill => p1.signal(Signal::SIGKILL),
         Fault::Sigterm => p1.signal(Signal::SIGTERM),
         Fault::LinkDown => lab.set_bridge_port(&bal1, false),
+        Fault::HaproxyKill => h1.signal(Signal::SIGKILL),
     }
     // A SIGKILLed daemon leaves bal1 answering for the VIP: the client
     // metric only means something for the other two faults.
@@ -221,11 +252,20 @@ fn failover_times() {
     let runs: usize = std::env::var("VRRPD_BENCH_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+        .unwrap_or(10);
     println!("| fault | adverts | VIP up on the backup | client served by the backup |");
     println!("|---|---|---|---|");
+    let only = std::env::var("VRRPD_BENCH_ONLY").unwrap_or_default();
     for interval in ["1s", "10ms"] {
-        for fault in [Fault::Sigkill, Fault::Sigterm, Fault::LinkDown] {
+        for fault in [
+            Fault::Sigkill,
+            Fault::Sigterm,
+            Fault::LinkDown,
+            Fault::HaproxyKill,
+        ] {
+            if !only.is_empty() && only != format!("{fault:?}/{interval}") {
+                continue;
+            }
             let mut vips = vec![];
             let mut clients = vec![];
             for _ in 0..runs {

@@ -126,14 +126,19 @@ impl Balancer {
     }
 }
 
-/// The vrrpd config of a balancer tracking its HAProxy by process and by HTTP.
-fn tracked_config(name: &str, prio: u8, interval: &str, extra_track: &str) -> String {
+/// The vrrpd config of a balancer tracking its HAProxy by process.
+///
+/// `cmdline_contains = "haproxy-bal"` matches the front-end HAProxy of every
+/// balancer (and of any other lab on this machine): all share one PID
+/// namespace. That the right one is tracked is the `same_netns` default at
+/// work: only the HAProxy in vrrpd's own network namespace counts.
+fn tracked_config(prio: u8, interval: &str, extra_track: &str) -> String {
     format!(
         "[[instance]]\nname = \"VI_1\"\ninterface = \"ext0\"\nvrid = 12\npriority = {prio}\n\
          advert_interval = \"{interval}\"\nvirtual_ips = [\"{VIP}/24\"]\ngarp_master_delay = \"1s\"\n\
          track = [\"haproxy\"{extra_track}]\n\
          [[track]]\nname = \"haproxy\"\ntype = \"process\"\nprocess = \"haproxy\"\n\
-         cmdline_contains = \"haproxy-{name}.cfg\"\nweight = -100\nrescan_interval = \"200ms\"\n"
+         cmdline_contains = \"haproxy-bal\"\nweight = -100\nrescan_interval = \"200ms\"\n"
     )
 }
 
@@ -273,10 +278,7 @@ fn haproxy_killed_on_the_master_moves_the_vip_fast_and_comes_back() {
     let (_lab, mut bals, client) = two_balancers("hakill");
     start(
         &mut bals,
-        [
-            tracked_config("bal1", 150, "1s", ""),
-            tracked_config("bal2", 100, "1s", ""),
-        ],
+        [tracked_config(150, "1s", ""), tracked_config(100, "1s", "")],
     );
     assert_eq!(http_get(&client, VIP).map(|r| r.0).as_deref(), Some("bal1"));
     let prober = Prober::start(&client, Duration::from_millis(10));
@@ -338,8 +340,8 @@ fn all_backends_down_on_the_master_moves_the_vip_through_the_http_tracker() {
     start(
         &mut bals,
         [
-            tracked_config("bal1", 150, "1s", ", \"frontend\"") + http,
-            tracked_config("bal2", 100, "1s", ", \"frontend\"") + http,
+            tracked_config(150, "1s", ", \"frontend\"") + http,
+            tracked_config(100, "1s", ", \"frontend\"") + http,
         ],
     );
     assert_eq!(

@@ -42,6 +42,7 @@ fn by_cmdline(tag: &str, rescan: Duration) -> Track {
             cmdline_contains: Some(tag.into()),
             pidfile: None,
             rescan_interval: rescan,
+            same_netns: true,
         },
     }
 }
@@ -190,6 +191,7 @@ async fn pidfile_mode() {
             cmdline_contains: None,
             pidfile: Some(pidfile.clone()),
             rescan_interval: Duration::from_millis(100),
+            same_netns: true,
         },
     };
     let (tx, mut rx) = mpsc::channel(16);

@@ -234,6 +234,10 @@ pub enum TrackKind {
         pidfile: Option<PathBuf>,
         /// How often the process table is scanned. Default 1 s.
         rescan_interval: Duration,
+        /// Only count processes in vrrpd's own network namespace (default
+        /// true): HAProxy runs beside vrrpd, and other namespaces' HAProxies
+        /// (which share the PID namespace in a lab or on one host) are not ours.
+        same_netns: bool,
     },
     /// An HTTP GET returns the expected status (`type = "http"`).
     Http {

@@ -69,6 +69,7 @@ pub(super) struct RawTrack {
     pub cmdline_contains: Option<String>,
     pub pidfile: Option<String>,
     pub rescan_interval: Option<String>,
+    pub same_netns: Option<bool>,
     // http and script
     pub url: Option<String>,
     pub interval: Option<String>,
@@ -97,6 +98,7 @@ impl RawTrack {
         add(self.cmdline_contains.is_some(), "cmdline_contains");
         add(self.pidfile.is_some(), "pidfile");
         add(self.rescan_interval.is_some(), "rescan_interval");
+        add(self.same_netns.is_some(), "same_netns");
         add(self.url.is_some(), "url");
         add(self.interval.is_some(), "interval");
         add(self.timeout.is_some(), "timeout");

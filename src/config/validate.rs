@@ -761,7 +761,13 @@ fn validate_instance(s: &mut Section<'_>, raw: &RawInstance) -> Option<Instance>
 const TRACK_KEYS: &[(&str, &[&str])] = &[
     (
         "process",
-        &["process", "cmdline_contains", "pidfile", "rescan_interval"],
+        &[
+            "process",
+            "cmdline_contains",
+            "pidfile",
+            "rescan_interval",
+            "same_netns",
+        ],
     ),
     (
         "http",
@@ -880,6 +886,7 @@ fn validate_process(s: &mut Section<'_>, raw: &RawTrack) -> Option<TrackKind> {
         cmdline_contains: raw.cmdline_contains.clone(),
         pidfile: pidfile?,
         rescan_interval: rescan_interval?,
+        same_netns: raw.same_netns.unwrap_or(true),
     })
 }
 

@@ -104,11 +104,13 @@ impl TrackerSet {
                         cmdline_contains,
                         pidfile,
                         rescan_interval,
+                        same_netns,
                     } => {
                         let m = process::Matcher {
                             comm: process,
                             cmdline_contains,
                             pidfile,
+                            netns: same_netns.then(process::own_netns).flatten(),
                         };
                         tokio::spawn(process::run(m, rescan_interval, out))
                     }

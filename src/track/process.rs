@@ -36,6 +36,14 @@ pub(super) struct Matcher {
     /// Only the PID in this file is a candidate (it must still match
     /// `comm`/`cmdline_contains` when those are set).
     pub pidfile: Option<PathBuf>,
+    /// Only processes in this network namespace (the `net:[inode]` link of
+    /// `/proc/PID/ns/net`) count.
+    pub netns: Option<PathBuf>,
+}
+
+/// Our own network namespace, as `/proc/self/ns/net` names it.
+pub(super) fn own_netns() -> Option<PathBuf> {
+    std::fs::read_link("/proc/self/ns/net").ok()
 }
 
 /// A process identity: PID plus start time (in clock ticks since boot), so
@@ -83,6 +91,15 @@ impl Matcher {
     fn matches(&self, pid: i32, stat: &Stat) -> bool {
         if let Some(comm) = &self.comm {
             if stat.comm != *comm {
+                return false;
+            }
+        }
+        if let Some(ns) = &self.netns {
+            if std::fs::read_link(format!("/proc/{pid}/ns/net"))
+                .ok()
+                .as_ref()
+                != Some(ns)
+            {
                 return false;
             }
         }
@@ -314,12 +331,17 @@ mod tests {
     fn own_process_is_found() {
         let me = std::process::id() as i32;
         let stat = read_stat(me).expect("own stat");
-        let m = Matcher {
+        let mut m = Matcher {
             comm: Some(stat.comm.clone()),
             cmdline_contains: None,
             pidfile: None,
+            netns: own_netns(),
         };
         let found = m.scan().expect("scan");
         assert!(found.iter().any(|id| id.pid == me));
+        // In another network namespace it would not count.
+        m.netns = Some(PathBuf::from("net:[1]"));
+        let found = m.scan().expect("scan");
+        assert!(!found.iter().any(|id| id.pid == me));
     }
 }
