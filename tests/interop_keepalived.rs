@@ -269,3 +269,256 @@ fn v3_10ms_keepalived_master_sigkill_hands_over() {
         Stop::Kill,
     );
 }
+
+// ---- checksum ------------------------------------------------------------------------------
+
+/// 100 ms adverts keep the checksum and mismatch tests short.
+fn ka_100ms(prio: u8) -> KaInstance {
+    KaInstance {
+        advert_int: "0.1",
+        ..KaInstance::v3(12, prio)
+    }
+}
+
+const V_100MS: &str = "advert_interval = \"100ms\"";
+
+/// Lines of keepalived's log that mention a checksum.
+fn ka_checksum_lines(k: &Keepalived) -> usize {
+    count_lines(&k.log_text().to_lowercase(), "checksum")
+}
+
+#[test]
+fn v3_pseudo_header_checksum_is_accepted_by_keepalived() {
+    if !require_tools(&["keepalived"]) {
+        return;
+    }
+    let (_lab, v, k) = setup("kacsum1", &vrrpd_toml(12, 150, V_100MS), &ka_100ms(100));
+    // Over 3 s keepalived receives ~30 of vrrpd's adverts; had it refused one checksum, it
+    // would have become master after 0.3 s.
+    agree_vrrpd_master(&v, &k, Duration::from_secs(3));
+    assert_eq!(ka_checksum_lines(&k), 0, "{}", ctx(&v, &k));
+    assert!(v.counter("adverts_sent") >= 20);
+}
+
+#[test]
+fn v3_keepalived_checksum_is_counted_as_pseudo_header() {
+    if !require_tools(&["keepalived"]) {
+        return;
+    }
+    let (_lab, v, k) = setup("kacsum2", &vrrpd_toml(12, 100, V_100MS), &ka_100ms(150));
+    agree_keepalived_master(&v, &k, Duration::from_secs(2));
+    let pseudo = v.counter("checksum_pseudo_header");
+    assert!(
+        pseudo >= 10,
+        "pseudo-header count {pseudo}\n{}",
+        ctx(&v, &k)
+    );
+    assert_eq!(v.counter("checksum_message_only"), 0);
+    assert_eq!(v.global_drop("checksum"), 0);
+}
+
+#[test]
+fn v3_message_only_checksum_is_refused_by_keepalived_two_masters() {
+    if !require_tools(&["keepalived"]) {
+        return;
+    }
+    let vx = format!("{V_100MS}\nchecksum = \"message-only\"");
+    let (_lab, v, k) = setup("kacsum3", &vrrpd_toml(12, 150, &vx), &ka_100ms(100));
+    // keepalived drops every advert of vrrpd as a bad checksum, so it never hears a master
+    // and takes over too: two masters, both holding the VIP.
+    expect_within(
+        Duration::from_secs(12),
+        "both MASTER",
+        || v.state() == "MASTER" && k.is_master() && v.holds_vip() && k.holds_vip(),
+        || ctx(&v, &k),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        k.log_text().contains("(VI_1) Invalid VRRPv3 checksum"),
+        "{}",
+        ctx(&v, &k)
+    );
+    // vrrpd itself still accepts keepalived's pseudo-header adverts (lower priority: ignored
+    // for the election) and counts them by form.
+    assert!(v.counter("checksum_pseudo_header") >= 1, "{}", ctx(&v, &k));
+}
+
+// ---- mismatches ----------------------------------------------------------------------------
+
+#[test]
+fn v2_wrong_password_both_drop_two_masters() {
+    if !require_tools(&["keepalived"]) {
+        return;
+    }
+    let vx = "version = 2\nauth_pass = \"secret\"";
+    let ka = KaInstance::v2_pass(12, 100, "other");
+    let (_lab, v, k) = setup("kapass", &vrrpd_toml(12, 150, vx), &ka);
+    expect_within(
+        Duration::from_secs(12),
+        "both MASTER",
+        || v.state() == "MASTER" && k.is_master() && v.holds_vip() && k.holds_vip(),
+        || ctx(&v, &k),
+    );
+    expect_within(
+        Duration::from_secs(5),
+        "vrrpd counts auth drops",
+        || v.drop_count("auth") >= 2,
+        || format!("{}\n{}", v.status(), ctx(&v, &k)),
+    );
+    assert!(
+        k.log_text().contains("(VI_1) received an invalid passwd!"),
+        "{}",
+        ctx(&v, &k)
+    );
+}
+
+#[test]
+fn version_2_against_3_both_drop_two_masters() {
+    if !require_tools(&["keepalived"]) {
+        return;
+    }
+    let ka = KaInstance {
+        version: 2,
+        ..KaInstance::v3(12, 100)
+    };
+    let (_lab, v, k) = setup("kaver", &vrrpd_toml(12, 150, ""), &ka);
+    expect_within(
+        Duration::from_secs(12),
+        "both MASTER",
+        || v.state() == "MASTER" && k.is_master() && v.holds_vip() && k.holds_vip(),
+        || ctx(&v, &k),
+    );
+    expect_within(
+        Duration::from_secs(5),
+        "vrrpd counts version drops",
+        || v.drop_count("version") + v.global_drop("version") >= 2,
+        || format!("{}\n{}", v.status(), ctx(&v, &k)),
+    );
+    assert!(
+        k.log_text()
+            .contains("(VI_1) wrong version. Received 3 and expect 2"),
+        "{}",
+        ctx(&v, &k)
+    );
+}
+
+#[test]
+fn v2_interval_mismatch_both_drop_two_masters() {
+    if !require_tools(&["keepalived"]) {
+        return;
+    }
+    let vx = "version = 2\nauth_pass = \"secret\"";
+    let ka = KaInstance {
+        advert_int: "2",
+        ..KaInstance::v2_pass(12, 100, "secret")
+    };
+    let (_lab, v, k) = setup("kav2int", &vrrpd_toml(12, 150, vx), &ka);
+    expect_within(
+        Duration::from_secs(15),
+        "both MASTER",
+        || v.state() == "MASTER" && k.is_master() && v.holds_vip() && k.holds_vip(),
+        || ctx(&v, &k),
+    );
+    expect_within(
+        Duration::from_secs(6),
+        "vrrpd counts interval_mismatch drops",
+        || v.drop_count("interval_mismatch") >= 1,
+        || format!("{}\n{}", v.status(), ctx(&v, &k)),
+    );
+    assert!(
+        k.log_text()
+            .contains("(VI_1) advertisement interval mismatch mine=2 sec rcv'd=1 sec"),
+        "{}",
+        ctx(&v, &k)
+    );
+}
+
+#[test]
+fn v3_interval_mismatch_vrrpd_adopts_the_masters_interval() {
+    if !require_tools(&["keepalived"]) {
+        return;
+    }
+    let ka = KaInstance {
+        advert_int: "0.5",
+        ..KaInstance::v3(12, 150)
+    };
+    let (_lab, v, k) = setup("kav3int", &vrrpd_toml(12, 100, ""), &ka);
+    agree_keepalived_master(&v, &k, Duration::from_secs(2));
+    let vi = v.vi1();
+    assert_eq!(vi["advert_interval_ms"], 1000, "{vi}");
+    assert_eq!(vi["master_adver_interval_ms"], 500, "{vi}");
+    assert_eq!(v.drop_count("interval_mismatch"), 0, "{vi}");
+}
+
+#[test]
+fn v3_interval_mismatch_keepalived_backup_follows_vrrpd() {
+    if !require_tools(&["keepalived"]) {
+        return;
+    }
+    let ka = KaInstance {
+        advert_int: "0.5",
+        ..KaInstance::v3(12, 100)
+    };
+    let (_lab, v, k) = setup("kav3int2", &vrrpd_toml(12, 150, ""), &ka);
+    // keepalived (0.5 s) hears vrrpd at 1 s: one master if it adopts the longer interval.
+    agree_vrrpd_master(&v, &k, Duration::from_secs(4));
+    assert!(
+        k.log_text()
+            .contains("(VI_1) advertisement interval updated from 500ms to 1000ms by master"),
+        "{}",
+        ctx(&v, &k)
+    );
+}
+
+/// keepalived protects another address (172.16.1.253) on the same VRID.
+fn ka_other_vip(prio: u8) -> KaInstance {
+    KaInstance {
+        vips: vec!["172.16.1.253/24".to_owned()],
+        ..ka_100ms(prio)
+    }
+}
+
+#[test]
+fn vip_mismatch_vrrpd_backup_accepts_and_counts() {
+    if !require_tools(&["keepalived"]) {
+        return;
+    }
+    let (_lab, v, k) = setup("kavipb", &vrrpd_toml(12, 100, V_100MS), &ka_other_vip(150));
+    let ok = || {
+        k.is_master() && k.host.has_addr("172.16.1.253") && v.state() == "BACKUP" && !v.holds_vip()
+    };
+    expect_within(
+        Duration::from_secs(12),
+        "keepalived sole master",
+        ok,
+        || ctx(&v, &k),
+    );
+    expect_steady(Duration::from_secs(2), "keepalived sole master", ok, || {
+        ctx(&v, &k)
+    });
+    assert!(v.counter("vip_mismatch") >= 10, "{}", v.vi1());
+    assert!(v.counter("adverts_received") >= 10, "{}", v.vi1());
+}
+
+#[test]
+fn vip_mismatch_keepalived_drops_vrrpd_two_masters() {
+    if !require_tools(&["keepalived"]) {
+        return;
+    }
+    let (_lab, v, k) = setup("kavipm", &vrrpd_toml(12, 150, V_100MS), &ka_other_vip(100));
+    // keepalived 2.2 discards an advert whose address list differs from its own, so it
+    // never hears vrrpd and becomes master as well; vrrpd accepts keepalived's lower-priority
+    // adverts (counted as vip_mismatch) and stays master: two masters.
+    let both = || {
+        v.state() == "MASTER" && v.holds_vip() && k.is_master() && k.host.has_addr("172.16.1.253")
+    };
+    expect_within(Duration::from_secs(12), "both MASTER", both, || ctx(&v, &k));
+    expect_steady(Duration::from_secs(2), "both MASTER", both, || ctx(&v, &k));
+    assert!(
+        k.log_text()
+            .contains("ip address associated with VRID 12 not present in MASTER advert"),
+        "{}",
+        ctx(&v, &k)
+    );
+    assert!(v.counter("vip_mismatch") >= 10, "{}", v.vi1());
+}
