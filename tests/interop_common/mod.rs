@@ -424,26 +424,47 @@ pub struct Frr {
 }
 
 impl Frr {
-    /// Creates the macvlan `vrrp4-<vrid>` (virtual MAC `00:00:5e:00:01:<vrid>`, mode bridge)
-    /// carrying `vips` on the host's `ext0`, writes `vrrpd.conf` (`conf` is the `interface
-    /// ext0` block) and starts zebra then vrrpd.
+    /// For each address family with virtual addresses, creates the macvlan `vrrp4-<vrid>` or
+    /// `vrrp6-<vrid>` (virtual MAC `00:00:5e:00:01:<vrid>` or `00:00:5e:00:02:<vrid>`, mode
+    /// bridge) carrying them on the host's `ext0`, as FRR requires; writes `vrrpd.conf`
+    /// (`conf`, the `interface ext0` block) and starts zebra, then FRR's vrrpd.
     pub fn start(host: Host, vrid: u8, vips: &[&str], conf: &str) -> Frr {
-        let mv = format!("vrrp4-{vrid}");
-        host.ip(&[
-            "link", "add", &mv, "link", "ext0", "type", "macvlan", "mode", "bridge",
-        ]);
-        host.ip(&[
-            "link",
-            "set",
-            "dev",
-            &mv,
-            "address",
-            &format!("00:00:5e:00:01:{vrid:02x}"),
-        ]);
-        for v in vips {
-            host.ip(&["addr", "add", v, "dev", &mv]);
+        for fam in [4u8, 6] {
+            let mine: Vec<&&str> = vips
+                .iter()
+                .filter(|v| v.contains(':') == (fam == 6))
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let mv = format!("vrrp{fam}-{vrid}");
+            host.ip(&[
+                "link", "add", &mv, "link", "ext0", "type", "macvlan", "mode", "bridge",
+            ]);
+            let kind = if fam == 4 { 1 } else { 2 };
+            let mac = format!("00:00:5e:00:0{kind}:{vrid:02x}");
+            host.ip(&["link", "set", "dev", &mv, "address", &mac]);
+            for v in mine {
+                host.add_addr(&mv, v);
+            }
+            host.ip(&["link", "set", "dev", &mv, "up"]);
+            if fam == 6 {
+                // FRR binds its IPv6 socket to the macvlan's link-local address when it becomes
+                // master. The kernel only creates that address once the macvlan has carrier; if
+                // FRR's backup puts the macvlan in protodown first, the address is missing at
+                // the Backup -> Master transition and FRR logs "Failed to find address to bind
+                // on vrrp6-<vrid>" and sends nothing. So wait for it before starting FRR.
+                let ll = || {
+                    host.addrs().iter().any(|(i, a)| {
+                        i.split('@').next() == Some(mv.as_str()) && a.starts_with("fe80:")
+                    })
+                };
+                assert!(
+                    wait_until(Duration::from_secs(5), Duration::from_millis(10), ll),
+                    "no link-local address on {mv}"
+                );
+            }
         }
-        host.ip(&["link", "set", "dev", &mv, "up"]);
 
         let dir = host.dir().join(format!("frr-{}", host.short_name()));
         std::fs::create_dir_all(&dir).expect("frr dir");
@@ -469,6 +490,33 @@ impl Frr {
             || zsock.exists(),
             || frr.log("zebra"),
         );
+        // FRR's vrrpd learns interfaces and addresses from zebra. Started before zebra has
+        // them, its IPv6 router was seen (in this lab) to become master without a link-local
+        // address to send from ("Failed to find address to bind on vrrp6-<vrid>"). Wait until
+        // zebra shows every macvlan's addresses.
+        for (fam, want) in [(4u8, "inet "), (6, "inet6 fe80")] {
+            let mv = format!("vrrp{fam}-{vrid}");
+            if !vips.iter().any(|v| v.contains(':') == (fam == 6)) {
+                continue;
+            }
+            expect_within(
+                Duration::from_secs(10),
+                &format!("zebra knows the addresses of {mv}"),
+                || {
+                    frr.vtysh("zebra", &format!("show interface {mv}"))
+                        .contains(want)
+                },
+                || frr.log("zebra"),
+            );
+        }
+        if vips.iter().any(|v| v.contains(':')) {
+            // Even then, an IPv6 router whose vrrpd started right away still failed to bind
+            // at its first Backup -> Master transition (every time in this lab, when that came
+            // 3.6 s after start; later transitions worked). Two seconds of quiet between zebra
+            // and vrrpd made it work every time: an FRR 8.4 start-up race, see
+            // docs/INTEROP.md.
+            std::thread::sleep(Duration::from_secs(2));
+        }
         frr.vrrpd = Some(frr.spawn_daemon("vrrpd"));
         let vty = frr.dir.join("vrrpd.vty");
         expect_within(
@@ -514,31 +562,52 @@ impl Frr {
         std::fs::read_to_string(self.dir.join(format!("{daemon}.log"))).unwrap_or_default()
     }
 
-    /// `show vrrp json` through vtysh on the private vty socket directory.
-    pub fn show(&self) -> Value {
+    /// Runs one vtysh command against `daemon` on the private vty socket directory; returns
+    /// its stdout (empty if the daemon does not answer).
+    pub fn vtysh(&self, daemon: &str, cmd: &str) -> String {
         let out = Command::new("vtysh")
             .arg("--vty_socket")
             .arg(&self.dir)
-            .args(["-d", "vrrpd", "-c", "show vrrp json"])
+            .args(["-d", daemon, "-c", cmd])
             .output()
             .expect("run vtysh");
-        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `show vrrp json` of FRR's vrrpd (`Null` if it does not answer).
+    pub fn show(&self) -> Value {
+        serde_json::from_str(&self.vtysh("vrrpd", "show vrrp json")).unwrap_or(Value::Null)
+    }
+
+    /// `adverTx` of the first virtual router for `fam` (`"v4"` or `"v6"`).
+    pub fn adverts_sent(&self, fam: &str) -> u64 {
+        self.show()[0][fam]["stats"]["adverTx"]
+            .as_u64()
+            .unwrap_or(0)
     }
 
     /// The IPv4 status of the first virtual router (`Master`, `Backup`, `Initialize`).
     pub fn v4_state(&self) -> String {
-        self.show()[0]["v4"]["status"]
+        self.state("v4")
+    }
+
+    /// The status of the first virtual router for `fam` (`"v4"` or `"v6"`).
+    pub fn state(&self, fam: &str) -> String {
+        self.show()[0][fam]["status"]
             .as_str()
             .unwrap_or_default()
             .to_owned()
     }
 
-    /// Whether the macvlan of `vrid` is administratively held down (`protodown on`), which is
-    /// how FRR keeps a backup's copy of the VIP off the wire.
+    /// Whether the IPv4 macvlan of `vrid` is administratively held down (`protodown on`),
+    /// which is how FRR keeps a backup's copy of the VIP off the wire.
     pub fn protodown(&self, vrid: u8) -> bool {
-        let out = self
-            .host
-            .ip(&["-d", "link", "show", "dev", &format!("vrrp4-{vrid}")]);
+        self.protodown_dev(&format!("vrrp4-{vrid}"))
+    }
+
+    /// Whether macvlan `dev` is held down (`protodown on`).
+    pub fn protodown_dev(&self, dev: &str) -> bool {
+        let out = self.host.ip(&["-d", "link", "show", "dev", dev]);
         out.contains("protodown on")
     }
 
