@@ -560,3 +560,50 @@ fn a_missing_interface_is_a_clear_error() {
     assert!(err.contains("interface nosuch0 does not exist"), "{err}");
     assert!(!err.contains("panicked"));
 }
+
+/// `ip -o link show DEV` inside a host, or None if it does not exist.
+fn link_line(h: &Host, dev: &str) -> Option<String> {
+    let out = h.exec(&["ip", "-o", "link", "show", "dev", dev]);
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn use_vmac_puts_the_vip_on_the_virtual_mac_only_while_master() {
+    if !require_root() {
+        return;
+    }
+    let (lab, mut bals, client) = three("vmac", "use_vmac = true");
+    start_all(&mut bals[..2]);
+    wait_holder(&bals, "bal1", Duration::from_secs(10));
+    // The master's macvlan is up with the VIP and the RFC virtual MAC.
+    let l1 = link_line(&bals[0].host, "vrrp.12").expect("macvlan on bal1");
+    assert!(
+        l1.contains("00:00:5e:00:01:0c") && l1.contains(",UP"),
+        "{l1}"
+    );
+    let a = bals[0].host.ip(&["-o", "addr", "show", "dev", "vrrp.12"]);
+    assert!(a.contains(VIP), "{a}");
+    // The backup's exists but is down and holds nothing.
+    let l2 = link_line(&bals[1].host, "vrrp.12").expect("macvlan on bal2");
+    assert!(!l2.contains(",UP"), "{l2}");
+    // Clients resolve the VIP to the virtual MAC.
+    assert!(client.ping(VIP));
+    assert_eq!(client.neigh(VIP).as_deref(), Some("00:00:5e:00:01:0c"));
+    // The master loses its link: it goes to FAULT and its macvlan goes down,
+    // so it cannot keep answering on the shared virtual MAC.
+    lab.set_bridge_port(&bals[0].host, false);
+    wait_holder(&bals, "bal2", Duration::from_secs(8));
+    let l1 = link_line(&bals[0].host, "vrrp.12").expect("macvlan on bal1");
+    assert!(!l1.contains(",UP"), "{l1}");
+    let l2 = link_line(&bals[1].host, "vrrp.12").unwrap();
+    assert!(l2.contains(",UP"), "{l2}");
+    // The client still reaches the VIP on the same MAC, now served by bal2.
+    assert!(client.ping(VIP));
+    assert_eq!(client.neigh(VIP).as_deref(), Some("00:00:5e:00:01:0c"));
+    // A clean stop removes the macvlan altogether.
+    bals[1].proc().stop(Signal::SIGTERM, Duration::from_secs(5));
+    assert!(link_line(&bals[1].host, "vrrp.12").is_none());
+    assert!(!bals[1].host.has_addr(VIP));
+}

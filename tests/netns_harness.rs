@@ -471,6 +471,35 @@ fn sniffer_sees_injected_vrrp_frame() {
     assert_eq!(tpa.to_string(), "172.16.1.251");
     let all = sniff2.stop();
     assert!(all.iter().any(|f| f.is_vrrp()));
+
+    // Intervals between frames, as a test of an advertisement interval would use them.
+    let sniff = hosts[3].sniff("ext0");
+    for _ in 0..3 {
+        hosts[0].send_frame("ext0", &f);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(wait_until(5 * SEC, Duration::from_millis(5), || sniff
+        .filter(|fr| fr.is_vrrp())
+        .len()
+        == 3));
+    let gaps = sniff.intervals(|fr| fr.is_vrrp());
+    assert_eq!(gaps.len(), 2);
+    for g in gaps {
+        assert!(g >= Duration::from_millis(50) && g < 3 * SEC, "{g:?}");
+    }
+}
+
+#[test]
+fn spawn_vrrpd_binary_in_namespace() {
+    if !require_root() {
+        return;
+    }
+    let (lab, hosts) = Lab::standard("bin");
+    let cfg = write_config(lab.dir(), "vrrp.toml", "# empty\n");
+    let mut p = hosts[0].spawn_vrrpd(&cfg, &["--version"], "vrrpd.log");
+    let st = p.wait_exit(10 * SEC).expect("vrrpd --version exits");
+    assert!(st.success(), "{st:?}: {}", p.log());
+    assert!(p.log().contains("vrrpd"), "{}", p.log());
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use vrrpd::core::router::{
-    Action, DropReason, GarpPolicy, Reason, RouterConfig, State, VirtualRouter,
+    Action, DropReason, GarpPolicy, Reason, RouterConfig, State, TrackEffect, VirtualRouter,
 };
 use vrrpd::core::time::Instant;
 use vrrpd::core::types::{Centisecs, Priority, Version, Vrid};
@@ -512,7 +512,7 @@ fn tracker_failure_on_master_hands_over_after_the_backups_skew_time() {
     lan.run_until(fail);
     lan.nodes[0]
         .router
-        .handle_track(fail, "haproxy", -100, true);
+        .handle_track(fail, "haproxy", TrackEffect::Priority(-100));
     lan.drain(0);
     assert_eq!(lan.nodes[0].router.effective_priority(), Priority(50));
     // The resignation pair: priority 0, then the new priority, at once.
@@ -535,7 +535,7 @@ fn tracker_failure_on_master_hands_over_after_the_backups_skew_time() {
     let back = at(ms(20_000));
     lan.nodes[0]
         .router
-        .handle_track(back, "haproxy", -100, false);
+        .handle_track(back, "haproxy", TrackEffect::None);
     lan.drain(0);
     lan.run_until(at(ms(30_000)));
     assert_eq!(lan.masters(), vec![0]);
@@ -553,7 +553,9 @@ fn tracker_failure_with_no_better_backup_never_flaps() {
     lan.start_all();
     lan.run_until(at(ms(10_000)));
     let fail = lan.now;
-    lan.nodes[0].router.handle_track(fail, "haproxy", -90, true);
+    lan.nodes[0]
+        .router
+        .handle_track(fail, "haproxy", TrackEffect::Priority(-90));
     lan.drain(0);
     lan.run_until(at(ms(60_000)));
     assert_eq!(lan.masters(), vec![0]);
@@ -575,7 +577,7 @@ fn tracker_failure_with_no_better_backup_never_flaps() {
     alone.run_until(at(ms(10_000)));
     alone.nodes[0]
         .router
-        .handle_track(alone.now, "haproxy", -100, true);
+        .handle_track(alone.now, "haproxy", TrackEffect::Priority(-100));
     alone.drain(0);
     alone.run_until(at(ms(60_000)));
     assert_eq!(alone.masters(), vec![0]);
@@ -589,7 +591,9 @@ fn weight_zero_tracker_means_fault_and_recovery_returns_to_backup() {
     lan.start_all();
     lan.run_until(at(ms(10_000)));
     let t = lan.now;
-    lan.nodes[0].router.handle_track(t, "haproxy", 0, true);
+    lan.nodes[0]
+        .router
+        .handle_track(t, "haproxy", TrackEffect::Fault);
     lan.drain(0);
     assert_eq!(lan.nodes[0].router.state(), State::Fault);
     assert!(!lan.nodes[0].has_vip);
@@ -598,7 +602,9 @@ fn weight_zero_tracker_means_fault_and_recovery_returns_to_backup() {
     assert_eq!(lan.masters(), vec![1]);
     assert_eq!(lan.last_entered(1, State::Master).unwrap() - t, us(609_375));
     let t2 = lan.now;
-    lan.nodes[0].router.handle_track(t2, "haproxy", 0, false);
+    lan.nodes[0]
+        .router
+        .handle_track(t2, "haproxy", TrackEffect::None);
     lan.drain(0);
     assert_eq!(lan.nodes[0].router.state(), State::Backup);
     assert_eq!(
@@ -822,13 +828,13 @@ fn maintenance_hands_over_gracefully_and_holds_off() {
 fn effective_priority_clamps() {
     let mut r = VirtualRouter::new(cfg("a", 250, 255, 100));
     assert_eq!(r.effective_priority(), Priority(255));
-    r.handle_track(Instant::ZERO, "x", -10, true);
+    r.handle_track(Instant::ZERO, "x", TrackEffect::Priority(-10));
     assert_eq!(r.effective_priority(), Priority(245));
-    r.handle_track(Instant::ZERO, "y", -300, true);
+    r.handle_track(Instant::ZERO, "y", TrackEffect::Priority(-300));
     assert_eq!(r.effective_priority(), Priority(1));
-    r.handle_track(Instant::ZERO, "x", -10, false);
-    r.handle_track(Instant::ZERO, "y", -300, false);
-    r.handle_track(Instant::ZERO, "z", 5, true);
+    r.handle_track(Instant::ZERO, "x", TrackEffect::None);
+    r.handle_track(Instant::ZERO, "y", TrackEffect::None);
+    r.handle_track(Instant::ZERO, "z", TrackEffect::Priority(5));
     assert_eq!(r.effective_priority(), Priority(254));
 }
 
@@ -929,7 +935,9 @@ fn sync_group_follows_a_lost_election() {
     // the resignation pair; once A's VI_1 is backup behind a higher master
     // (a lost election), A's VI_2 follows it out.
     let t = lan.now;
-    lan.nodes[0].router.handle_track(t, "haproxy", -100, true);
+    lan.nodes[0]
+        .router
+        .handle_track(t, "haproxy", TrackEffect::Priority(-100));
     lan.drain(0);
     lan.sync();
     lan.run_until(at(ms(20_000)));
@@ -956,7 +964,9 @@ fn nopreempt_backup_still_takes_over_from_a_resigning_master() {
     lan.start_all();
     lan.run_until(at(ms(10_000)));
     let t = lan.now;
-    lan.nodes[0].router.handle_track(t, "haproxy", -100, true);
+    lan.nodes[0]
+        .router
+        .handle_track(t, "haproxy", TrackEffect::Priority(-100));
     lan.drain(0);
     lan.run_until(at(ms(20_000)));
     // nopreempt is about taking mastership back, not staying behind a master that gave up.
@@ -966,7 +976,7 @@ fn nopreempt_backup_still_takes_over_from_a_resigning_master() {
     // bal1 itself has preempt on, and it is bal1's setting that counts.
     lan.nodes[0]
         .router
-        .handle_track(lan.now, "haproxy", -100, false);
+        .handle_track(lan.now, "haproxy", TrackEffect::None);
     lan.drain(0);
     lan.run_until(at(ms(30_000)));
     assert_eq!(lan.masters(), vec![0]);

@@ -296,6 +296,17 @@ impl Timers {
     }
 }
 
+/// What a tracker does to a router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackEffect {
+    /// Nothing.
+    None,
+    /// Add this to the configured priority (negative lowers it).
+    Priority(i32),
+    /// Hold the router in Fault.
+    Fault,
+}
+
 /// The master this backup currently follows, as learned from its adverts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MasterInfo {
@@ -313,8 +324,8 @@ pub struct VirtualRouter {
     /// Master_Adver_Interval: ours when master, learned from the master in v3 backup.
     master_adver_interval: Centisecs,
     timers: Timers,
-    /// Weights of the trackers currently failed, by name. Weight 0 means fault.
-    failed_trackers: BTreeMap<String, i32>,
+    /// What each tracker currently does to us, by name (only those with an effect).
+    track_effects: BTreeMap<String, TrackEffect>,
     /// The interface is up (carrier and admin).
     iface_up: bool,
     /// An operator asked for this router to stay out of mastership.
@@ -346,7 +357,7 @@ impl VirtualRouter {
             state: State::Initialize,
             master_adver_interval,
             timers: Timers::default(),
-            failed_trackers: BTreeMap::new(),
+            track_effects: BTreeMap::new(),
             iface_up: true,
             maintenance: false,
             sync_held: false,
@@ -392,9 +403,9 @@ impl VirtualRouter {
         self.master_adver_interval
     }
 
-    /// Names of the trackers currently failed.
-    pub fn failed_trackers(&self) -> impl Iterator<Item = &str> {
-        self.failed_trackers.keys().map(String::as_str)
+    /// The trackers that currently change our priority or hold us in Fault.
+    pub fn track_effects(&self) -> impl Iterator<Item = (&str, TrackEffect)> {
+        self.track_effects.iter().map(|(n, e)| (n.as_str(), *e))
     }
 
     /// Whether an operator holds this router in maintenance.
@@ -406,7 +417,14 @@ impl VirtualRouter {
     /// trackers, clamped to 1..=254 when any tracker has failed. An owner
     /// (255) with nothing failed stays 255.
     pub fn effective_priority(&self) -> Priority {
-        let penalty: i32 = self.failed_trackers.values().sum();
+        let penalty: i32 = self
+            .track_effects
+            .values()
+            .map(|e| match e {
+                TrackEffect::Priority(d) => *d,
+                TrackEffect::None | TrackEffect::Fault => 0,
+            })
+            .sum();
         if penalty == 0 {
             return self.cfg.priority;
         }
@@ -422,7 +440,11 @@ impl VirtualRouter {
         if !self.iface_up {
             return Some(Reason::InterfaceDown);
         }
-        if let Some((name, _)) = self.failed_trackers.iter().find(|(_, w)| **w == 0) {
+        if let Some((name, _)) = self
+            .track_effects
+            .iter()
+            .find(|(_, e)| **e == TrackEffect::Fault)
+        {
             return Some(Reason::TrackerFault(name.clone()));
         }
         if self.maintenance {
@@ -500,14 +522,17 @@ impl VirtualRouter {
         self.reevaluate(now, self.effective_priority());
     }
 
-    /// A tracker changed state. `weight` is its configured weight: negative
-    /// lowers the priority while it is failed, 0 means Fault while failed.
-    pub fn handle_track(&mut self, now: Instant, name: &str, weight: i32, failed: bool) {
+    /// A tracker's effect changed. The IO shell maps tracker states and
+    /// weights to effects: a failed tracker with a negative weight is
+    /// `Priority(weight)`, with weight 0 it is `Fault`; a healthy tracker with
+    /// a positive weight is `Priority(weight)`; a `file` tracker's value times
+    /// its weight is a `Priority`.
+    pub fn handle_track(&mut self, now: Instant, name: &str, effect: TrackEffect) {
         let before = self.effective_priority();
-        let changed = if failed {
-            self.failed_trackers.insert(name.to_owned(), weight) != Some(weight)
+        let changed = if effect == TrackEffect::None {
+            self.track_effects.remove(name).is_some()
         } else {
-            self.failed_trackers.remove(name).is_some()
+            self.track_effects.insert(name.to_owned(), effect) != Some(effect)
         };
         if changed {
             self.reevaluate(now, before);

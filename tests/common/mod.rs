@@ -23,6 +23,34 @@
 //! never collide. Interface names live inside the lab's own namespaces, so they only need to be
 //! unique within a lab (and at most 15 bytes, which the harness checks).
 //! [`cleanup_stale`] removes namespaces left by earlier runs that crashed (their pid is gone).
+//!
+//! A daemon test looks like this (not compiled here):
+//!
+//! ```text
+//! mod common;
+//! use common::*;
+//!
+//! #[test]
+//! fn master_fails_over() {
+//!     if !require_root() { return; }
+//!     let (lab, hosts) = Lab::standard("failover");
+//!     let cfg1 = write_config(lab.dir(), "bal1.toml", "...priority 150...");
+//!     let cfg2 = write_config(lab.dir(), "bal2.toml", "...priority 100...");
+//!     let mut d1 = hosts[0].spawn_vrrpd(&cfg1, &[], "bal1.log");
+//!     let _d2 = hosts[1].spawn_vrrpd(&cfg2, &[], "bal2.log");
+//!     let vip = "172.16.1.1";
+//!     assert!(wait_until(Duration::from_secs(10), Duration::from_millis(20),
+//!         || holders(&hosts, vip) == ["bal1"]), "log: {}", d1.log());
+//!     lab.set_bridge_port(&hosts[0], false);          // or d1.signal(Signal::SIGKILL)
+//!     let took = measure_until(Duration::from_secs(10), || hosts[1].has_addr(vip));
+//!     assert!(took.is_some());
+//!     // Which host answers for the VIP? (needs `let _b = hosts[1].serve_banner(8080);`)
+//!     // hosts[3].tcp_banner(vip, 8080, Duration::from_secs(2)) == Some("bal2".into())
+//! }
+//! ```
+//!
+//! On a failure, the lab directory with configs and logs is kept and its path printed, and
+//! every dropped [`Proc`] prints the tail of its log.
 
 #![allow(dead_code, unused_imports)]
 

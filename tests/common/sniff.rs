@@ -149,6 +149,8 @@ pub struct Sniffer {
     stop: Arc<AtomicBool>,
     /// The capture thread.
     handle: Option<JoinHandle<()>>,
+    /// When the capture started (reference for [`Frame::at`] in [`Sniffer::intervals`]).
+    started: Instant,
 }
 
 impl Sniffer {
@@ -178,6 +180,7 @@ impl Sniffer {
             frames,
             stop,
             handle: Some(handle),
+            started: Instant::now(),
         }
     }
 
@@ -203,12 +206,39 @@ impl Sniffer {
     /// the call) and returns the first such frame.
     pub fn wait_for(&self, timeout: Duration, pred: impl Fn(&Frame) -> bool) -> Option<Frame> {
         let mut found = None;
+        let mut checked = 0;
         wait_until(timeout, Duration::from_millis(5), || {
-            let guard = self.frames.lock().unwrap_or_else(|p| p.into_inner());
-            found = guard.iter().find(|f| pred(f)).cloned();
+            // Copy new frames out first: `pred` runs without the lock held, so it may itself
+            // call methods of this sniffer.
+            let new: Vec<Frame> = {
+                let guard = self.frames.lock().unwrap_or_else(|p| p.into_inner());
+                guard
+                    .get(checked..)
+                    .map(<[Frame]>::to_vec)
+                    .unwrap_or_default()
+            };
+            checked += new.len();
+            found = new.into_iter().find(|f| pred(f));
             found.is_some()
         });
         found
+    }
+
+    /// Gaps between consecutive captured frames matching `pred`, from kernel timestamps
+    /// (falling back to capture times), for example the advertisement interval.
+    pub fn intervals(&self, pred: impl Fn(&Frame) -> bool) -> Vec<Duration> {
+        let times: Vec<Duration> = self
+            .filter(pred)
+            .iter()
+            .map(|f| match f.kernel_time {
+                Some(t) => t.duration_since(UNIX_EPOCH).unwrap_or_default(),
+                None => f.at.duration_since(self.started),
+            })
+            .collect();
+        times
+            .windows(2)
+            .map(|w| w[1].saturating_sub(w[0]))
+            .collect()
     }
 
     /// Stops the capture and returns everything captured.
