@@ -1,0 +1,638 @@
+//! Helpers shared by the interop tests: vrrpd, keepalived and FRR running side by side in lab
+//! namespaces on one bridge.
+//!
+//! Use from an integration test with `mod common; mod interop_common;`. Everything here builds on
+//! the netns harness in `tests/common/` ([`Lab`], [`Host`], [`Proc`]); nothing touches the root
+//! namespace, and every pid file, socket and log lives in the lab's directory.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+use crate::common::*;
+
+/// The virtual address every test protects.
+pub const VIP: &str = "172.16.1.254";
+/// Address of the vrrpd host (`bal1`).
+pub const VRRPD_ADDR: &str = "172.16.1.250";
+/// Address of the peer host (`bal2`, keepalived or FRR).
+pub const PEER_ADDR: &str = "172.16.1.251";
+/// Where FRR's daemons live on Debian.
+pub const FRR_DIR: &str = "/usr/lib/frr";
+
+/// Whether the test may run: root (see [`require_root`]) and every program in `tools` present.
+///
+/// A missing program is skipped as loudly as a missing root, and is a failure under
+/// `VRRPD_REQUIRE_NETNS=1` (CI installs keepalived and FRR with `scripts/test.sh`).
+pub fn require_tools(tools: &[&str]) -> bool {
+    if !require_root() {
+        return false;
+    }
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|t| {
+            if t.starts_with('/') {
+                !Path::new(t).is_file()
+            } else {
+                !tool_available(t)
+            }
+        })
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let name = test_name();
+    let reason = format!("missing {}", missing.join(", "));
+    if std::env::var(REQUIRE_NETNS_ENV).as_deref() == Ok("1") {
+        panic!("{REQUIRE_NETNS_ENV}=1 but this test cannot run ({reason}): {name}");
+    }
+    loud(&format!(
+        "\n********** SKIPPED ({reason}): {name} **********\n"
+    ));
+    false
+}
+
+/// A lab with one bridge and two hosts: `bal1` (172.16.1.250, for vrrpd) and `bal2`
+/// (172.16.1.251, for the peer), each with interface `ext0`.
+pub fn pair(tag: &str) -> (Lab, Host, Host) {
+    let mut lab = Lab::new(tag);
+    let br = lab.add_bridge("lan");
+    let a = lab.add_host("bal1", &br, "ext0", &format!("{VRRPD_ADDR}/24"));
+    let b = lab.add_host("bal2", &br, "ext0", &format!("{PEER_ADDR}/24"));
+    (lab, a, b)
+}
+
+/// Polls `f` every 20 ms for up to `timeout`; panics with `what` and `ctx()` if it never holds.
+pub fn expect_within(
+    timeout: Duration,
+    what: &str,
+    mut f: impl FnMut() -> bool,
+    ctx: impl Fn() -> String,
+) {
+    let ok = wait_until(timeout, Duration::from_millis(20), &mut f);
+    assert!(ok, "not within {timeout:?}: {what}\n{}", ctx());
+}
+
+/// Asserts that `f` holds at every check for `span` (polled every 50 ms).
+pub fn expect_steady(
+    span: Duration,
+    what: &str,
+    mut f: impl FnMut() -> bool,
+    ctx: impl Fn() -> String,
+) {
+    let end = Instant::now() + span;
+    while Instant::now() < end {
+        assert!(f(), "no longer true: {what}\n{}", ctx());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Lines of `log` that contain `needle`.
+pub fn count_lines(log: &str, needle: &str) -> usize {
+    log.lines().filter(|l| l.contains(needle)).count()
+}
+
+// ---------------------------------------------------------------------------------------------
+// vrrpd
+
+/// The vrrpd under test, on one host.
+pub struct Vrrpd {
+    /// Its namespace.
+    pub host: Host,
+    /// The running daemon, if started.
+    pub proc: Option<Proc>,
+    /// Its TOML file.
+    pub config: PathBuf,
+    /// Its control socket.
+    pub socket: PathBuf,
+    /// Its log (stdout and stderr).
+    pub log: PathBuf,
+}
+
+impl Vrrpd {
+    /// Writes `toml` as the config of a vrrpd on `host` (not started).
+    pub fn new(host: Host, toml: &str) -> Vrrpd {
+        let dir = host.dir().to_path_buf();
+        let n = host.short_name().to_owned();
+        Vrrpd {
+            config: write_config(&dir, &format!("{n}-vrrpd.toml"), toml),
+            socket: dir.join(format!("{n}-vrrpd.sock")),
+            log: dir.join(format!("{n}-vrrpd.log")),
+            host,
+            proc: None,
+        }
+    }
+
+    /// Starts the daemon and waits for its control socket.
+    pub fn start(&mut self) {
+        assert!(self.proc.is_none(), "vrrpd already running");
+        let _ = std::fs::remove_file(&self.socket);
+        let p = self.host.spawn_vrrpd(
+            &self.config,
+            &["--socket", &self.socket.to_string_lossy()],
+            &self.log,
+        );
+        self.proc = Some(p);
+        let sock = self.socket.clone();
+        expect_within(
+            Duration::from_secs(10),
+            "vrrpd control socket",
+            || sock.exists(),
+            || self.log_text(),
+        );
+    }
+
+    /// The whole log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The status document (`vrrpd status --json`).
+    pub fn status(&self) -> Value {
+        let out = Command::new(vrrpd_bin())
+            .args(["status", "--json", "--socket"])
+            .arg(&self.socket)
+            .output()
+            .expect("run vrrpd status");
+        assert!(
+            out.status.success(),
+            "vrrpd status failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log_text()
+        );
+        serde_json::from_slice(&out.stdout).expect("status is JSON")
+    }
+
+    /// Status of instance `VI_1`.
+    pub fn vi1(&self) -> Value {
+        let s = self.status();
+        s["instances"]
+            .as_array()
+            .and_then(|a| a.iter().find(|i| i["name"] == "VI_1").cloned())
+            .unwrap_or_else(|| panic!("no instance VI_1 in {s}"))
+    }
+
+    /// State of `VI_1` (`MASTER`, `BACKUP`, ...).
+    pub fn state(&self) -> String {
+        self.vi1()["state"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// A counter of `VI_1` (`counters.<name>`), 0 when absent.
+    pub fn counter(&self, name: &str) -> u64 {
+        self.vi1()["counters"][name].as_u64().unwrap_or(0)
+    }
+
+    /// An instance drop counter of `VI_1` (`counters.drops.<reason>`), 0 when absent.
+    pub fn drop_count(&self, reason: &str) -> u64 {
+        self.vi1()["counters"]["drops"][reason]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    /// A daemon-wide drop counter (`drops.<reason>`, before demultiplexing), 0 when absent.
+    pub fn global_drop(&self, reason: &str) -> u64 {
+        self.status()["drops"][reason].as_u64().unwrap_or(0)
+    }
+
+    /// Whether the host holds the VIP.
+    pub fn holds_vip(&self) -> bool {
+        self.host.has_addr(VIP)
+    }
+
+    /// The running process.
+    pub fn proc(&mut self) -> &mut Proc {
+        self.proc.as_mut().expect("vrrpd running")
+    }
+}
+
+/// A vrrpd config with one instance `VI_1` on `ext0` protecting [`VIP`]; `extra` is added
+/// inside the instance.
+pub fn vrrpd_toml(vrid: u8, prio: u8, extra: &str) -> String {
+    format!(
+        "[[instance]]\nname = \"VI_1\"\ninterface = \"ext0\"\nvrid = {vrid}\npriority = {prio}\n\
+         virtual_ips = [\"{VIP}/24\"]\ngarp_master_delay = \"1s\"\n{extra}\n"
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// keepalived
+
+/// One keepalived (VRRP subsystem only) in a host namespace, with private pid files.
+pub struct Keepalived {
+    /// Its namespace.
+    pub host: Host,
+    /// The parent process (`keepalived -n`).
+    pub proc: Option<Proc>,
+    /// Its configuration file.
+    pub conf: PathBuf,
+    /// Parent pid file (`-p`).
+    pub pid_file: PathBuf,
+    /// VRRP child pid file (`-r`).
+    pub vrrp_pid_file: PathBuf,
+    /// Console log (`-l -D`).
+    pub log: PathBuf,
+}
+
+/// What the keepalived `vrrp_instance VI_1` looks like.
+#[derive(Clone, Debug)]
+pub struct KaInstance {
+    /// 2 or 3.
+    pub version: u8,
+    /// VRID.
+    pub vrid: u8,
+    /// Priority.
+    pub priority: u8,
+    /// `advert_int` as keepalived writes it: `"1"`, `"0.1"`, `"0.01"`.
+    pub advert_int: &'static str,
+    /// `auth_type PASS` password (VRRPv2 only).
+    pub auth_pass: Option<&'static str>,
+    /// Virtual addresses with prefix.
+    pub vips: Vec<String>,
+}
+
+impl KaInstance {
+    /// VRRPv3 at 1 s protecting [`VIP`].
+    pub fn v3(vrid: u8, priority: u8) -> KaInstance {
+        KaInstance {
+            version: 3,
+            vrid,
+            priority,
+            advert_int: "1",
+            auth_pass: None,
+            vips: vec![format!("{VIP}/24")],
+        }
+    }
+
+    /// VRRPv2 at 1 s with `auth_type PASS` protecting [`VIP`].
+    pub fn v2_pass(vrid: u8, priority: u8, pass: &'static str) -> KaInstance {
+        KaInstance {
+            version: 2,
+            auth_pass: Some(pass),
+            ..KaInstance::v3(vrid, priority)
+        }
+    }
+
+    /// The keepalived.conf text.
+    pub fn conf(&self) -> String {
+        let auth = match self.auth_pass {
+            Some(p) => format!(
+                "    authentication {{\n        auth_type PASS\n        auth_pass {p}\n    }}\n"
+            ),
+            None => String::new(),
+        };
+        let vips: String = self.vips.iter().map(|v| format!("        {v}\n")).collect();
+        format!(
+            "global_defs {{\n    router_id bal2\n    vrrp_garp_master_delay 1\n}}\n\
+             vrrp_instance VI_1 {{\n    state BACKUP\n    interface ext0\n    version {}\n\
+             \x20   virtual_router_id {}\n    priority {}\n    advert_int {}\n{auth}\
+             \x20   virtual_ipaddress {{\n{vips}    }}\n}}\n",
+            self.version, self.vrid, self.priority, self.advert_int
+        )
+    }
+}
+
+impl Keepalived {
+    /// Writes the configuration of a keepalived on `host` (not started).
+    pub fn new(host: Host, inst: &KaInstance) -> Keepalived {
+        let dir = host.dir().to_path_buf();
+        let n = host.short_name().to_owned();
+        Keepalived {
+            conf: write_config(&dir, &format!("{n}-keepalived.conf"), &inst.conf()),
+            pid_file: dir.join(format!("{n}-keepalived.pid")),
+            vrrp_pid_file: dir.join(format!("{n}-keepalived-vrrp.pid")),
+            log: dir.join(format!("{n}-keepalived.log")),
+            host,
+            proc: None,
+        }
+    }
+
+    /// Starts `keepalived -n -l -D -G -P -R` in the host namespace with private pid files and
+    /// waits until its VRRP child has started.
+    pub fn start(&mut self) {
+        assert!(self.proc.is_none(), "keepalived already running");
+        let s = |p: &Path| p.to_string_lossy().into_owned();
+        let (conf, pid, vpid, cpid) = (
+            s(&self.conf),
+            s(&self.pid_file),
+            s(&self.vrrp_pid_file),
+            s(&self.pid_file.with_extension("checkers.pid")),
+        );
+        let args = [
+            "keepalived",
+            "--dont-fork",
+            "--log-console",
+            "--log-detail",
+            "--no-syslog",
+            "--vrrp",
+            "--dont-respawn",
+            "--use-file",
+            conf.as_str(),
+            "--pid",
+            pid.as_str(),
+            "--vrrp_pid",
+            vpid.as_str(),
+            "--checkers_pid",
+            cpid.as_str(),
+        ];
+        self.proc = Some(self.host.spawn(&args, &self.log));
+        expect_within(
+            Duration::from_secs(10),
+            "keepalived VRRP child started",
+            || self.log_text().contains("Entering BACKUP STATE"),
+            || self.log_text(),
+        );
+    }
+
+    /// The console log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The state of `VI_1` from the last `(VI_1) Entering ... STATE` line of the log.
+    pub fn state(&self) -> Option<String> {
+        let log = self.log_text();
+        log.lines().rev().find_map(|l| {
+            let rest = l.split("(VI_1) Entering ").nth(1)?;
+            rest.split_whitespace().next().map(str::to_owned)
+        })
+    }
+
+    /// Whether keepalived says it is master.
+    pub fn is_master(&self) -> bool {
+        self.state().as_deref() == Some("MASTER")
+    }
+
+    /// Whether keepalived says it is backup.
+    pub fn is_backup(&self) -> bool {
+        self.state().as_deref() == Some("BACKUP")
+    }
+
+    /// Whether its host holds the VIP.
+    pub fn holds_vip(&self) -> bool {
+        self.host.has_addr(VIP)
+    }
+
+    /// The VRRP child's pid, from its pid file.
+    fn vrrp_child(&self) -> Option<i32> {
+        std::fs::read_to_string(&self.vrrp_pid_file)
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// A crash: no priority-0 advert, VIPs left in place. The parent is stopped first so that
+    /// it neither respawns the child nor (through the child's parent-death signal) lets it
+    /// shut down cleanly; then the child and the parent are SIGKILLed.
+    pub fn kill9(&mut self) {
+        let child = self.vrrp_child().expect("keepalived VRRP child pid file");
+        let proc = self.proc.as_mut().expect("keepalived running");
+        proc.signal(Signal::SIGSTOP);
+        kill(Pid::from_raw(child), Signal::SIGKILL).expect("SIGKILL keepalived VRRP child");
+        proc.stop(Signal::SIGKILL, Duration::from_secs(5));
+    }
+
+    /// A clean stop (SIGTERM): keepalived sends priority 0 and removes its VIPs.
+    pub fn term(&mut self) {
+        let proc = self.proc.as_mut().expect("keepalived running");
+        let st = proc.stop(Signal::SIGTERM, Duration::from_secs(10));
+        assert!(st.is_some(), "keepalived did not exit on SIGTERM");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// FRR
+
+/// FRR's zebra and vrrpd in one host namespace, with their own pid files, zebra socket and vty
+/// sockets in a private directory (owned by the `frr` user, as FRR drops privileges to it).
+pub struct Frr {
+    /// Its namespace.
+    pub host: Host,
+    /// Private directory: configs, pid files, sockets, logs.
+    pub dir: PathBuf,
+    /// zebra.
+    pub zebra: Option<Proc>,
+    /// FRR's vrrpd.
+    pub vrrpd: Option<Proc>,
+}
+
+impl Frr {
+    /// For each address family with virtual addresses, creates the macvlan `vrrp4-<vrid>` or
+    /// `vrrp6-<vrid>` (virtual MAC `00:00:5e:00:01:<vrid>` or `00:00:5e:00:02:<vrid>`, mode
+    /// bridge) carrying them on the host's `ext0`, as FRR requires; writes `vrrpd.conf`
+    /// (`conf`, the `interface ext0` block) and starts zebra, then FRR's vrrpd.
+    pub fn start(host: Host, vrid: u8, vips: &[&str], conf: &str) -> Frr {
+        for fam in [4u8, 6] {
+            let mine: Vec<&&str> = vips
+                .iter()
+                .filter(|v| v.contains(':') == (fam == 6))
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let mv = format!("vrrp{fam}-{vrid}");
+            host.ip(&[
+                "link", "add", &mv, "link", "ext0", "type", "macvlan", "mode", "bridge",
+            ]);
+            let kind = if fam == 4 { 1 } else { 2 };
+            let mac = format!("00:00:5e:00:0{kind}:{vrid:02x}");
+            host.ip(&["link", "set", "dev", &mv, "address", &mac]);
+            for v in mine {
+                host.add_addr(&mv, v);
+            }
+            host.ip(&["link", "set", "dev", &mv, "up"]);
+            if fam == 6 {
+                // FRR binds its IPv6 socket to the macvlan's link-local address when it becomes
+                // master. The kernel only creates that address once the macvlan has carrier; if
+                // FRR's backup puts the macvlan in protodown first, the address is missing at
+                // the Backup -> Master transition and FRR logs "Failed to find address to bind
+                // on vrrp6-<vrid>" and sends nothing. So wait for it before starting FRR.
+                let ll = || {
+                    host.addrs().iter().any(|(i, a)| {
+                        i.split('@').next() == Some(mv.as_str()) && a.starts_with("fe80:")
+                    })
+                };
+                assert!(
+                    wait_until(Duration::from_secs(5), Duration::from_millis(10), ll),
+                    "no link-local address on {mv}"
+                );
+            }
+        }
+
+        let dir = host.dir().join(format!("frr-{}", host.short_name()));
+        std::fs::create_dir_all(&dir).expect("frr dir");
+        std::fs::write(dir.join("zebra.conf"), "").expect("zebra.conf");
+        std::fs::write(dir.join("vrrpd.conf"), conf).expect("vrrpd.conf");
+        let out = Command::new("chown")
+            .args(["-R", "frr:frr"])
+            .arg(&dir)
+            .output()
+            .expect("chown");
+        assert!(out.status.success(), "chown frr: {out:?}");
+        let mut frr = Frr {
+            host,
+            dir,
+            zebra: None,
+            vrrpd: None,
+        };
+        frr.zebra = Some(frr.spawn_daemon("zebra"));
+        let zsock = frr.dir.join("zserv.api");
+        expect_within(
+            Duration::from_secs(10),
+            "zebra socket",
+            || zsock.exists(),
+            || frr.log("zebra"),
+        );
+        // FRR's vrrpd learns interfaces and addresses from zebra. Started before zebra has
+        // them, its IPv6 router was seen (in this lab) to become master without a link-local
+        // address to send from ("Failed to find address to bind on vrrp6-<vrid>"). Wait until
+        // zebra shows every macvlan's addresses.
+        for (fam, want) in [(4u8, "inet "), (6, "inet6 fe80")] {
+            let mv = format!("vrrp{fam}-{vrid}");
+            if !vips.iter().any(|v| v.contains(':') == (fam == 6)) {
+                continue;
+            }
+            expect_within(
+                Duration::from_secs(10),
+                &format!("zebra knows the addresses of {mv}"),
+                || {
+                    frr.vtysh("zebra", &format!("show interface {mv}"))
+                        .contains(want)
+                },
+                || frr.log("zebra"),
+            );
+        }
+        if vips.iter().any(|v| v.contains(':')) {
+            // Even then, an IPv6 router whose vrrpd started right away still failed to bind
+            // at its first Backup -> Master transition (every time in this lab, when that came
+            // 3.6 s after start; later transitions worked). Two seconds of quiet between zebra
+            // and vrrpd made it work every time: an FRR 8.4 start-up race, see
+            // docs/INTEROP.md.
+            std::thread::sleep(Duration::from_secs(2));
+        }
+        frr.vrrpd = Some(frr.spawn_daemon("vrrpd"));
+        let vty = frr.dir.join("vrrpd.vty");
+        expect_within(
+            Duration::from_secs(10),
+            "FRR vrrpd vty socket",
+            || vty.exists(),
+            || frr.log("vrrpd"),
+        );
+        frr
+    }
+
+    fn spawn_daemon(&self, name: &str) -> Proc {
+        let d = |f: &str| self.dir.join(f).to_string_lossy().into_owned();
+        let (bin, conf, pid, zsock, vty) = (
+            format!("{FRR_DIR}/{name}"),
+            d(&format!("{name}.conf")),
+            d(&format!("{name}.pid")),
+            d("zserv.api"),
+            d(""),
+        );
+        let args = [
+            bin.as_str(),
+            "-f",
+            conf.as_str(),
+            "-i",
+            pid.as_str(),
+            "-z",
+            zsock.as_str(),
+            "--vty_socket",
+            vty.as_str(),
+            "-P",
+            "0",
+            "--log",
+            "stdout",
+            "--log-level",
+            "debug",
+        ];
+        self.host.spawn(&args, self.dir.join(format!("{name}.log")))
+    }
+
+    /// Log of `zebra` or `vrrpd`.
+    pub fn log(&self, daemon: &str) -> String {
+        std::fs::read_to_string(self.dir.join(format!("{daemon}.log"))).unwrap_or_default()
+    }
+
+    /// Runs one vtysh command against `daemon` on the private vty socket directory; returns
+    /// its stdout (empty if the daemon does not answer).
+    pub fn vtysh(&self, daemon: &str, cmd: &str) -> String {
+        let out = Command::new("vtysh")
+            .arg("--vty_socket")
+            .arg(&self.dir)
+            .args(["-d", daemon, "-c", cmd])
+            .output()
+            .expect("run vtysh");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `show vrrp json` of FRR's vrrpd (`Null` if it does not answer).
+    pub fn show(&self) -> Value {
+        serde_json::from_str(&self.vtysh("vrrpd", "show vrrp json")).unwrap_or(Value::Null)
+    }
+
+    /// `adverTx` of the first virtual router for `fam` (`"v4"` or `"v6"`).
+    pub fn adverts_sent(&self, fam: &str) -> u64 {
+        self.show()[0][fam]["stats"]["adverTx"]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    /// The IPv4 status of the first virtual router (`Master`, `Backup`, `Initialize`).
+    pub fn v4_state(&self) -> String {
+        self.state("v4")
+    }
+
+    /// The status of the first virtual router for `fam` (`"v4"` or `"v6"`).
+    pub fn state(&self, fam: &str) -> String {
+        self.show()[0][fam]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Whether the IPv4 macvlan of `vrid` is administratively held down (`protodown on`),
+    /// which is how FRR keeps a backup's copy of the VIP off the wire.
+    pub fn protodown(&self, vrid: u8) -> bool {
+        self.protodown_dev(&format!("vrrp4-{vrid}"))
+    }
+
+    /// Whether macvlan `dev` is held down (`protodown on`).
+    pub fn protodown_dev(&self, dev: &str) -> bool {
+        let out = self.host.ip(&["-d", "link", "show", "dev", dev]);
+        out.contains("protodown on")
+    }
+
+    /// A crash of FRR: SIGKILL vrrpd and zebra (the macvlan keeps its state).
+    pub fn kill9(&mut self) {
+        for p in [self.vrrpd.as_mut(), self.zebra.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            p.stop(Signal::SIGKILL, Duration::from_secs(5));
+        }
+    }
+
+    /// Both logs, for failure messages.
+    pub fn logs(&self) -> String {
+        format!(
+            "--- FRR vrrpd\n{}\n--- FRR show vrrp\n{}",
+            tail(&self.log("vrrpd"), 40),
+            self.show()
+        )
+    }
+}
+
+/// The last `n` lines of `text`.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
