@@ -278,7 +278,6 @@ fn frr_v3_ipv4_vrrpd_vmac_master_sigkill_hands_over() {
 /// (seen: 02:76:74:00:00:00) instead of the virtual MAC. FRR does not mind (the row above
 /// passes), but switches learn the virtual MAC from the adverts' source (RFC 5798 7.3).
 #[test]
-#[ignore = "bug: use_vmac adverts leave with the parent's MAC, not 00:00:5e:00:01:<vrid> (RFC 5798 7.3)"]
 fn vrrpd_vmac_adverts_come_from_the_virtual_mac() {
     if !tools() {
         return;

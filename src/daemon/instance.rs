@@ -34,6 +34,12 @@ struct Vmac {
     mac: [u8; 6],
     /// Frames (ARP/NA) go out of the macvlan, from the virtual MAC.
     frames: FrameSender,
+    /// Adverts go out of the macvlan too, from the virtual MAC (RFC 5798
+    /// Section 7.3), while it is up; before (the very first advert of a
+    /// new master) they go out of the parent.
+    adverts: VrrpSocket,
+    /// Whether we brought the macvlan up.
+    up: bool,
 }
 
 /// An instance and its IO resources.
@@ -168,11 +174,17 @@ impl Instance {
             }
         }
         info!(instance = %self.cfg.name, vmac = %name, "virtual MAC interface created");
+        let adverts = match self.primary {
+            IpAddr::V4(a) => VrrpSocket::open_v4_sender(&name, link.index, Some(a))?,
+            IpAddr::V6(a) => VrrpSocket::open_v6_sender(&name, link.index, Some(a))?,
+        };
         self.vmac = Some(Vmac {
             frames: FrameSender::open(link.index)?,
+            adverts,
             name,
             index: link.index,
             mac,
+            up: false,
         });
         Ok(())
     }
@@ -263,6 +275,11 @@ impl Instance {
                         },
                         argv,
                     );
+                    if to == State::Master {
+                        // Up before the first advert, so that it too leaves
+                        // from the virtual MAC.
+                        self.vmac_up(nl).await;
+                    }
                     self.last_transition = Some(Transition {
                         at_unix_ms,
                         from: from.name().into(),
@@ -322,7 +339,11 @@ impl Instance {
                     return;
                 }
             };
-            if let Err(e) = self.socket.send(&bytes, dst) {
+            let socket = match &self.vmac {
+                Some(v) if v.up => &v.adverts,
+                _ => &*self.socket,
+            };
+            if let Err(e) = socket.send(&bytes, dst) {
                 // A dead link cannot send; the router goes to Fault through
                 // the link event, so this is worth a line but not more.
                 tracing::debug!(instance = %self.cfg.name, dst = %dst, error = %e, "advertisement not sent");
@@ -332,11 +353,7 @@ impl Instance {
 
     /// Put every VIP on the interface.
     pub async fn add_vips(&mut self, nl: &Netlink) {
-        if let Some(v) = &self.vmac {
-            if let Err(e) = nl.set_link_up(v.index, true).await {
-                warn!(instance = %self.cfg.name, vmac = %v.name, error = %e, "cannot bring the macvlan up");
-            }
-        }
+        self.vmac_up(nl).await;
         let index = self.vip_ifindex();
         for vip in &self.cfg.virtual_ips {
             if let Err(e) = nl.add_address(index, vip.addr, vip.prefix_len).await {
@@ -344,6 +361,18 @@ impl Instance {
             }
         }
         self.vips_installed = true;
+    }
+
+    /// Bring the macvlan up, if there is one and it is down.
+    async fn vmac_up(&mut self, nl: &Netlink) {
+        if let Some(v) = self.vmac.as_mut().filter(|v| !v.up) {
+            match nl.set_link_up(v.index, true).await {
+                Ok(()) => v.up = true,
+                Err(e) => {
+                    warn!(instance = %self.cfg.name, vmac = %v.name, error = %e, "cannot bring the macvlan up")
+                }
+            }
+        }
     }
 
     /// Take every VIP off the interface.
@@ -356,7 +385,8 @@ impl Instance {
             }
         }
         // A backup must not receive frames for the virtual MAC, nor answer on it.
-        if let Some(v) = &self.vmac {
+        if let Some(v) = &mut self.vmac {
+            v.up = false;
             if let Err(e) = nl.set_link_up(v.index, false).await {
                 warn!(instance = %self.cfg.name, vmac = %v.name, error = %e, "cannot take the macvlan down");
             }

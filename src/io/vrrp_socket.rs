@@ -99,13 +99,35 @@ impl VrrpSocket {
     /// Must be called inside a tokio runtime with IO enabled (outside any
     /// runtime: [`IoError::NoRuntime`]).
     pub fn open_v4(ifname: &str, ifindex: u32, local: Option<Ipv4Addr>) -> Result<Self, IoError> {
+        Self::open_v4_inner(ifname, ifindex, local, true)
+    }
+
+    /// Like [`VrrpSocket::open_v4`], but for sending only: it joins no group.
+    /// The daemon sends a `use_vmac` master's adverts through one on the
+    /// macvlan, so that they leave from the virtual MAC (RFC 5798 Section 7.3).
+    pub fn open_v4_sender(
+        ifname: &str,
+        ifindex: u32,
+        local: Option<Ipv4Addr>,
+    ) -> Result<Self, IoError> {
+        Self::open_v4_inner(ifname, ifindex, local, false)
+    }
+
+    fn open_v4_inner(
+        ifname: &str,
+        ifindex: u32,
+        local: Option<Ipv4Addr>,
+        join: bool,
+    ) -> Result<Self, IoError> {
         check_ifname(ifname)?;
         let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(IPPROTO_VRRP)))
             .map_err(|e| IoError::sys("socket(AF_INET, SOCK_RAW, 112)", e))?;
         sock.bind_device(Some(ifname.as_bytes()))
             .map_err(|e| IoError::sys("setsockopt(SO_BINDTODEVICE)", e))?;
-        sock.join_multicast_v4_n(&VRRP_GROUP_V4, &InterfaceIndexOrAddress::Index(ifindex))
-            .map_err(|e| IoError::sys("setsockopt(IP_ADD_MEMBERSHIP)", e))?;
+        if join {
+            sock.join_multicast_v4_n(&VRRP_GROUP_V4, &InterfaceIndexOrAddress::Index(ifindex))
+                .map_err(|e| IoError::sys("setsockopt(IP_ADD_MEMBERSHIP)", e))?;
+        }
         let mreqn = libc::ip_mreqn {
             imr_multiaddr: libc::in_addr { s_addr: 0 },
             imr_address: libc::in_addr { s_addr: 0 },
@@ -151,13 +173,34 @@ impl VrrpSocket {
         ifindex: u32,
         link_local: Option<Ipv6Addr>,
     ) -> Result<Self, IoError> {
+        Self::open_v6_inner(ifname, ifindex, link_local, true)
+    }
+
+    /// Like [`VrrpSocket::open_v6`], but for sending only (see
+    /// [`VrrpSocket::open_v4_sender`]).
+    pub fn open_v6_sender(
+        ifname: &str,
+        ifindex: u32,
+        link_local: Option<Ipv6Addr>,
+    ) -> Result<Self, IoError> {
+        Self::open_v6_inner(ifname, ifindex, link_local, false)
+    }
+
+    fn open_v6_inner(
+        ifname: &str,
+        ifindex: u32,
+        link_local: Option<Ipv6Addr>,
+        join: bool,
+    ) -> Result<Self, IoError> {
         check_ifname(ifname)?;
         let sock = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::from(IPPROTO_VRRP)))
             .map_err(|e| IoError::sys("socket(AF_INET6, SOCK_RAW, 112)", e))?;
         sock.bind_device(Some(ifname.as_bytes()))
             .map_err(|e| IoError::sys("setsockopt(SO_BINDTODEVICE)", e))?;
-        sock.join_multicast_v6(&VRRP_GROUP_V6, ifindex)
-            .map_err(|e| IoError::sys("setsockopt(IPV6_JOIN_GROUP)", e))?;
+        if join {
+            sock.join_multicast_v6(&VRRP_GROUP_V6, ifindex)
+                .map_err(|e| IoError::sys("setsockopt(IPV6_JOIN_GROUP)", e))?;
+        }
         sock.set_multicast_if_v6(ifindex)
             .map_err(|e| IoError::sys("setsockopt(IPV6_MULTICAST_IF)", e))?;
         sock.set_multicast_hops_v6(u32::from(VRRP_TTL))
