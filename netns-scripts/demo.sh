@@ -19,7 +19,7 @@
 # DEMO_PROBE_SECS (10), plus lab.sh's variables.
 set -euo pipefail
 
-# shellcheck source=lib/common.sh
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib/common.sh"
 
 OUT="${DEMO_OUT:-/tmp/vrrpd-demo/$(date +%Y%m%d-%H%M%S)}"
@@ -143,7 +143,9 @@ else
     say "    VIP holder now: $NOW; the client is served by: $(client_sees)"
 fi
 "$LAB" start-haproxy "$MASTER" >>"$LOG" 2>&1 || fail "cannot restart HAProxy on $MASTER"
-if wait_master "$MASTER" 15; then
+if [ "$NOW" = "$MASTER" ]; then
+    say "    HAProxy restarted on $MASTER: the client is served again by $(client_sees)."
+elif wait_master "$MASTER" 15; then
     say "    HAProxy restarted on $MASTER; $MASTER is master again (priority 150, preempt)."
 else
     say "    HAProxy restarted on $MASTER; VIP holder: $(master)"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib/common.sh - helpers shared by demo.sh, loadtest.sh and lab-test.sh.
 # Source it after setting nothing; it defines LAB, REPO_DIR, STATE, VIP and
 # a few functions. Needs bash.
@@ -75,8 +76,8 @@ master() { "$LAB" master 2>/dev/null || true; }
 
 # wait_master NAME [SECS]: wait until exactly NAME holds the VIP.
 wait_master() {
-    local want="$1" secs="${2:-15}" i
-    for i in $(seq $((secs * 5))); do
+    local want="$1" secs="${2:-15}" _
+    for _ in $(seq $((secs * 5))); do
         [ "$(master)" = "$want" ] && return 0
         sleep 0.2
     done
@@ -85,8 +86,8 @@ wait_master() {
 
 # wait_some_master [SECS]: wait until exactly one balancer holds the VIP.
 wait_some_master() {
-    local secs="${1:-15}" m i
-    for i in $(seq $((secs * 5))); do
+    local secs="${1:-15}" m _
+    for _ in $(seq $((secs * 5))); do
         m="$(master)"
         if [[ "$m" =~ ^bal[1-3]$ ]]; then
             echo "$m"
@@ -147,5 +148,6 @@ probe_start() {
     bin="$(labtool_bin)" || { echo "vrrpd-labtool not built" >&2; return 1; }
     ip netns exec lab-client "$bin" probe --url "$VIP_URL" --interval 5ms --duration "$dur" \
         --out "$prefix.csv" --events "$prefix-client.csv" 2>>"$prefix.probe.log" &
+    # shellcheck disable=SC2034  # read by the sourcing script
     PROBE_PID=$!
 }
