@@ -10,6 +10,9 @@ use crate::files::{self, Event, LoadResult};
 use crate::plot;
 use crate::stats::{self, Sample, Summary};
 
+/// Beyond this many client-side changes, they are left out of the event list.
+const MAX_CLIENT_EVENTS: usize = 6;
+
 /// What `report` was asked to do.
 #[derive(Debug)]
 pub struct ReportArgs {
@@ -252,7 +255,16 @@ pub fn markdown(
             .first()
             .map_or(events[0].at_ms, |s| s.start_ms.min(events[0].at_ms));
         let _ = writeln!(md, "\nEvents (seconds since the probe started):\n");
+        // A flapping client (answers mixed with failures) would bury the
+        // fault and VRRP events: list its changes only when they are few.
+        let client = events
+            .iter()
+            .filter(|e| e.label.starts_with("client:"))
+            .count();
         for e in events {
+            if client > MAX_CLIENT_EVENTS && e.label.starts_with("client:") {
+                continue;
+            }
             let _ = writeln!(
                 md,
                 "- `{:+7.3} s` {} ({} UTC)",
@@ -261,6 +273,17 @@ pub fn markdown(
                 clock(e.at_ms)
             );
         }
+    }
+    if events
+        .iter()
+        .filter(|e| e.label.starts_with("client:"))
+        .count()
+        > MAX_CLIENT_EVENTS
+    {
+        let _ = writeln!(
+            md,
+            "- (client-side changes not listed: the client flapped between answers and failures)"
+        );
     }
     if let Some(svg) = svg {
         let _ = writeln!(md, "\n![{title}]({svg})");
