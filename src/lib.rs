@@ -7,8 +7,15 @@
 //! - [`io`]: the thin IO shell primitives: raw VRRP sockets, netlink, ARP/NA frames out.
 //! - [`daemon`]: the tokio event loop that joins the core to the IO shell,
 //!   signals, reload and shutdown.
+//! - [`import`]: conversion of a keepalived.conf to vrrpd's TOML.
+//! - [`track`]: health trackers (process, HTTP, script, interface, file)
+//!   as tokio tasks reporting state changes.
+//! - [`notify`]: `notify_*` commands and the FIFO event stream.
 
 pub mod config;
 pub mod core;
 pub mod daemon;
+pub mod import;
 pub mod io;
+pub mod notify;
+pub mod track;

@@ -44,6 +44,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Convert a keepalived.conf to vrrpd's TOML on stdout; lines that cannot
+    /// be converted are reported on stderr with their line numbers.
+    ImportKeepalived {
+        /// The keepalived configuration file.
+        file: PathBuf,
+    },
     /// Hold an instance out of mastership (on) or release it (off).
     Maintenance {
         /// Instance name.
@@ -112,7 +118,31 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Some(Command::ImportKeepalived { ref file }) => import_keepalived(file),
         None => run_daemon(&cli),
+    }
+}
+
+fn import_keepalived(file: &std::path::Path) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("vrrpd: cannot read {}: {e}", file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    match vrrpd::import::convert_keepalived(&text, &file.display().to_string()) {
+        Ok(out) => {
+            print!("{}", out.toml);
+            for w in &out.warnings {
+                eprintln!("{}: {w}", file.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("vrrpd: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use vrrpd::core::router::{
-    Action, DropReason, GarpPolicy, Reason, RouterConfig, State, VirtualRouter,
+    Action, DropReason, GarpPolicy, Reason, RouterConfig, State, TrackEffect, VirtualRouter,
 };
 use vrrpd::core::time::Instant;
 use vrrpd::core::types::{Centisecs, Priority, Version, Vrid};
@@ -63,6 +63,8 @@ struct Lan {
     in_flight: Vec<(Instant, usize, Advertisement)>,
     /// partition[i] is the side of node i; packets cross only within a side.
     partition: Vec<u8>,
+    /// Sync groups: sets of node indices that move together.
+    groups: Vec<Vec<usize>>,
 }
 
 impl Lan {
@@ -84,6 +86,7 @@ impl Lan {
             latency,
             in_flight: vec![],
             partition: vec![0; n],
+            groups: vec![],
         }
     }
 
@@ -152,6 +155,7 @@ impl Lan {
                         if j == from
                             || !self.nodes[j].alive
                             || self.partition[j] != self.partition[from]
+                            || self.nodes[j].router.config().vrid.get() != adv.vrid
                         {
                             continue;
                         }
@@ -159,6 +163,7 @@ impl Lan {
                         self.drain(j);
                     }
                 }
+                self.sync();
                 continue;
             }
             for i in 0..self.nodes.len() {
@@ -167,8 +172,30 @@ impl Lan {
                     self.drain(i);
                 }
             }
+            self.sync();
         }
         self.now = until;
+    }
+
+    /// Apply the sync-group holds until nothing changes, as the daemon does.
+    fn sync(&mut self) {
+        for _ in 0..4 {
+            let mut changed = false;
+            for g in self.groups.clone() {
+                let members: Vec<&VirtualRouter> =
+                    g.iter().map(|&i| &self.nodes[i].router).collect();
+                let holds = vrrpd::core::sync::holds(&members);
+                for (&i, held) in g.iter().zip(holds) {
+                    let before = self.nodes[i].actions.len();
+                    self.nodes[i].router.handle_sync(self.now, "VG1", held);
+                    self.drain(i);
+                    changed |= self.nodes[i].actions.len() != before;
+                }
+            }
+            if !changed {
+                return;
+            }
+        }
     }
 
     fn masters(&self) -> Vec<usize> {
@@ -485,7 +512,7 @@ fn tracker_failure_on_master_hands_over_after_the_backups_skew_time() {
     lan.run_until(fail);
     lan.nodes[0]
         .router
-        .handle_track(fail, "haproxy", -100, true);
+        .handle_track(fail, "haproxy", TrackEffect::Priority(-100));
     lan.drain(0);
     assert_eq!(lan.nodes[0].router.effective_priority(), Priority(50));
     // The resignation pair: priority 0, then the new priority, at once.
@@ -508,7 +535,7 @@ fn tracker_failure_on_master_hands_over_after_the_backups_skew_time() {
     let back = at(ms(20_000));
     lan.nodes[0]
         .router
-        .handle_track(back, "haproxy", -100, false);
+        .handle_track(back, "haproxy", TrackEffect::None);
     lan.drain(0);
     lan.run_until(at(ms(30_000)));
     assert_eq!(lan.masters(), vec![0]);
@@ -526,7 +553,9 @@ fn tracker_failure_with_no_better_backup_never_flaps() {
     lan.start_all();
     lan.run_until(at(ms(10_000)));
     let fail = lan.now;
-    lan.nodes[0].router.handle_track(fail, "haproxy", -90, true);
+    lan.nodes[0]
+        .router
+        .handle_track(fail, "haproxy", TrackEffect::Priority(-90));
     lan.drain(0);
     lan.run_until(at(ms(60_000)));
     assert_eq!(lan.masters(), vec![0]);
@@ -548,7 +577,7 @@ fn tracker_failure_with_no_better_backup_never_flaps() {
     alone.run_until(at(ms(10_000)));
     alone.nodes[0]
         .router
-        .handle_track(alone.now, "haproxy", -100, true);
+        .handle_track(alone.now, "haproxy", TrackEffect::Priority(-100));
     alone.drain(0);
     alone.run_until(at(ms(60_000)));
     assert_eq!(alone.masters(), vec![0]);
@@ -562,7 +591,9 @@ fn weight_zero_tracker_means_fault_and_recovery_returns_to_backup() {
     lan.start_all();
     lan.run_until(at(ms(10_000)));
     let t = lan.now;
-    lan.nodes[0].router.handle_track(t, "haproxy", 0, true);
+    lan.nodes[0]
+        .router
+        .handle_track(t, "haproxy", TrackEffect::Fault);
     lan.drain(0);
     assert_eq!(lan.nodes[0].router.state(), State::Fault);
     assert!(!lan.nodes[0].has_vip);
@@ -571,7 +602,9 @@ fn weight_zero_tracker_means_fault_and_recovery_returns_to_backup() {
     assert_eq!(lan.masters(), vec![1]);
     assert_eq!(lan.last_entered(1, State::Master).unwrap() - t, us(609_375));
     let t2 = lan.now;
-    lan.nodes[0].router.handle_track(t2, "haproxy", 0, false);
+    lan.nodes[0]
+        .router
+        .handle_track(t2, "haproxy", TrackEffect::None);
     lan.drain(0);
     assert_eq!(lan.nodes[0].router.state(), State::Backup);
     assert_eq!(
@@ -795,13 +828,13 @@ fn maintenance_hands_over_gracefully_and_holds_off() {
 fn effective_priority_clamps() {
     let mut r = VirtualRouter::new(cfg("a", 250, 255, 100));
     assert_eq!(r.effective_priority(), Priority(255));
-    r.handle_track(Instant::ZERO, "x", -10, true);
+    r.handle_track(Instant::ZERO, "x", TrackEffect::Priority(-10));
     assert_eq!(r.effective_priority(), Priority(245));
-    r.handle_track(Instant::ZERO, "y", -300, true);
+    r.handle_track(Instant::ZERO, "y", TrackEffect::Priority(-300));
     assert_eq!(r.effective_priority(), Priority(1));
-    r.handle_track(Instant::ZERO, "x", -10, false);
-    r.handle_track(Instant::ZERO, "y", -300, false);
-    r.handle_track(Instant::ZERO, "z", 5, true);
+    r.handle_track(Instant::ZERO, "x", TrackEffect::None);
+    r.handle_track(Instant::ZERO, "y", TrackEffect::None);
+    r.handle_track(Instant::ZERO, "z", TrackEffect::Priority(5));
     assert_eq!(r.effective_priority(), Priority(254));
 }
 
@@ -830,4 +863,121 @@ fn reconfigure_keeps_state_and_applies_a_new_priority_at_once() {
         .router
         .reconfigure(lan.now, cfg("bal1", 250, 90, 200)));
     assert_eq!(lan.nodes[0].router.config().advert_interval, Centisecs(100));
+}
+
+fn two_directors() -> Lan {
+    let mut a2 = cfg("a-VI_2", 250, 150, 100);
+    a2.vrid = Vrid::new(13).unwrap();
+    let mut b2 = cfg("b-VI_2", 251, 100, 100);
+    b2.vrid = Vrid::new(13).unwrap();
+    let mut lan = Lan::new(
+        vec![
+            cfg("a-VI_1", 250, 150, 100),
+            cfg("b-VI_1", 251, 100, 100),
+            a2,
+            b2,
+        ],
+        Duration::ZERO,
+    );
+    lan.groups = vec![vec![0, 2], vec![1, 3]];
+    lan
+}
+
+#[test]
+fn sync_group_members_leave_master_together_and_come_back_together() {
+    let mut lan = two_directors();
+    lan.start_all();
+    lan.run_until(at(ms(10_000)));
+    assert_eq!(lan.masters(), vec![0, 2]);
+    // Director A loses the link of VI_1: VI_1 goes to Fault, VI_2 follows it out.
+    let t = lan.now;
+    lan.nodes[0].router.handle_iface(t, false);
+    lan.drain(0);
+    lan.sync();
+    assert_eq!(lan.nodes[2].router.state(), State::Backup);
+    assert_eq!(
+        lan.nodes[2].transitions.last().unwrap().2,
+        Reason::SyncGroup("VG1".into())
+    );
+    assert!(!lan.nodes[2].has_vip);
+    lan.run_until(at(ms(20_000)));
+    assert_eq!(lan.masters(), vec![1, 3]);
+    // Both priority-0 adverts went out at t: B takes both after its Skew_Time.
+    assert_eq!(lan.last_entered(1, State::Master).unwrap() - t, us(609_375));
+    assert_eq!(lan.last_entered(3, State::Master).unwrap() - t, us(609_375));
+    // A's VI_2 stays backup behind the lower B while held: no preemption.
+    lan.run_until(at(ms(30_000)));
+    assert_eq!(lan.masters(), vec![1, 3]);
+    // The link comes back: both members preempt, within one interval of each other.
+    let up = lan.now;
+    lan.nodes[0].router.handle_iface(up, true);
+    lan.drain(0);
+    lan.sync();
+    lan.run_until(at(ms(40_000)));
+    assert_eq!(lan.masters(), vec![0, 2]);
+    let m0 = lan.last_entered(0, State::Master).unwrap();
+    let m2 = lan.last_entered(2, State::Master).unwrap();
+    // The first of them preempts at most Master_Down_Interval after the link
+    // came back; B then steps its other member down with priority 0 (its
+    // VI_2 lost, so its group follows), and A takes that one after its
+    // Skew_Time (106/256 s).
+    let (first, last) = (m0.min(m2), m0.max(m2));
+    assert!(first - up <= us(3_414_062), "{:?}", first - up);
+    assert_eq!(last - first, us(414_062));
+}
+
+#[test]
+fn sync_group_follows_a_lost_election() {
+    let mut lan = two_directors();
+    lan.start_all();
+    lan.run_until(at(ms(10_000)));
+    // A's VI_1 tracker fails (150 - 100 = 50): VI_1 hands over to B through
+    // the resignation pair; once A's VI_1 is backup behind a higher master
+    // (a lost election), A's VI_2 follows it out.
+    let t = lan.now;
+    lan.nodes[0]
+        .router
+        .handle_track(t, "haproxy", TrackEffect::Priority(-100));
+    lan.drain(0);
+    lan.sync();
+    lan.run_until(at(ms(20_000)));
+    assert_eq!(lan.masters(), vec![1, 3]);
+    let b1 = lan.last_entered(1, State::Master).unwrap();
+    assert_eq!(b1 - t, us(609_375));
+    assert!(lan.nodes[0].router.lost_election());
+    // B2 takes over Skew_Time after A2's priority-0 advert, sent when A1 lost.
+    assert_eq!(
+        lan.last_entered(3, State::Master).unwrap() - b1,
+        us(609_375)
+    );
+    // No flapping afterwards.
+    lan.run_until(at(ms(60_000)));
+    assert_eq!(lan.masters(), vec![1, 3]);
+    assert_eq!(lan.nodes[2].transitions.len(), 3);
+}
+
+#[test]
+fn nopreempt_backup_still_takes_over_from_a_resigning_master() {
+    let mut c2 = cfg("bal2", 251, 100, 100);
+    c2.preempt = false;
+    let mut lan = Lan::new(vec![cfg("bal1", 250, 150, 100), c2], Duration::ZERO);
+    lan.start_all();
+    lan.run_until(at(ms(10_000)));
+    let t = lan.now;
+    lan.nodes[0]
+        .router
+        .handle_track(t, "haproxy", TrackEffect::Priority(-100));
+    lan.drain(0);
+    lan.run_until(at(ms(20_000)));
+    // nopreempt is about taking mastership back, not staying behind a master that gave up.
+    assert_eq!(lan.masters(), vec![1]);
+    assert_eq!(lan.last_entered(1, State::Master).unwrap() - t, us(609_375));
+    // And bal1, recovered, does not take it back from a nopreempt... it does:
+    // bal1 itself has preempt on, and it is bal1's setting that counts.
+    lan.nodes[0]
+        .router
+        .handle_track(lan.now, "haproxy", TrackEffect::None);
+    lan.drain(0);
+    lan.run_until(at(ms(30_000)));
+    assert_eq!(lan.masters(), vec![0]);
 }

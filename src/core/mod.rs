@@ -5,6 +5,7 @@
 //! - [`time`] and [`types`]: the values the rest is written in.
 
 pub mod router;
+pub mod sync;
 pub mod time;
 pub mod types;
 pub mod wire;

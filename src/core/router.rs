@@ -137,6 +137,8 @@ pub enum Reason {
     FaultCleared,
     /// An operator put the instance into maintenance.
     Maintenance,
+    /// Another member of the sync group lost its election or failed.
+    SyncGroup(String),
     /// The daemon is stopping.
     Shutdown,
 }
@@ -156,6 +158,7 @@ impl fmt::Display for Reason {
             Reason::TrackerFault(name) => write!(f, "tracker {name} failed"),
             Reason::FaultCleared => f.write_str("fault cleared"),
             Reason::Maintenance => f.write_str("maintenance"),
+            Reason::SyncGroup(g) => write!(f, "sync group {g}: another member left master"),
             Reason::Shutdown => f.write_str("shutdown"),
         }
     }
@@ -293,6 +296,17 @@ impl Timers {
     }
 }
 
+/// What a tracker does to a router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackEffect {
+    /// Nothing.
+    None,
+    /// Add this to the configured priority (negative lowers it).
+    Priority(i32),
+    /// Hold the router in Fault.
+    Fault,
+}
+
 /// The master this backup currently follows, as learned from its adverts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MasterInfo {
@@ -310,12 +324,15 @@ pub struct VirtualRouter {
     /// Master_Adver_Interval: ours when master, learned from the master in v3 backup.
     master_adver_interval: Centisecs,
     timers: Timers,
-    /// Weights of the trackers currently failed, by name. Weight 0 means fault.
-    failed_trackers: BTreeMap<String, i32>,
+    /// What each tracker currently does to us, by name (only those with an effect).
+    track_effects: BTreeMap<String, TrackEffect>,
     /// The interface is up (carrier and admin).
     iface_up: bool,
     /// An operator asked for this router to stay out of mastership.
     maintenance: bool,
+    /// Another member of our sync group lost its election or is in Fault:
+    /// we must not preempt (see [`VirtualRouter::handle_sync`]).
+    sync_held: bool,
     /// The Startup event has happened and Shutdown has not.
     running: bool,
     /// The master we follow, when backup.
@@ -340,9 +357,10 @@ impl VirtualRouter {
             state: State::Initialize,
             master_adver_interval,
             timers: Timers::default(),
-            failed_trackers: BTreeMap::new(),
+            track_effects: BTreeMap::new(),
             iface_up: true,
             maintenance: false,
+            sync_held: false,
             running: false,
             master: None,
             last_lower_reply: None,
@@ -385,9 +403,9 @@ impl VirtualRouter {
         self.master_adver_interval
     }
 
-    /// Names of the trackers currently failed.
-    pub fn failed_trackers(&self) -> impl Iterator<Item = &str> {
-        self.failed_trackers.keys().map(String::as_str)
+    /// The trackers that currently change our priority or hold us in Fault.
+    pub fn track_effects(&self) -> impl Iterator<Item = (&str, TrackEffect)> {
+        self.track_effects.iter().map(|(n, e)| (n.as_str(), *e))
     }
 
     /// Whether an operator holds this router in maintenance.
@@ -399,7 +417,14 @@ impl VirtualRouter {
     /// trackers, clamped to 1..=254 when any tracker has failed. An owner
     /// (255) with nothing failed stays 255.
     pub fn effective_priority(&self) -> Priority {
-        let penalty: i32 = self.failed_trackers.values().sum();
+        let penalty: i32 = self
+            .track_effects
+            .values()
+            .map(|e| match e {
+                TrackEffect::Priority(d) => *d,
+                TrackEffect::None | TrackEffect::Fault => 0,
+            })
+            .sum();
         if penalty == 0 {
             return self.cfg.priority;
         }
@@ -415,7 +440,11 @@ impl VirtualRouter {
         if !self.iface_up {
             return Some(Reason::InterfaceDown);
         }
-        if let Some((name, _)) = self.failed_trackers.iter().find(|(_, w)| **w == 0) {
+        if let Some((name, _)) = self
+            .track_effects
+            .iter()
+            .find(|(_, e)| **e == TrackEffect::Fault)
+        {
             return Some(Reason::TrackerFault(name.clone()));
         }
         if self.maintenance {
@@ -493,14 +522,17 @@ impl VirtualRouter {
         self.reevaluate(now, self.effective_priority());
     }
 
-    /// A tracker changed state. `weight` is its configured weight: negative
-    /// lowers the priority while it is failed, 0 means Fault while failed.
-    pub fn handle_track(&mut self, now: Instant, name: &str, weight: i32, failed: bool) {
+    /// A tracker's effect changed. The IO shell maps tracker states and
+    /// weights to effects: a failed tracker with a negative weight is
+    /// `Priority(weight)`, with weight 0 it is `Fault`; a healthy tracker with
+    /// a positive weight is `Priority(weight)`; a `file` tracker's value times
+    /// its weight is a `Priority`.
+    pub fn handle_track(&mut self, now: Instant, name: &str, effect: TrackEffect) {
         let before = self.effective_priority();
-        let changed = if failed {
-            self.failed_trackers.insert(name.to_owned(), weight) != Some(weight)
+        let changed = if effect == TrackEffect::None {
+            self.track_effects.remove(name).is_some()
         } else {
-            self.failed_trackers.remove(name).is_some()
+            self.track_effects.insert(name.to_owned(), effect) != Some(effect)
         };
         if changed {
             self.reevaluate(now, before);
@@ -542,6 +574,39 @@ impl VirtualRouter {
         self.cfg = cfg;
         self.reevaluate(now, before);
         true
+    }
+
+    /// Sync groups (keepalived's `vrrp_sync_group`): the members of a group
+    /// move together. The caller tells each member whether another member is
+    /// out of mastership for a reason that should take the whole group along:
+    /// it is in Fault, or it lost an election ([`VirtualRouter::lost_election`]).
+    ///
+    /// On the rising edge a master steps down: priority 0 (so its peer takes
+    /// over after Skew_Time), VIPs removed, Backup. While held, a backup does
+    /// not preempt a lower master, so the group stays on the peer. A held
+    /// backup still takes over when its master goes silent
+    /// (Master_Down_Timer): availability first, and no flap, since the
+    /// step-down happens only on the edge.
+    pub fn handle_sync(&mut self, now: Instant, group: &str, held: bool) {
+        let rising = held && !self.sync_held;
+        self.sync_held = held;
+        if rising && self.state == State::Master {
+            self.transition(now, State::Backup, Reason::SyncGroup(group.to_owned()));
+            self.send_advert(Priority::RESIGN);
+            self.actions.push_back(Action::RemoveVips);
+            self.timers.master_down = Some(now + self.master_down_interval());
+        } else if held {
+            self.timers.preempt = None;
+        }
+    }
+
+    /// Backup behind a master that legitimately outranks us (higher
+    /// priority), as opposed to a backup that waits to preempt a lower one.
+    pub fn lost_election(&self) -> bool {
+        self.state == State::Backup
+            && self
+                .master
+                .is_some_and(|m| m.priority > self.effective_priority())
     }
 
     /// A timer may have expired. Timers not yet due are left alone.
@@ -662,7 +727,19 @@ impl VirtualRouter {
         }
         let ours = self.effective_priority();
         let lower = adv.priority < ours;
-        if lower && self.cfg.preempt {
+        // The second advert of a resignation pair (see `reevaluate`): the
+        // master that just sent priority 0 now advertises below us. It asked
+        // to be replaced, so we let the Skew_Time timer run, whatever our
+        // preempt settings: nopreempt means "do not take mastership back",
+        // not "stay behind a master that gave up".
+        if lower
+            && self
+                .master
+                .is_some_and(|m| m.addr == src && m.priority == Priority::RESIGN)
+        {
+            return;
+        }
+        if lower && self.cfg.preempt && !self.sync_held {
             // Preempt_Mode is True and the master is below us. Without a
             // preempt delay the RFC says "Discard the ADVERTISEMENT", so the
             // Master_Down_Timer runs out and we take over. With a delay, we
@@ -858,6 +935,7 @@ impl VirtualRouter {
     /// A backup that follows a master below it, with preempt on.
     fn preempt_wanted(&self) -> bool {
         self.cfg.preempt
+            && !self.sync_held
             && self.master.is_some_and(|m| {
                 m.priority != Priority::RESIGN && m.priority < self.effective_priority()
             })

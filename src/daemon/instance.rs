@@ -8,17 +8,33 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tracing::{info, warn};
 
 use crate::config::{self, ChecksumForm, Config, Family};
-use crate::core::router::{Action, Anomaly, GarpPolicy, RouterConfig, State, VirtualRouter};
+use crate::core::router::{
+    Action, Anomaly, GarpPolicy, Reason, RouterConfig, State, TrackEffect, VirtualRouter,
+};
 use crate::core::time::Instant;
 use crate::core::types::Version;
 use crate::core::wire::vrrp::{Advertisement, ChecksumMode};
-use crate::core::wire::{arp, ndisc, VRRP_MCAST_V4, VRRP_MCAST_V6};
+use crate::core::wire::{arp, ndisc, virtual_mac, VRRP_MCAST_V4, VRRP_MCAST_V6};
 use crate::io::netlink::{LinkInfo, Netlink};
 use crate::io::packet_socket::FrameSender;
 use crate::io::vrrp_socket::VrrpSocket;
 use crate::io::IoError;
+use crate::notify::{Notifier, TransitionEvent};
+use crate::track::TrackState;
 
 use super::status::{Counters, InstanceStatus, TrackerStatus, Transition};
+
+/// The macvlan of a `use_vmac` instance.
+struct Vmac {
+    /// Interface name, `vrrp.VRID` (IPv4) or `vrrp6.VRID` (IPv6).
+    name: String,
+    /// Interface index.
+    index: u32,
+    /// The virtual MAC, 00:00:5e:00:01:VRID (IPv4) or 00:00:5e:00:02:VRID (IPv6).
+    mac: [u8; 6],
+    /// Frames (ARP/NA) go out of the macvlan, from the virtual MAC.
+    frames: FrameSender,
+}
 
 /// An instance and its IO resources.
 pub(super) struct Instance {
@@ -38,6 +54,9 @@ pub(super) struct Instance {
     pub vips_installed: bool,
     socket: Arc<VrrpSocket>,
     frames: FrameSender,
+    /// With `use_vmac`: the macvlan carrying the RFC virtual MAC, where the
+    /// VIPs live while master.
+    vmac: Option<Vmac>,
     /// The trackers this instance uses, as configured (name, weight).
     tracks: Vec<(String, i32)>,
     last_transition: Option<Transition>,
@@ -68,6 +87,7 @@ impl Instance {
             vips_installed: false,
             socket,
             frames,
+            vmac: None,
             last_transition: None,
             checksum_pseudo: 0,
             checksum_message_only: 0,
@@ -85,7 +105,10 @@ impl Instance {
 
     /// Apply a changed configuration in place, if the router allows it.
     pub fn reconfigure(&mut self, now: Instant, cfg: config::Instance, config: &Config) -> bool {
-        if cfg.virtual_ips != self.cfg.virtual_ips || cfg.family != self.cfg.family {
+        if cfg.virtual_ips != self.cfg.virtual_ips
+            || cfg.family != self.cfg.family
+            || cfg.use_vmac != self.cfg.use_vmac
+        {
             return false;
         }
         if !self
@@ -102,6 +125,70 @@ impl Instance {
     /// Whether the trackers this instance uses are configured as before.
     pub fn tracks_unchanged(&self, config: &Config) -> bool {
         self.tracks == tracks_of(&self.cfg, config)
+    }
+
+    /// With `use_vmac`: create the macvlan (down) for this instance, replacing
+    /// one a crashed run left behind. The parent gets `arp_ignore = 1`, so
+    /// that only the macvlan, with the virtual MAC, answers ARP for the VIPs.
+    pub async fn setup_vmac(&mut self, nl: &Netlink) -> Result<(), IoError> {
+        if !self.cfg.use_vmac {
+            return Ok(());
+        }
+        let (name, family) = match self.cfg.family {
+            Family::Ipv4 => (
+                format!("vrrp.{}", self.cfg.vrid),
+                crate::core::wire::Family::Ipv4,
+            ),
+            Family::Ipv6 => (
+                format!("vrrp6.{}", self.cfg.vrid),
+                crate::core::wire::Family::Ipv6,
+            ),
+        };
+        let mac = virtual_mac(family, self.cfg.vrid);
+        nl.delete_link(&name).await?;
+        nl.create_macvlan(self.ifindex, &name, mac).await?;
+        let link = nl.link_by_name(&name).await?.ok_or_else(|| {
+            IoError::InvalidArgument(format!("macvlan {name} vanished after creation"))
+        })?;
+        if self.cfg.family == Family::Ipv4 {
+            // arp_ignore: the parent does not answer for addresses it does
+            // not carry (the VIPs live on the macvlan). arp_announce: the
+            // parent's own ARP requests name its own address, never a VIP,
+            // so clients never learn the VIP at the parent's MAC.
+            for (ifname, key, value) in [
+                (self.cfg.interface.as_str(), "arp_ignore", "1"),
+                (self.cfg.interface.as_str(), "arp_announce", "2"),
+                (name.as_str(), "arp_ignore", "1"),
+                (name.as_str(), "arp_announce", "2"),
+            ] {
+                let path = format!("/proc/sys/net/ipv4/conf/{ifname}/{key}");
+                if let Err(e) = std::fs::write(&path, value) {
+                    warn!(instance = %self.cfg.name, path, error = %e, "cannot set sysctl");
+                }
+            }
+        }
+        info!(instance = %self.cfg.name, vmac = %name, "virtual MAC interface created");
+        self.vmac = Some(Vmac {
+            frames: FrameSender::open(link.index)?,
+            name,
+            index: link.index,
+            mac,
+        });
+        Ok(())
+    }
+
+    /// Delete the macvlan, if any (clean shutdown leaves nothing behind).
+    pub async fn teardown_vmac(&mut self, nl: &Netlink) {
+        if let Some(v) = self.vmac.take() {
+            if let Err(e) = nl.delete_link(&v.name).await {
+                warn!(instance = %self.cfg.name, vmac = %v.name, error = %e, "cannot delete macvlan");
+            }
+        }
+    }
+
+    /// The interface the VIPs live on: the macvlan with `use_vmac`, else the parent.
+    pub fn vip_ifindex(&self) -> u32 {
+        self.vmac.as_ref().map_or(self.ifindex, |v| v.index)
     }
 
     /// Count which checksum form an accepted packet used.
@@ -140,7 +227,7 @@ impl Instance {
     }
 
     /// Carry out the router's pending actions, in order.
-    pub async fn drain(&mut self, nl: &Netlink) {
+    pub async fn drain(&mut self, nl: &Netlink, notifier: &Notifier) {
         while let Some(action) = self.router.poll_action() {
             match action {
                 Action::StateChanged { from, to, reason } => {
@@ -154,11 +241,30 @@ impl Instance {
                         self.cfg.name,
                         to
                     );
+                    let at_unix_ms = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .unwrap_or(Duration::ZERO)
+                        .as_millis() as u64;
+                    let argv = match (to, &reason) {
+                        (State::Master, _) => self.cfg.notify_master.clone(),
+                        (State::Backup, _) => self.cfg.notify_backup.clone(),
+                        (State::Fault, _) => self.cfg.notify_fault.clone(),
+                        (State::Initialize, Reason::Shutdown) => self.cfg.notify_stop.clone(),
+                        (State::Initialize, _) => None,
+                    };
+                    notifier.transition(
+                        TransitionEvent {
+                            instance: self.cfg.name.clone(),
+                            from: from.name().into(),
+                            to: to.name().into(),
+                            reason: reason.to_string(),
+                            priority: self.router.effective_priority().get(),
+                            at_unix_ms,
+                        },
+                        argv,
+                    );
                     self.last_transition = Some(Transition {
-                        at_unix_ms: SystemTime::now()
-                            .duration_since(UNIX_EPOCH)
-                            .unwrap_or(Duration::ZERO)
-                            .as_millis() as u64,
+                        at_unix_ms,
                         from: from.name().into(),
                         to: to.name().into(),
                         reason: reason.to_string(),
@@ -226,8 +332,14 @@ impl Instance {
 
     /// Put every VIP on the interface.
     pub async fn add_vips(&mut self, nl: &Netlink) {
+        if let Some(v) = &self.vmac {
+            if let Err(e) = nl.set_link_up(v.index, true).await {
+                warn!(instance = %self.cfg.name, vmac = %v.name, error = %e, "cannot bring the macvlan up");
+            }
+        }
+        let index = self.vip_ifindex();
         for vip in &self.cfg.virtual_ips {
-            if let Err(e) = nl.add_address(self.ifindex, vip.addr, vip.prefix_len).await {
+            if let Err(e) = nl.add_address(index, vip.addr, vip.prefix_len).await {
                 warn!(instance = %self.cfg.name, vip = %vip, error = %e, "cannot add VIP");
             }
         }
@@ -237,28 +349,39 @@ impl Instance {
     /// Take every VIP off the interface.
     pub async fn remove_vips(&mut self, nl: &Netlink) {
         self.vips_installed = false;
+        let index = self.vip_ifindex();
         for vip in &self.cfg.virtual_ips {
-            if let Err(e) = nl.del_address(self.ifindex, vip.addr, vip.prefix_len).await {
+            if let Err(e) = nl.del_address(index, vip.addr, vip.prefix_len).await {
                 warn!(instance = %self.cfg.name, vip = %vip, error = %e, "cannot remove VIP");
+            }
+        }
+        // A backup must not receive frames for the virtual MAC, nor answer on it.
+        if let Some(v) = &self.vmac {
+            if let Err(e) = nl.set_link_up(v.index, false).await {
+                warn!(instance = %self.cfg.name, vmac = %v.name, error = %e, "cannot take the macvlan down");
             }
         }
     }
 
     /// `repeat` gratuitous ARPs (IPv4) or unsolicited NAs (IPv6) per VIP.
     pub fn announce(&self, repeat: u8) {
+        let (mac, frames) = match &self.vmac {
+            Some(v) => (v.mac, &v.frames),
+            None => (self.mac, &self.frames),
+        };
         for vip in &self.cfg.virtual_ips {
             let frame = match vip.addr {
-                IpAddr::V4(a) => arp::gratuitous_arp(self.mac, a).to_vec(),
+                IpAddr::V4(a) => arp::gratuitous_arp(mac, a).to_vec(),
                 IpAddr::V6(a) => {
                     let src = match self.primary {
                         IpAddr::V6(p) => p,
                         IpAddr::V4(_) => Ipv6Addr::UNSPECIFIED,
                     };
-                    ndisc::unsolicited_na(self.mac, src, a)
+                    ndisc::unsolicited_na(mac, src, a)
                 }
             };
             for _ in 0..repeat {
-                if let Err(e) = self.frames.send(&frame) {
+                if let Err(e) = frames.send(&frame) {
                     tracing::debug!(instance = %self.cfg.name, error = %e, "announcement not sent");
                 }
             }
@@ -266,7 +389,10 @@ impl Instance {
     }
 
     /// The status entry for this instance.
-    pub fn status(&self) -> InstanceStatus {
+    pub fn status(
+        &self,
+        track_states: &std::collections::HashMap<String, (TrackState, String)>,
+    ) -> InstanceStatus {
         let r = &self.router;
         let s = r.stats();
         let master = match r.state() {
@@ -274,7 +400,7 @@ impl Instance {
             State::Backup => r.master().map(|m| m.addr.to_string()),
             _ => None,
         };
-        let failed: Vec<&str> = r.failed_trackers().collect();
+        let effects: Vec<(&str, TrackEffect)> = r.track_effects().collect();
         let mut drops: std::collections::BTreeMap<String, u64> = s
             .drops
             .iter()
@@ -299,10 +425,23 @@ impl Instance {
             trackers: self
                 .tracks
                 .iter()
-                .map(|(name, weight)| TrackerStatus {
-                    name: name.clone(),
-                    failed: failed.contains(&name.as_str()),
-                    weight: *weight,
+                .map(|(name, weight)| {
+                    let (state, detail) = track_states
+                        .get(name)
+                        .map(|(s, d)| (s.to_string(), d.clone()))
+                        .unwrap_or_else(|| ("UNKNOWN".into(), String::new()));
+                    let effect = effects.iter().find(|(n, _)| n == name).map(|(_, e)| *e);
+                    TrackerStatus {
+                        name: name.clone(),
+                        failed: state == "DOWN" || matches!(effect, Some(TrackEffect::Fault)),
+                        state,
+                        detail,
+                        weight: *weight,
+                        priority_effect: match effect {
+                            Some(TrackEffect::Priority(d)) => d,
+                            _ => 0,
+                        },
+                    }
                 })
                 .collect(),
             counters: Counters {

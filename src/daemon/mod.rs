@@ -31,6 +31,8 @@ use crate::core::time::Instant;
 use crate::io::netlink::{NetEvent, Netlink};
 use crate::io::vrrp_socket::{RxPacket, VrrpSocket};
 use crate::io::IoError;
+use crate::notify::Notifier;
+use crate::track::{TrackEvent, TrackState, TrackerSet};
 
 pub use control::{request, ControlRequest};
 use instance::Instance;
@@ -136,6 +138,13 @@ struct Daemon {
     /// Drops before demultiplexing, by reason.
     drops: BTreeMap<String, u64>,
     logs: RateLimit,
+    /// The running trackers; replaced when a reload changes them.
+    trackers: TrackerSet,
+    track_tx: mpsc::Sender<TrackEvent>,
+    /// The last state and detail each tracker reported.
+    track_states: HashMap<String, (TrackState, String)>,
+    /// Runs notify commands and writes the event FIFO, off the event loop.
+    notifier: Notifier,
 }
 
 /// Run the daemon until SIGTERM or SIGINT. Returns after every master has
@@ -167,6 +176,9 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
         .map_err(os(&format!("control socket {}", socket_path.display())))?;
 
     let (rx_tx, mut rx_rx) = mpsc::channel(1024);
+    let (track_tx, mut track_rx) = mpsc::channel(256);
+    let trackers = TrackerSet::spawn(&config.tracks, track_tx.clone());
+    let notifier = Notifier::new(config.global.notify_fifo.clone());
     let mut d = Daemon {
         opts,
         config: config.clone(),
@@ -178,6 +190,10 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
         rx_tx,
         drops: BTreeMap::new(),
         logs: RateLimit::new(5, Duration::from_secs(10)),
+        trackers,
+        track_tx,
+        track_states: HashMap::new(),
+        notifier,
     };
     for ic in &config.instances {
         let inst = d.setup_instance(ic).await?;
@@ -209,6 +225,7 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
             _ = sighup.recv() => d.reload().await,
             Some(msg) = rx_rx.recv() => d.on_packet(msg),
             Some(ev) = net_events.recv() => d.on_net_event(ev).await,
+            Some(ev) = track_rx.recv() => d.on_track(ev),
             Some((req, reply)) = ctl_rx.recv() => d.on_control(req, reply),
             _ = sleep => d.on_timers(),
         }
@@ -216,6 +233,8 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
     }
     d.shutdown().await;
     let _ = std::fs::remove_file(&socket_path);
+    // notify_stop commands and the last FIFO lines: wait a little, never long.
+    let _ = tokio::time::timeout(Duration::from_millis(500), d.notifier.shutdown()).await;
     Ok(())
 }
 
@@ -272,8 +291,12 @@ impl Daemon {
                 s
             }
         };
-        let inst = Instance::new(ic.clone(), &self.config, link, primary, socket)
+        let mut inst = Instance::new(ic.clone(), &self.config, link, primary, socket)
             .map_err(io(format!("opening packet socket on {}", ic.interface)))?;
+        inst.setup_vmac(&self.netlink).await.map_err(io(format!(
+            "creating the virtual MAC interface on {}",
+            ic.interface
+        )))?;
         inst.remove_stale_vips(&self.netlink).await;
         Ok(inst)
     }
@@ -368,7 +391,11 @@ impl Daemon {
                 addr,
                 prefix_len,
             } => {
-                for inst in self.instances.iter_mut().filter(|i| i.ifindex == index) {
+                for inst in self
+                    .instances
+                    .iter_mut()
+                    .filter(|i| i.vip_ifindex() == index)
+                {
                     if inst.vips_installed && inst.cfg.virtual_ips.iter().any(|v| v.addr == addr) {
                         warn!(
                             instance = %inst.cfg.name,
@@ -394,6 +421,22 @@ impl Daemon {
                 }
             }
         }
+    }
+
+    /// A tracker changed: apply its effect to every instance that uses it.
+    fn on_track(&mut self, ev: TrackEvent) {
+        let now = self.clock.now();
+        let weight = self.config.track(&ev.name).map_or(0, |t| t.weight);
+        let effect = track_effect(weight, ev.state);
+        info!(tracker = %ev.name, state = %ev.state, detail = %ev.detail, "tracker changed");
+        for inst in self
+            .instances
+            .iter_mut()
+            .filter(|i| i.cfg.track.contains(&ev.name))
+        {
+            inst.router.handle_track(now, &ev.name, effect);
+        }
+        self.track_states.insert(ev.name, (ev.state, ev.detail));
     }
 
     fn on_control(&mut self, req: ControlRequest, reply: oneshot::Sender<String>) {
@@ -424,15 +467,46 @@ impl Daemon {
             version: env!("CARGO_PKG_VERSION").into(),
             pid: std::process::id(),
             config: self.opts.config_path.display().to_string(),
-            instances: self.instances.iter().map(Instance::status).collect(),
+            instances: self
+                .instances
+                .iter()
+                .map(|i| i.status(&self.track_states))
+                .collect(),
             drops: self.drops.clone(),
+        }
+    }
+
+    /// Sync groups: hold members out of mastership while another member
+    /// is in Fault or lost its election, until nothing changes.
+    fn apply_sync(&mut self) {
+        let now = self.clock.now();
+        for _ in 0..4 {
+            let before: Vec<_> = self.instances.iter().map(|i| i.router.state()).collect();
+            for group in &self.config.sync_groups {
+                let idx: Vec<usize> = group
+                    .instances
+                    .iter()
+                    .filter_map(|n| self.instances.iter().position(|i| &i.cfg.name == n))
+                    .collect();
+                let members: Vec<&crate::core::router::VirtualRouter> =
+                    idx.iter().map(|&i| &self.instances[i].router).collect();
+                let holds = crate::core::sync::holds(&members);
+                for (&i, held) in idx.iter().zip(holds) {
+                    self.instances[i].router.handle_sync(now, &group.name, held);
+                }
+            }
+            let after: Vec<_> = self.instances.iter().map(|i| i.router.state()).collect();
+            if before == after {
+                return;
+            }
         }
     }
 
     /// Carry out every router's pending actions, in order.
     async fn drain(&mut self) {
+        self.apply_sync();
         for inst in &mut self.instances {
-            inst.drain(&self.netlink).await;
+            inst.drain(&self.netlink, &self.notifier).await;
         }
     }
 
@@ -450,6 +524,25 @@ impl Daemon {
             }
         };
         let now = self.clock.now();
+        if new.tracks != self.config.tracks {
+            info!("trackers changed; restarting them");
+            self.trackers = TrackerSet::spawn(&new.tracks, self.track_tx.clone());
+            self.track_states.clear();
+            // Effects of trackers that no longer exist are dropped; the
+            // others are reported afresh by the new tracker tasks.
+            for inst in &mut self.instances {
+                let gone: Vec<String> = inst
+                    .router
+                    .track_effects()
+                    .map(|(n, _)| n.to_owned())
+                    .filter(|n| new.track(n).is_none())
+                    .collect();
+                for n in gone {
+                    inst.router
+                        .handle_track(now, &n, crate::core::router::TrackEffect::None);
+                }
+            }
+        }
         // Removed instances: stop cleanly.
         let mut kept = Vec::new();
         for mut inst in std::mem::take(&mut self.instances) {
@@ -458,8 +551,9 @@ impl Daemon {
             } else {
                 info!(instance = %inst.cfg.name, "instance removed by reload; stopping it");
                 inst.router.handle_shutdown(now);
-                inst.drain(&self.netlink).await;
+                inst.drain(&self.netlink, &self.notifier).await;
                 inst.remove_vips(&self.netlink).await;
+                inst.teardown_vmac(&self.netlink).await;
             }
         }
         self.instances = kept;
@@ -482,8 +576,9 @@ impl Daemon {
                     }
                     info!(instance = %ic.name, "instance changed; restarting it");
                     inst.router.handle_shutdown(now);
-                    inst.drain(&self.netlink).await;
+                    inst.drain(&self.netlink, &self.notifier).await;
                     inst.remove_vips(&self.netlink).await;
+                    inst.teardown_vmac(&self.netlink).await;
                     match self.setup_instance(ic).await {
                         Ok(mut n) => {
                             n.start(now);
@@ -513,10 +608,11 @@ impl Daemon {
         let now = self.clock.now();
         for inst in &mut self.instances {
             inst.router.handle_shutdown(now);
-            inst.drain(&self.netlink).await;
+            inst.drain(&self.netlink, &self.notifier).await;
             // Belt and braces: whatever the state, leave no VIP behind.
             inst.remove_vips(&self.netlink).await;
-            let s = inst.status();
+            inst.teardown_vmac(&self.netlink).await;
+            let s = inst.status(&self.track_states);
             info!(
                 instance = %s.name,
                 adverts_sent = s.counters.adverts_sent,
@@ -527,6 +623,34 @@ impl Daemon {
             );
         }
         info!(drops = ?self.drops, "vrrpd stopped");
+    }
+}
+
+/// What a tracker's state does to the instances that use it, given its weight
+/// (keepalived's semantics):
+/// - weight 0: Fault while down (for `file`: while the value is not 0);
+/// - negative: added to the priority while down;
+/// - positive: added to the priority while up;
+/// - `file`: value × weight is added; at or below -254 it is Fault.
+pub fn track_effect(weight: i16, state: TrackState) -> crate::core::router::TrackEffect {
+    use crate::core::router::TrackEffect;
+    let w = weight as i32;
+    match state {
+        TrackState::Up if w > 0 => TrackEffect::Priority(w),
+        TrackState::Up => TrackEffect::None,
+        TrackState::Down if w == 0 => TrackEffect::Fault,
+        TrackState::Down if w < 0 => TrackEffect::Priority(w),
+        TrackState::Down => TrackEffect::None,
+        TrackState::Value(0) => TrackEffect::None,
+        TrackState::Value(_) if w == 0 => TrackEffect::Fault,
+        TrackState::Value(v) => {
+            let d = v.saturating_mul(w as i64);
+            if d <= -254 {
+                TrackEffect::Fault
+            } else {
+                TrackEffect::Priority(d.min(254) as i32)
+            }
+        }
     }
 }
 
@@ -559,4 +683,34 @@ fn spawn_reader(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::router::TrackEffect;
+
+    #[test]
+    fn tracker_effects_follow_keepalived() {
+        assert_eq!(
+            track_effect(-100, TrackState::Down),
+            TrackEffect::Priority(-100)
+        );
+        assert_eq!(track_effect(-100, TrackState::Up), TrackEffect::None);
+        assert_eq!(track_effect(0, TrackState::Down), TrackEffect::Fault);
+        assert_eq!(track_effect(0, TrackState::Up), TrackEffect::None);
+        assert_eq!(track_effect(20, TrackState::Up), TrackEffect::Priority(20));
+        assert_eq!(track_effect(20, TrackState::Down), TrackEffect::None);
+        assert_eq!(
+            track_effect(-10, TrackState::Value(3)),
+            TrackEffect::Priority(-30)
+        );
+        assert_eq!(track_effect(-10, TrackState::Value(0)), TrackEffect::None);
+        assert_eq!(track_effect(-100, TrackState::Value(3)), TrackEffect::Fault);
+        assert_eq!(track_effect(0, TrackState::Value(1)), TrackEffect::Fault);
+        assert_eq!(
+            track_effect(10, TrackState::Value(100)),
+            TrackEffect::Priority(254)
+        );
+    }
 }

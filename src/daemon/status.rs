@@ -79,10 +79,17 @@ pub struct Transition {
 pub struct TrackerStatus {
     /// Tracker name.
     pub name: String,
-    /// Whether it is failed now.
+    /// Whether it is failed now (down, or holding the instance in FAULT).
     pub failed: bool,
+    /// Its last reported state: `UP`, `DOWN`, a number (file trackers), or
+    /// `UNKNOWN` before the first report.
+    pub state: String,
+    /// Why, as the tracker said it.
+    pub detail: String,
     /// Its weight (0 = fault while failed).
     pub weight: i32,
+    /// What it adds to the priority now (0 when nothing, or when it faults).
+    pub priority_effect: i32,
 }
 
 /// Per-instance counters.
@@ -147,10 +154,8 @@ pub fn render_table(s: &Status) -> String {
         for t in &i.trackers {
             let _ = writeln!(
                 out,
-                "  tracker {}: {} (weight {})",
-                t.name,
-                if t.failed { "FAILED" } else { "ok" },
-                t.weight
+                "  tracker {}: {} (weight {}, effect {}) {}",
+                t.name, t.state, t.weight, t.priority_effect, t.detail
             );
         }
         if !i.counters.drops.is_empty() {

@@ -240,9 +240,10 @@ impl Netlink {
             }))
     }
 
-    /// Creates a macvlan link `name` (mode private, as keepalived's
-    /// `use_vmac`) on `parent_index` with hardware address `mac`, and sets
-    /// it up. Used for the VRRP virtual MAC (00-00-5E-00-01-{VRID}).
+    /// Creates a macvlan `name` on `parent_index` with the given MAC, in
+    /// bridge mode, left down: the daemon brings it up only while master, so
+    /// that a backup neither answers for the VIP nor receives frames for the
+    /// virtual MAC. An existing link of that name is an error.
     pub async fn create_macvlan(
         &self,
         parent_index: u32,
@@ -254,9 +255,9 @@ impl Netlink {
                 "bad interface name {name:?}"
             )));
         }
-        let msg = LinkMacVlan::new(name, parent_index, MacVlanMode::Private)
+        let msg = LinkMacVlan::new(name, parent_index, MacVlanMode::Bridge)
             .address(mac.to_vec())
-            .up()
+            .down()
             .build();
         self.handle
             .link()
@@ -265,6 +266,21 @@ impl Netlink {
             .await
             .map_err(|source| IoError::Netlink {
                 op: "create macvlan",
+                source,
+            })
+    }
+
+    /// Sets a link administratively up or down.
+    pub async fn set_link_up(&self, index: u32, up: bool) -> Result<(), IoError> {
+        let b = rtnetlink::LinkUnspec::new_with_index(index);
+        let msg = if up { b.up() } else { b.down() }.build();
+        self.handle
+            .link()
+            .set(msg)
+            .execute()
+            .await
+            .map_err(|source| IoError::Netlink {
+                op: "set link state",
                 source,
             })
     }

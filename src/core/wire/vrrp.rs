@@ -24,7 +24,7 @@ pub const AUTH_DATA_LEN: usize = 8;
 /// VRRPv2 Auth Type 0, no authentication (RFC 3768 Section 5.3.6).
 pub const AUTH_TYPE_NONE: u8 = 0;
 
-/// VRRPv2 Auth Type 1, simple text password (RFC 2338 Section 5.3.6.1; kept by
+/// VRRPv2 Auth Type 1, simple text password (RFC 2338 Section 5.3.6.2; kept by
 /// RFC 3768 only as a reserved value, but still sent by keepalived `auth_type PASS`).
 pub const AUTH_TYPE_SIMPLE: u8 = 1;
 
@@ -74,7 +74,7 @@ pub enum Auth {
     /// Type 0. The 8 data bytes are still on the wire, zero on transmission and
     /// ignored on reception (RFC 3768 Section 5.3.10). Always this for VRRPv3.
     None,
-    /// Type 1, an 8-byte password sent in clear (RFC 2338 Section 5.3.6.1).
+    /// Type 1, an 8-byte password sent in clear (RFC 2338 Section 5.3.6.2).
     SimplePassword([u8; 8]),
     /// Any other type (2 was IP AH in RFC 2338), with its data as received.
     Other {

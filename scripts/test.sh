@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# scripts/test.sh - the whole test suite, as README.md gives it.
+#
+# Installs what the tests need (Debian packages), then runs: rustfmt check,
+# clippy with warnings as errors, every cargo test (unit, simulated LAN,
+# captures, config, and the network-namespace tests with real kernel sockets,
+# real HAProxy, keepalived and FRR), and the lab's own self-test.
+#
+# Run as root: the namespace tests need it. With VRRPD_REQUIRE_NETNS=1 (CI
+# sets it) a namespace test that would skip fails instead.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+say() { printf '\n==> %s\n' "$*"; }
+
+# Debian packages the tests use. Installed only when missing.
+PKGS=(iproute2 iputils-ping procps psmisc curl haproxy keepalived frr nginx-light apache2-utils)
+missing=()
+for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "scripts/test.sh: missing packages ${missing[*]}; run as root to install them" >&2
+        exit 1
+    fi
+    say "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# Debian starts services on install; the tests run their own instances.
+for svc in haproxy keepalived frr nginx; do
+    systemctl stop "$svc" 2>/dev/null || service "$svc" stop 2>/dev/null || true
+done
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+
+say "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+
+say "cargo test"
+cargo test --all-targets 2>&1 | tee /tmp/vrrpd-cargo-test.log
+# cargo's exit code is lost through tee; pipefail keeps it.
+
+if [[ $(id -u) -eq 0 ]]; then
+    say "netns-scripts/selftest.sh (the lab without vrrpd)"
+    netns-scripts/selftest.sh
+elif [[ "${VRRPD_REQUIRE_NETNS:-}" == 1 ]]; then
+    echo "scripts/test.sh: VRRPD_REQUIRE_NETNS=1 but not root: the lab self-test cannot run" >&2
+    exit 1
+else
+    echo "SKIPPED (not root): netns-scripts/selftest.sh" >&2
+fi
+
+say "all tests passed"

@@ -1,0 +1,609 @@
+//! The daemon in network namespaces: real kernel, real processes, real
+//! packets. Three balancers and a client on one bridge; bounds are generous
+//! because the machine is shared and noisy (speed is measured in the benchmarks).
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::*;
+use nix::sys::signal::Signal;
+use serde_json::Value;
+
+const VIP: &str = "172.16.1.254";
+
+/// One balancer: its host, its running daemon, and where it keeps things.
+struct Bal {
+    host: Host,
+    proc: Option<Proc>,
+    config: PathBuf,
+    socket: PathBuf,
+    log: PathBuf,
+}
+
+impl Bal {
+    fn status(&self) -> Value {
+        let out = std::process::Command::new(vrrpd_bin())
+            .args(["status", "--json", "--socket"])
+            .arg(&self.socket)
+            .output()
+            .expect("run vrrpd status");
+        assert!(
+            out.status.success(),
+            "vrrpd status failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("status is JSON")
+    }
+
+    fn instance(&self, name: &str) -> Value {
+        let s = self.status();
+        s["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no instance {name} in {s}"))
+    }
+
+    fn state(&self) -> String {
+        self.instance("VI_1")["state"].as_str().unwrap().to_owned()
+    }
+
+    fn start(&mut self) {
+        assert!(self.proc.is_none());
+        let p = self.host.spawn_vrrpd(
+            &self.config,
+            &["--socket", &self.socket.to_string_lossy()],
+            &self.log,
+        );
+        self.proc = Some(p);
+        assert!(
+            wait_until(Duration::from_secs(10), Duration::from_millis(20), || self
+                .socket
+                .exists()),
+            "vrrpd on {} did not start:\n{}",
+            self.host.name(),
+            self.log_text()
+        );
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn proc(&mut self) -> &mut Proc {
+        self.proc.as_mut().expect("vrrpd running")
+    }
+}
+
+/// The instance section of a config; `extra` goes inside `[[instance]]`.
+fn instance_toml(name: &str, vrid: u8, prio: u8, extra: &str) -> String {
+    format!(
+        "[[instance]]\nname = \"{name}\"\ninterface = \"ext0\"\nvrid = {vrid}\npriority = {prio}\n\
+         virtual_ips = [\"{VIP}/24\"]\ngarp_master_delay = \"1s\"\n{extra}\n"
+    )
+}
+
+/// The standard lab with one vrrpd config per balancer (not started).
+fn lab_with(tag: &str, configs: [String; 3]) -> (Lab, Vec<Bal>, Host) {
+    let (lab, mut hosts) = Lab::standard(tag);
+    let client = hosts.pop().unwrap();
+    let dir = lab.dir().to_path_buf();
+    let bals = hosts
+        .into_iter()
+        .zip(configs)
+        .map(|(host, text)| {
+            let n = host.short_name().to_owned();
+            Bal {
+                config: write_config(&dir, &format!("{n}.toml"), &text),
+                socket: dir.join(format!("{n}.sock")),
+                log: dir.join(format!("{n}.log")),
+                host,
+                proc: None,
+            }
+        })
+        .collect();
+    (lab, bals, client)
+}
+
+fn three(tag: &str, extra: &str) -> (Lab, Vec<Bal>, Host) {
+    lab_with(
+        tag,
+        [
+            instance_toml("VI_1", 12, 150, extra),
+            instance_toml("VI_1", 12, 100, extra),
+            instance_toml("VI_1", 12, 50, extra),
+        ],
+    )
+}
+
+fn holder_names(bals: &[Bal]) -> Vec<String> {
+    bals.iter()
+        .filter(|b| b.host.has_addr(VIP))
+        .map(|b| b.host.short_name().to_owned())
+        .collect()
+}
+
+/// Wait until exactly `who` holds the VIP; return how long it took.
+fn wait_holder(bals: &[Bal], who: &str, timeout: Duration) -> Duration {
+    let t0 = Instant::now();
+    let ok = wait_until(timeout, Duration::from_millis(2), || {
+        holder_names(bals) == [who]
+    });
+    let logs: Vec<String> = bals
+        .iter()
+        .map(|b| format!("--- {}\n{}", b.host.short_name(), b.log_text()))
+        .collect();
+    assert!(
+        ok,
+        "expected only {who} to hold {VIP} within {timeout:?}, holders: {:?}\n{}",
+        holder_names(bals),
+        logs.join("\n")
+    );
+    t0.elapsed()
+}
+
+fn start_all(bals: &mut [Bal]) {
+    for b in bals.iter_mut() {
+        b.start();
+    }
+}
+
+#[test]
+fn election_highest_priority_holds_the_vip() {
+    if !require_root() {
+        return;
+    }
+    let (_lab, mut bals, _client) = three("elect", "");
+    start_all(&mut bals);
+    // Master_Down_Interval of bal1 is 3.41 s.
+    wait_holder(&bals, "bal1", Duration::from_secs(10));
+    // And it stays that way: exactly one holder over several intervals.
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(holder_names(&bals), ["bal1"]);
+    }
+    assert_eq!(bals[0].state(), "MASTER");
+    assert_eq!(bals[1].state(), "BACKUP");
+    assert_eq!(bals[2].state(), "BACKUP");
+    assert_eq!(bals[1].instance("VI_1")["master"], "172.16.1.250");
+    assert!(bals[0].log_text().contains("(VI_1) Entering MASTER STATE"));
+}
+
+#[test]
+fn sigkill_of_the_master_moves_the_vip_and_the_client_follows() {
+    if !require_root() {
+        return;
+    }
+    let (_lab, mut bals, client) = three("kill", "");
+    let _banners: Vec<_> = bals.iter().map(|b| b.host.serve_banner(8000)).collect();
+    start_all(&mut bals);
+    wait_holder(&bals, "bal1", Duration::from_secs(10));
+    assert_eq!(
+        client
+            .tcp_banner(VIP, 8000, Duration::from_secs(2))
+            .as_deref(),
+        Some("bal1")
+    );
+    bals[0].proc().signal(Signal::SIGKILL);
+    // A SIGKILLed master leaves its VIP behind (nobody removes it), so watch bal2.
+    let t0 = Instant::now();
+    assert!(
+        wait_until(Duration::from_secs(8), Duration::from_millis(2), || bals[1]
+            .host
+            .has_addr(VIP)),
+        "bal2 did not take over:\n{}",
+        bals[1].log_text()
+    );
+    let took = t0.elapsed();
+    // Master_Down_Interval of bal2: 3 s + 0.61 s; allow slack for a busy machine.
+    assert!(
+        took < Duration::from_millis(3609 + 2000),
+        "takeover took {took:?}"
+    );
+    // The dead node still has the address configured, but it is gone from
+    // the wire; remove it as a restarted node would, and the client reaches bal2.
+    bals[0]
+        .host
+        .ip(&["addr", "del", &format!("{VIP}/24"), "dev", "ext0"]);
+    client.neigh_flush();
+    assert!(wait_until(
+        Duration::from_secs(5),
+        Duration::from_millis(50),
+        || {
+            client
+                .tcp_banner(VIP, 8000, Duration::from_millis(500))
+                .as_deref()
+                == Some("bal2")
+        }
+    ));
+}
+
+#[test]
+fn sigterm_of_the_master_hands_over_after_skew_time() {
+    if !require_root() {
+        return;
+    }
+    let (_lab, mut bals, _client) = three("term", "");
+    start_all(&mut bals);
+    wait_holder(&bals, "bal1", Duration::from_secs(10));
+    let t0 = Instant::now();
+    let status = bals[0].proc().stop(Signal::SIGTERM, Duration::from_secs(5));
+    let stopped = t0.elapsed();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "vrrpd did not exit 0: {status:?}"
+    );
+    assert!(stopped < Duration::from_secs(1), "exit took {stopped:?}");
+    assert!(!bals[0].host.has_addr(VIP), "the old master kept the VIP");
+    let took = wait_holder(&bals, "bal2", Duration::from_secs(5)) + stopped;
+    // Skew_Time of priority 100 at 1 s: 609 ms.
+    assert!(
+        took < Duration::from_millis(609 + 1500),
+        "takeover took {took:?}"
+    );
+    let log = bals[0].log_text();
+    assert!(
+        log.contains("Entering INIT STATE") && log.contains("final counters"),
+        "{log}"
+    );
+    assert!(!bals[0].socket.exists(), "control socket left behind");
+}
+
+fn link_down_and_back(preempt: bool) {
+    let extra = if preempt { "" } else { "preempt = false" };
+    let (lab, mut bals, _client) = three(if preempt { "link" } else { "linknp" }, extra);
+    start_all(&mut bals);
+    wait_holder(&bals, "bal1", Duration::from_secs(10));
+    // Cable cut: bal1's ext0 loses carrier.
+    lab.set_bridge_port(&bals[0].host, false);
+    wait_holder(&bals, "bal2", Duration::from_secs(8));
+    assert!(wait_until(
+        Duration::from_secs(3),
+        Duration::from_millis(20),
+        || bals[0].state() == "FAULT"
+    ));
+    assert!(bals[0].log_text().contains("Entering FAULT STATE"));
+    lab.set_bridge_port(&bals[0].host, true);
+    assert!(wait_until(
+        Duration::from_secs(5),
+        Duration::from_millis(20),
+        || bals[0].state() == "BACKUP"
+    ));
+    if preempt {
+        wait_holder(&bals, "bal1", Duration::from_secs(8));
+    } else {
+        // Several Master_Down_Intervals later bal2 still holds it.
+        std::thread::sleep(Duration::from_secs(6));
+        assert_eq!(holder_names(&bals), ["bal2"]);
+        assert_eq!(bals[0].state(), "BACKUP");
+    }
+}
+
+#[test]
+fn link_down_faults_the_master_and_it_fails_back_with_preempt() {
+    if !require_root() {
+        return;
+    }
+    link_down_and_back(true);
+}
+
+#[test]
+fn link_down_and_back_without_preempt_stays_on_the_backup() {
+    if !require_root() {
+        return;
+    }
+    link_down_and_back(false);
+}
+
+#[test]
+fn ten_millisecond_adverts_elect_and_fail_over() {
+    if !require_root() {
+        return;
+    }
+    let (_lab, mut bals, _client) = three("fast", "advert_interval = \"10ms\"");
+    start_all(&mut bals);
+    wait_holder(&bals, "bal1", Duration::from_secs(5));
+    // Stable for 2 s (200 adverts): no flap.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(holder_names(&bals), ["bal1"]);
+    let t = bals[1].instance("VI_1")["counters"]["transitions"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(t, 1, "bal2 should only have entered BACKUP once");
+    bals[0].proc().signal(Signal::SIGKILL);
+    let t0 = Instant::now();
+    assert!(wait_until(
+        Duration::from_secs(3),
+        Duration::from_millis(1),
+        || bals[1].host.has_addr(VIP)
+    ));
+    // Master_Down_Interval: 36 ms.
+    assert!(
+        t0.elapsed() < Duration::from_millis(36 + 1000),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert_eq!(bals[2].state(), "BACKUP");
+}
+
+#[test]
+fn gratuitous_arp_moves_the_clients_neighbour_entry() {
+    if !require_root() {
+        return;
+    }
+    let (_lab, mut bals, client) = three("garp", "");
+    start_all(&mut bals);
+    wait_holder(&bals, "bal1", Duration::from_secs(10));
+    assert!(client.ping(VIP));
+    let mac1 = bals[0].host.mac("ext0");
+    let mac2 = bals[1].host.mac("ext0");
+    assert_eq!(client.neigh(VIP).as_deref(), Some(mac1.as_str()));
+    // Graceful stop, so that nobody else answers for the VIP.
+    bals[0].proc().stop(Signal::SIGTERM, Duration::from_secs(5));
+    wait_holder(&bals, "bal2", Duration::from_secs(5));
+    // No traffic from the client since the ping: only a GARP can have moved it.
+    assert!(
+        wait_until(Duration::from_secs(3), Duration::from_millis(20), || client
+            .neigh(VIP)
+            .as_deref()
+            == Some(mac2.as_str())),
+        "client neighbour entry: {:?}, bal2 MAC {mac2}",
+        client.neigh(VIP)
+    );
+}
+
+/// Send one VRRP packet from the client: payload to 224.0.0.18 with this TTL.
+fn inject(client: &Host, payload: Vec<u8>, ttl: u32) {
+    client.in_netns(move || {
+        use socket2::{Domain, Protocol, Socket, Type};
+        let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(112))).unwrap();
+        s.set_multicast_ttl_v4(ttl).unwrap();
+        s.bind_device(Some(b"ext0")).unwrap();
+        let dst: std::net::SocketAddr = "224.0.0.18:0".parse().unwrap();
+        s.send_to(&payload, &dst.into()).unwrap();
+    });
+}
+
+fn advert(
+    version: u8,
+    vrid: u8,
+    prio: u8,
+    auth: Option<&[u8; 8]>,
+) -> vrrpd::core::wire::vrrp::Advertisement {
+    use vrrpd::core::types::{Centisecs, Priority, Version};
+    use vrrpd::core::wire::vrrp::{Advertisement, Auth};
+    Advertisement {
+        version: Version::from_number(version).unwrap(),
+        vrid,
+        priority: Priority(prio),
+        max_adver_int: Centisecs(100),
+        addrs: vec![VIP.parse().unwrap()],
+        auth: auth.map_or(Auth::None, |a| Auth::SimplePassword(*a)),
+    }
+}
+
+fn bytes(a: &vrrpd::core::wire::vrrp::Advertisement) -> Vec<u8> {
+    use vrrpd::core::wire::vrrp::ChecksumMode;
+    a.to_bytes(
+        "172.16.1.100".parse().unwrap(),
+        "224.0.0.18".parse().unwrap(),
+        ChecksumMode::PseudoHeader,
+    )
+    .unwrap()
+}
+
+#[test]
+fn bad_packets_change_nothing_and_are_counted() {
+    if !require_root() {
+        return;
+    }
+    // bal1 runs a v3 instance (VRID 12) and a v2 instance with a password (VRID 13).
+    let v2 = "[[instance]]\nname = \"VI_2\"\ninterface = \"ext0\"\nvrid = 13\npriority = 150\nversion = 2\n\
+              auth_pass = \"secret\"\nvirtual_ips = [\"172.16.1.253/24\"]\n";
+    let (_lab, mut bals, client) = lab_with(
+        "bad",
+        [
+            format!("{}{v2}", instance_toml("VI_1", 12, 150, "")),
+            instance_toml("VI_1", 12, 100, ""),
+            instance_toml("VI_1", 12, 50, ""),
+        ],
+    );
+    start_all(&mut bals[..1]);
+    wait_holder(&bals, "bal1", Duration::from_secs(10));
+    assert!(wait_until(
+        Duration::from_secs(5),
+        Duration::from_millis(20),
+        || bals[0].host.has_addr("172.16.1.253")
+    ));
+    let before = bals[0].status();
+    // Each of these would make bal1 step down (priority 254 > 150) if it were accepted.
+    inject(&client, bytes(&advert(3, 12, 254, None)), 64); // TTL 64
+    let mut bad_sum = bytes(&advert(3, 12, 254, None));
+    bad_sum[6] ^= 0xff;
+    inject(&client, bad_sum, 255); // bad checksum
+    inject(&client, bytes(&advert(3, 99, 254, None)), 255); // unknown VRID
+    let wrong_pass = advert(2, 13, 254, Some(b"wrong\0\0\0"));
+    let wp = wrong_pass
+        .to_bytes(
+            "172.16.1.100".parse().unwrap(),
+            "224.0.0.18".parse().unwrap(),
+            vrrpd::core::wire::vrrp::ChecksumMode::MessageOnly,
+        )
+        .unwrap();
+    inject(&client, wp, 255); // wrong password
+    let mut bad_version = bytes(&advert(3, 12, 254, None));
+    bad_version[0] = 0x41;
+    inject(&client, bad_version, 255); // version 4
+    inject(
+        &client,
+        bytes(&advert(3, 12, 254, None))[..10].to_vec(),
+        255,
+    ); // truncated
+    std::thread::sleep(Duration::from_millis(500));
+    let after = bals[0].status();
+    let drops = &after["drops"];
+    for reason in ["ttl", "checksum", "vrid_unknown", "version"] {
+        assert!(
+            drops[reason].as_u64().unwrap_or(0) >= 1,
+            "no {reason} drop counted: {after}"
+        );
+    }
+    assert!(
+        drops["truncated"].as_u64().unwrap_or(0) + drops["length"].as_u64().unwrap_or(0) >= 1,
+        "no length drop counted: {after}"
+    );
+    let vi2 = after["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "VI_2")
+        .unwrap();
+    assert_eq!(vi2["counters"]["drops"]["auth"], 1, "{vi2}");
+    for (b, a) in before["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(after["instances"].as_array().unwrap())
+    {
+        assert_eq!(a["state"], "MASTER");
+        assert_eq!(a["counters"]["transitions"], b["counters"]["transitions"]);
+    }
+    assert_eq!(holder_names(&bals), ["bal1"]);
+    // A well-formed advert at 254 from the client, in contrast, does make it step down:
+    // the checks above are what kept it master.
+    inject(&client, bytes(&advert(3, 12, 254, None)), 255);
+    assert!(wait_until(
+        Duration::from_secs(2),
+        Duration::from_millis(10),
+        || bals[0].state() == "BACKUP"
+    ));
+}
+
+#[test]
+fn sighup_unchanged_keeps_state_and_new_priority_takes_effect() {
+    if !require_root() {
+        return;
+    }
+    let (_lab, mut bals, _client) = three("hup", "");
+    start_all(&mut bals);
+    wait_holder(&bals, "bal1", Duration::from_secs(10));
+    let t_before = bals[0].instance("VI_1")["counters"]["transitions"].clone();
+    bals[0].proc().signal(Signal::SIGHUP);
+    assert!(bals[0]
+        .proc()
+        .wait_log("reload done", Duration::from_secs(3)));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        bals[0].instance("VI_1")["counters"]["transitions"],
+        t_before
+    );
+    assert_eq!(holder_names(&bals), ["bal1"]);
+    // A broken file is refused and changes nothing.
+    let good = std::fs::read_to_string(&bals[0].config).unwrap();
+    std::fs::write(&bals[0].config, good.replace("vrid = 12", "vrid = 0")).unwrap();
+    bals[0].proc().signal(Signal::SIGHUP);
+    assert!(bals[0]
+        .proc()
+        .wait_log("keeping the running configuration", Duration::from_secs(3)));
+    assert_eq!(bals[0].state(), "MASTER");
+    // A new priority below bal2's takes effect at once.
+    std::fs::write(
+        &bals[0].config,
+        good.replace("priority = 150", "priority = 90"),
+    )
+    .unwrap();
+    bals[0].proc().signal(Signal::SIGHUP);
+    wait_holder(&bals, "bal2", Duration::from_secs(5));
+    assert_eq!(bals[0].instance("VI_1")["priority"], 90);
+}
+
+#[test]
+fn a_stale_vip_is_removed_when_vrrpd_starts_as_backup() {
+    if !require_root() {
+        return;
+    }
+    let (_lab, mut bals, _client) = three("stale", "");
+    bals[0].start();
+    wait_holder(&bals, "bal1", Duration::from_secs(10));
+    // As if an earlier bal2 had crashed while master.
+    bals[1].host.add_addr("ext0", &format!("{VIP}/24"));
+    assert_eq!(holder_names(&bals).len(), 2);
+    bals[1].start();
+    wait_holder(&bals, "bal1", Duration::from_secs(5));
+    assert!(bals[1].log_text().contains("removed a stale VIP"));
+}
+
+#[test]
+fn a_missing_interface_is_a_clear_error() {
+    if !require_root() {
+        return;
+    }
+    let (lab, bals, _client) = three("noif", "");
+    let cfg = write_config(
+        lab.dir(),
+        "noif.toml",
+        &instance_toml("VI_1", 12, 100, "").replace("ext0", "nosuch0"),
+    );
+    let out = bals[0].host.exec(&[
+        vrrpd_bin(),
+        "--config",
+        &cfg.to_string_lossy(),
+        "--socket",
+        &lab.dir().join("x.sock").to_string_lossy(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("interface nosuch0 does not exist"), "{err}");
+    assert!(!err.contains("panicked"));
+}
+
+/// `ip -o link show DEV` inside a host, or None if it does not exist.
+fn link_line(h: &Host, dev: &str) -> Option<String> {
+    let out = h.exec(&["ip", "-o", "link", "show", "dev", dev]);
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn use_vmac_puts_the_vip_on_the_virtual_mac_only_while_master() {
+    if !require_root() {
+        return;
+    }
+    let (lab, mut bals, client) = three("vmac", "use_vmac = true");
+    start_all(&mut bals[..2]);
+    wait_holder(&bals, "bal1", Duration::from_secs(10));
+    // The master's macvlan is up with the VIP and the RFC virtual MAC.
+    let l1 = link_line(&bals[0].host, "vrrp.12").expect("macvlan on bal1");
+    assert!(
+        l1.contains("00:00:5e:00:01:0c") && l1.contains(",UP"),
+        "{l1}"
+    );
+    let a = bals[0].host.ip(&["-o", "addr", "show", "dev", "vrrp.12"]);
+    assert!(a.contains(VIP), "{a}");
+    // The backup's exists but is down and holds nothing.
+    let l2 = link_line(&bals[1].host, "vrrp.12").expect("macvlan on bal2");
+    assert!(!l2.contains(",UP"), "{l2}");
+    // Clients resolve the VIP to the virtual MAC.
+    assert!(client.ping(VIP));
+    assert_eq!(client.neigh(VIP).as_deref(), Some("00:00:5e:00:01:0c"));
+    // The master loses its link: it goes to FAULT and its macvlan goes down,
+    // so it cannot keep answering on the shared virtual MAC.
+    lab.set_bridge_port(&bals[0].host, false);
+    wait_holder(&bals, "bal2", Duration::from_secs(8));
+    let l1 = link_line(&bals[0].host, "vrrp.12").expect("macvlan on bal1");
+    assert!(!l1.contains(",UP"), "{l1}");
+    let l2 = link_line(&bals[1].host, "vrrp.12").unwrap();
+    assert!(l2.contains(",UP"), "{l2}");
+    // The client still reaches the VIP on the same MAC, now served by bal2.
+    assert!(client.ping(VIP));
+    assert_eq!(client.neigh(VIP).as_deref(), Some("00:00:5e:00:01:0c"));
+    // A clean stop removes the macvlan altogether.
+    bals[1].proc().stop(Signal::SIGTERM, Duration::from_secs(5));
+    assert!(link_line(&bals[1].host, "vrrp.12").is_none());
+    assert!(!bals[1].host.has_addr(VIP));
+}
