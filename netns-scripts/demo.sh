@@ -137,8 +137,11 @@ step 3/5 "Fault 1: HAProxy killed (SIGKILL) on the master, $MASTER"
 scenario haproxy "HAProxy killed on $MASTER" inject_haproxy
 NOW="$(master)"
 if [ "$NOW" = "$MASTER" ]; then
-    say "    note: the VIP stayed on $MASTER, so clients saw an outage until HAProxy"
-    say "    came back: this vrrpd build does not lower its priority when HAProxy dies."
+    say "    note: the VIP stayed on $MASTER, so clients saw an outage until HAProxy came"
+    say "    back: vrrpd did not lower $MASTER's priority. Its tracker says:"
+    tracker_line "$MASTER" | sed 's/^ */      /'
+    say "      (a vrrpd without the process tracker, or another process on this machine"
+    say "      whose command line matches the tracker's pattern, keeps it UP)"
 else
     say "    VIP holder now: $NOW; the client is served by: $(client_sees)"
 fi

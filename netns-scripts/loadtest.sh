@@ -269,9 +269,11 @@ restore_master
 run_scenario haproxy "HAProxy killed on the master mid-load ($MASTER)" inj_haproxy
 if [ "$(master)" = "$MASTER" ]; then
     {
-        echo "Note: the VIP stayed on $MASTER after HAProxy died: this vrrpd build does not"
-        echo "lower its priority when the tracked process dies, so the outage lasts until"
-        echo "HAProxy is restarted."
+        echo "Note: the VIP stayed on $MASTER after HAProxy died: vrrpd did not lower its"
+        echo "priority, so the outage lasts until HAProxy is restarted. Its tracker said:"
+        echo "\`$(tracker_line "$MASTER" | sed 's/^ *//')\`"
+        echo "(no process tracker in this vrrpd, or another process on the machine matches"
+        echo "the tracker's command-line pattern)."
         echo
     } >>"$REPORT"
 fi

@@ -113,6 +113,14 @@ vrrpd_state() {
     echo "${st:-?} prio ${pr:-?}"
 }
 
+# tracker_line BAL: the tracker lines of "vrrpd status" for BAL (or a note).
+tracker_line() {
+    local b="$1" bin
+    bin="$(vrrpd_bin_path)" || { echo "(no vrrpd binary)"; return 0; }
+    "$bin" status --socket "$STATE/vrrpd-$b.sock" 2>/dev/null | grep -i 'tracker' ||
+        echo "(no tracker in vrrpd status for $b)"
+}
+
 # vrrp_events SINCE_MS [UNTIL_MS]: the VRRP state changes (and tracker
 # priority changes) logged by every balancer's vrrpd since SINCE_MS, as CSV
 # lines "unix_ms,bal2 MASTER" / "unix_ms,bal1 priority 150 -> 50". vrrpd logs
