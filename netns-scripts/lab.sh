@@ -418,7 +418,9 @@ start_vrrpd() {
         $fail "missing $conf; not starting vrrpd in $(ns "$b")"
         return 0
     fi
-    setsid ip netns exec "$(ns "$b")" "$bin" --config "$conf" \
+    # Every namespace shares one filesystem: each daemon gets its own
+    # control socket (vrrpd status --socket $STATE/vrrpd-bal1.sock).
+    setsid ip netns exec "$(ns "$b")" "$bin" --config "$conf" --socket "$STATE/vrrpd-$b.sock" \
         >>"$STATE/vrrpd-$b.log" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$STATE/vrrpd-$b.pid"

@@ -1,0 +1,161 @@
+# shellcheck shell=bash
+# lib/common.sh - helpers shared by demo.sh, loadtest.sh and lab-test.sh.
+# Source it after setting nothing; it defines LAB, REPO_DIR, STATE, VIP and
+# a few functions. Needs bash.
+
+LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+SCRIPTS_DIR="$(cd "$LIB_DIR/.." && pwd)"
+REPO_DIR="$(cd "$SCRIPTS_DIR/.." && pwd)"
+LAB="$SCRIPTS_DIR/lab.sh"
+STATE="${LAB_STATE:-/run/vrrpd-lab}"
+VIP=172.16.1.254
+VIP_URL="http://$VIP:8000/"
+
+# now_ms: Unix time in milliseconds.
+now_ms() { date +%s%3N; }
+
+# labtool_bin: the built prober (release, else debug), or $LABTOOL_BIN.
+labtool_bin() {
+    local c
+    for c in "${LABTOOL_BIN:-}" "$REPO_DIR/target/release/vrrpd-labtool" "$REPO_DIR/target/debug/vrrpd-labtool"; do
+        if [ -n "$c" ] && [ -x "$c" ]; then
+            echo "$c"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# vrrpd_bin: same search as lab.sh.
+vrrpd_bin_path() {
+    local c
+    for c in "${VRRPD_BIN:-}" "$REPO_DIR/target/release/vrrpd" "$REPO_DIR/target/debug/vrrpd"; do
+        if [ -n "$c" ] && [ -x "$c" ]; then
+            echo "$c"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# client_sees: the X-Balancer of one request from the client to the VIP.
+client_sees() {
+    local h
+    h="$(ip netns exec lab-client curl -s -m 1 -o /dev/null -D - "$VIP_URL" 2>/dev/null | tr -d '\r' |
+        awk 'tolower($1) == "x-balancer:" {print $2}')"
+    echo "${h:-nobody}"
+}
+
+# build_all: install the lab's packages and build vrrpd + labtool (release).
+# Cargo only rebuilds what changed, so this is quick the second time.
+build_all() {
+    "$LAB" deps
+    # Under sudo, cargo usually lives in the invoking user's ~/.cargo/bin,
+    # and the build should run as that user (no root-owned target/).
+    local cargo="" home="" c
+    local -a as=()
+    if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+        home="$(getent passwd "$SUDO_USER" | cut -d: -f6)"
+        as=(sudo -u "$SUDO_USER" -H)
+    fi
+    for c in "$(command -v cargo 2>/dev/null)" "$home/.cargo/bin/cargo" "$HOME/.cargo/bin/cargo"; do
+        if [ -n "$c" ] && [ -x "$c" ]; then
+            cargo="$c"
+            break
+        fi
+    done
+    if [ -z "$cargo" ]; then
+        echo "cargo not found: install Rust >= 1.85 (https://rustup.rs)" >&2
+        return 1
+    fi
+    (cd "$REPO_DIR" && "${as[@]}" "$cargo" build --release --quiet -p vrrpd -p vrrpd-labtool --bins)
+}
+
+# master: the VIP holder ("none" or several names when not exactly one).
+master() { "$LAB" master 2>/dev/null || true; }
+
+# wait_master NAME [SECS]: wait until exactly NAME holds the VIP.
+wait_master() {
+    local want="$1" secs="${2:-15}" _
+    for _ in $(seq $((secs * 5))); do
+        [ "$(master)" = "$want" ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+# wait_some_master [SECS]: wait until exactly one balancer holds the VIP.
+wait_some_master() {
+    local secs="${1:-15}" m _
+    for _ in $(seq $((secs * 5))); do
+        m="$(master)"
+        if [[ "$m" =~ ^bal[1-3]$ ]]; then
+            echo "$m"
+            return 0
+        fi
+        sleep 0.2
+    done
+    return 1
+}
+
+# vrrpd_state BAL: "MASTER 150" (state, effective priority) from the control socket.
+vrrpd_state() {
+    local b="$1" bin json
+    bin="$(vrrpd_bin_path)" || { echo "?"; return 0; }
+    json="$(ip netns exec "lab-$b" "$bin" status --json --socket "$STATE/vrrpd-$b.sock" 2>/dev/null)" || {
+        echo "down"
+        return 0
+    }
+    # One instance in the lab configs: take the first state/effective_priority.
+    local st pr
+    st="$(grep -o '"state":"[A-Z]*"' <<<"$json" | head -n1 | cut -d'"' -f4)"
+    pr="$(grep -o '"effective_priority":[0-9]*' <<<"$json" | head -n1 | cut -d: -f2)"
+    echo "${st:-?} prio ${pr:-?}"
+}
+
+# tracker_line BAL: the tracker lines of "vrrpd status" for BAL (or a note).
+tracker_line() {
+    local b="$1" bin
+    bin="$(vrrpd_bin_path)" || { echo "(no vrrpd binary)"; return 0; }
+    "$bin" status --socket "$STATE/vrrpd-$b.sock" 2>/dev/null | grep -i 'tracker' ||
+        echo "(no tracker in vrrpd status for $b)"
+}
+
+# vrrp_events SINCE_MS [UNTIL_MS]: the VRRP state changes (and tracker
+# priority changes) logged by every balancer's vrrpd since SINCE_MS, as CSV
+# lines "unix_ms,bal2 MASTER" / "unix_ms,bal1 priority 150 -> 50". vrrpd logs
+# "(VI_1) Entering MASTER STATE" and "effective priority changed from=150
+# to=50" after an RFC 3339 UTC timestamp.
+vrrp_events() {
+    local since="$1" until="${2:-99999999999999}" f b ts st ms
+    for f in "$STATE"/vrrpd-bal*.log; do
+        [ -f "$f" ] || continue
+        b="$(basename "$f" .log)"
+        b="${b#vrrpd-}"
+        grep -aE 'Entering [A-Z]+ STATE|effective priority changed' "$f" 2>/dev/null | while read -r ts rest; do
+            if [[ "$rest" =~ Entering\ ([A-Z]+)\ STATE ]]; then
+                st="${BASH_REMATCH[1]}"
+            elif [[ "$rest" =~ from=([0-9]+)\ to=([0-9]+) ]]; then
+                st="priority ${BASH_REMATCH[1]} -> ${BASH_REMATCH[2]}"
+            else
+                continue
+            fi
+            ms="$(date -d "$ts" +%s%3N 2>/dev/null)" || continue
+            if [ "$ms" -ge "$since" ] && [ "$ms" -le "$until" ]; then
+                echo "$ms,$b $st"
+            fi
+        done
+    done | sort -n
+}
+
+# probe_start OUT_PREFIX DURATION: run the prober in lab-client in the
+# background (5 ms interval) writing OUT_PREFIX.csv and
+# OUT_PREFIX-client.csv; sets PROBE_PID.
+probe_start() {
+    local prefix="$1" dur="$2" bin
+    bin="$(labtool_bin)" || { echo "vrrpd-labtool not built" >&2; return 1; }
+    ip netns exec lab-client "$bin" probe --url "$VIP_URL" --interval 5ms --duration "$dur" \
+        --out "$prefix.csv" --events "$prefix-client.csv" 2>>"$prefix.probe.log" &
+    # shellcheck disable=SC2034  # read by the sourcing script
+    PROBE_PID=$!
+}
