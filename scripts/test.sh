@@ -44,14 +44,17 @@ say "cargo test"
 cargo test --all-targets 2>&1 | tee /tmp/vrrpd-cargo-test.log
 # cargo's exit code is lost through tee; pipefail keeps it.
 
+say "cargo test -p vrrpd-labtool (the lab's prober and report)"
+cargo test -p vrrpd-labtool 2>&1 | tee -a /tmp/vrrpd-cargo-test.log
+
 if [[ $(id -u) -eq 0 ]]; then
-    say "netns-scripts/selftest.sh (the lab without vrrpd)"
-    netns-scripts/selftest.sh
+    say "netns-scripts/lab-test.sh (lab self-test, the demo, a quick load test)"
+    netns-scripts/lab-test.sh
 elif [[ "${VRRPD_REQUIRE_NETNS:-}" == 1 ]]; then
-    echo "scripts/test.sh: VRRPD_REQUIRE_NETNS=1 but not root: the lab self-test cannot run" >&2
+    echo "scripts/test.sh: VRRPD_REQUIRE_NETNS=1 but not root: the lab tests cannot run" >&2
     exit 1
 else
-    echo "SKIPPED (not root): netns-scripts/selftest.sh" >&2
+    echo "SKIPPED (not root): netns-scripts/lab-test.sh" >&2
 fi
 
 say "all tests passed"
