@@ -33,6 +33,7 @@ use crate::core::types::{Centisecs, Priority, Version, Vrid};
 pub use duration::{format_duration, parse_duration};
 pub use error::{ConfigError, ConfigIssue, Location};
 pub use prefix::{IpPrefix, IpPrefixError};
+pub(crate) use validate::unusable_addr;
 
 /// A validated configuration.
 #[derive(Debug, Clone, PartialEq)]

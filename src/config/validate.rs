@@ -381,8 +381,9 @@ fn validate_global(raw: Option<&RawGlobal>, issues: &mut Vec<ConfigIssue>) -> Gl
     global
 }
 
-/// Refuse addresses that can never be a VRRP address or peer.
-fn unusable_addr(addr: IpAddr) -> Option<&'static str> {
+/// Refuse addresses that can never be a VRRP address or peer (also used by
+/// the keepalived import, so that it drops exactly what `check` would refuse).
+pub(crate) fn unusable_addr(addr: IpAddr) -> Option<&'static str> {
     if addr.is_unspecified() {
         Some("the unspecified address")
     } else if addr.is_multicast() {

@@ -10,6 +10,8 @@ use super::argv::{self, ArgvError};
 use super::model::{OutGroup, OutInstance, OutKind, OutTrack, Output, Skipped};
 use super::parse::{Stmt, Word};
 use super::ImportWarning;
+// Why an address cannot be a VRRP address or peer: vrrpd's own rule.
+use crate::config::unusable_addr as unusable;
 use crate::config::IpPrefix;
 
 /// Longest instance, track or group name vrrpd accepts.
@@ -124,21 +126,6 @@ fn ms(ms: u64) -> Duration {
 /// Shown to a person: `1.5s`.
 fn show_secs_us(us: u64) -> String {
     crate::config::format_duration(Duration::from_micros(us))
-}
-
-/// Why an address cannot be a VRRP address or peer (vrrpd's rules).
-fn unusable(addr: IpAddr) -> Option<&'static str> {
-    if addr.is_unspecified() {
-        Some("the unspecified address")
-    } else if addr.is_multicast() {
-        Some("a multicast address")
-    } else if addr.is_loopback() {
-        Some("a loopback address")
-    } else if addr == IpAddr::from([255, 255, 255, 255]) {
-        Some("the broadcast address")
-    } else {
-        None
-    }
 }
 
 /// vrrpd's name rule: 1..=64 bytes, no whitespace, control characters or `"`.
