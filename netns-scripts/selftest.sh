@@ -180,7 +180,7 @@ main() {
     # --- kill/start HAProxy ------------------------------------------------
     "$LAB" kill-haproxy bal1
     if get "${EXT_IP[bal1]}:8000" >/dev/null; then fail "bal1 still answers after kill-haproxy"; fi
-    pgrep -f "haproxy-bal1.cfg" >/dev/null && fail "haproxy-bal1 processes left after kill"
+    pgrep -f "$STATE/haproxy-bal1.cfg" >/dev/null && fail "haproxy-bal1 processes left after kill"
     "$LAB" start-haproxy bal1
     poll 6 served_by_primary "${EXT_IP[bal1]}" || fail "bal1 did not answer after start-haproxy"
     pass "kill-haproxy / start-haproxy"
