@@ -910,7 +910,7 @@ Usage: $0 <command> [args]
   start-vrrpd BAL               start vrrpd (fails if binary/config missing)
   link BAL down|up [ext|int|hb] cut / restore one of the balancer's links (default ext)
   vips                          every VIP of the layout and its holder
-  path a|b down|up              stp-vxlan: cut / restore the redundant bridge extA/extB
+  path a|b down|up              stp-vxlan: cut / restore the redundant bridge exta/extb
   stp                           stp-vxlan: STP state of every external bridge port
   saturate BAL [N] [ADDR]       N parallel slow requests to BAL (or ADDR, e.g. the VIP)
                                 :8000/slow: fills the primaries so requests overflow
