@@ -10,6 +10,14 @@
 # The bridges live inside lab-sw, so the host's root namespace gets no new
 # link, address or route. See README.md next to this file for the details.
 #
+# Two more layouts (chosen at "up", remembered in the state dir):
+#   up --sync           three directors with an external and an internal VIP
+#                       in a sync group (the internal VIP is the web servers'
+#                       default gateway) plus a heartbeat bridge "hb"
+#   up --l2 stp-vxlan   two "VM" namespaces lab-vm1/lab-vm2 holding bridges:
+#                       the external side joined by two redundant STP bridges,
+#                       the internal side joined by VXLAN over an underlay veth
+#
 # Usage: lab.sh <command> [args]   (run "lab.sh help" for the list)
 set -euo pipefail
 
@@ -24,9 +32,15 @@ MAXCONN="${LAB_MAXCONN:-4}"            # concurrent requests per web server
 QUEUE="${LAB_QUEUE:-1}"                # queued requests that trigger overflow
 SLOW_BYTES="${LAB_SLOW_BYTES:-2048}"   # size of /slow (sent at 1 KiB/s)
 VRRPD_CONF_DIR="${LAB_VRRPD_CONF_DIR:-$REPO_DIR/config}"  # bal1.toml, ...
+SYNC_CONF_DIR="${LAB_SYNC_CONF_DIR:-$REPO_DIR/config/sync}"    # dir1.toml, ... (--sync)
+STP_CONF_DIR="${LAB_STP_CONF_DIR:-$REPO_DIR/config/stp-vxlan}" # bal1.toml, bal2.toml (--l2 stp-vxlan)
+NSP="${LAB_NS_PREFIX:-lab-}"           # namespace name prefix
 
 VIP=172.16.1.254
-SW=lab-sw                 # namespace holding the bridges
+INT_VIP=10.0.0.254        # --sync: the internal VIP, the servers' gateway
+HB_VIP=192.168.100.254    # --sync: VI_3's address on the heartbeat link
+SW="${NSP}sw"             # namespace holding the bridges
+VMS=(vm1 vm2)             # --l2 stp-vxlan: the two "VM" namespaces
 PRIMARIES=(serv1 serv2 serv3)
 BACKUPS=(bkp1 bkp2)
 ALL_BALANCERS=(bal1 bal2 bal3)
@@ -35,6 +49,15 @@ ALL_BALANCERS=(bal1 bal2 bal3)
 declare -A EXT_IP=([client]=172.16.1.100 [bal1]=172.16.1.250 [bal2]=172.16.1.251 [bal3]=172.16.1.252)
 declare -A INT_IP=([bal1]=10.0.0.250 [bal2]=10.0.0.251 [bal3]=10.0.0.252
     [serv1]=10.0.0.1 [serv2]=10.0.0.2 [serv3]=10.0.0.3 [bkp1]=10.0.0.11 [bkp2]=10.0.0.12)
+# --sync: heartbeat link (a private subnet that exists only inside the lab).
+declare -A HB_IP=([bal1]=192.168.100.1 [bal2]=192.168.100.2 [bal3]=192.168.100.3)
+# --l2 stp-vxlan: which VM each node lives on, and the VXLAN underlay.
+declare -A VM_OF=([client]=vm2 [bal1]=vm1 [bal2]=vm2
+    [serv1]=vm1 [serv3]=vm1 [bkp1]=vm1 [serv2]=vm2 [bkp2]=vm2)
+declare -A UL_IP=([vm1]=192.168.200.1 [vm2]=192.168.200.2)
+# STP bridge priorities: vm1's bridge is the root, and at equal cost vm2
+# prefers the path through "exta" (lower bridge id), so "extb" is blocked.
+declare -A STP_PRIO=([vm1]=4096 [exta]=8192 [extb]=12288 [vm2]=16384)
 
 # ---------------------------------------------------------------------------
 # Small helpers
@@ -45,12 +68,17 @@ die() { printf '[lab] error: %s\n' "$*" >&2; exit 1; }
 need_root() { [ "$(id -u)" -eq 0 ] || die "must run as root"; }
 
 # ns NAME -> namespace name ("bal1" and "lab-bal1" both give "lab-bal1").
-ns() { case "$1" in lab-*) echo "$1" ;; *) echo "lab-$1" ;; esac; }
+ns() { case "$1" in "$NSP"*) echo "$1" ;; *) echo "$NSP$1" ;; esac; }
 
 ns_exists() { [ -e "/run/netns/$(ns "$1")" ]; }
 
 # nsx NAME cmd... : run a command inside a lab namespace.
 nsx() { local n; n="$(ns "$1")"; shift; ip netns exec "$n" "$@"; }
+
+# The layout of the current lab: default, sync or stp-vxlan.
+layout() {
+    if [ -f "$STATE/layout" ]; then cat "$STATE/layout"; else echo default; fi
+}
 
 # The balancers of the current lab (from the state dir, default 2).
 balancers() {
@@ -61,7 +89,10 @@ balancers() {
 
 # Every namespace this lab may have created (used by down/status).
 all_namespaces() {
-    printf 'lab-%s\n' client "${ALL_BALANCERS[@]}" "${PRIMARIES[@]}" "${BACKUPS[@]}"
+    local n
+    for n in client "${ALL_BALANCERS[@]}" "${PRIMARIES[@]}" "${BACKUPS[@]}" "${VMS[@]}"; do
+        echo "$NSP$n"
+    done
     echo "$SW"
 }
 
@@ -183,38 +214,69 @@ make_ns() {
     ip -n "$n" link set lo up
 }
 
-# make_bridge NAME: a bridge inside the switch namespace, STP off, no
-# multicast snooping (VRRP adverts are multicast and must reach everyone).
+# make_bridge NAME [NS]: a bridge inside the switch namespace (or NS), STP
+# off, no multicast snooping (VRRP adverts are multicast and must reach
+# everyone).
 make_bridge() {
-    local br="$1"
-    if ! ip -n "$SW" link show "$br" >/dev/null 2>&1; then
-        ip -n "$SW" link add "$br" type bridge stp_state 0 forward_delay 0 mcast_snooping 0
+    local br="$1" n="${2:-$SW}"
+    if ! ip -n "$n" link show "$br" >/dev/null 2>&1; then
+        ip -n "$n" link add "$br" type bridge stp_state 0 forward_delay 0 mcast_snooping 0
     fi
-    ip -n "$SW" link set "$br" type bridge mcast_snooping 0
-    ip -n "$SW" link set "$br" up
+    ip -n "$n" link set "$br" type bridge mcast_snooping 0
+    ip -n "$n" link set "$br" up
 }
 
-# attach NODE IFNAME BRIDGE CIDR: a veth pair, IFNAME inside lab-NODE with
-# address CIDR, and NODE-BRIDGE (e.g. bal1-ext) plugged into the bridge in
-# the switch namespace. The pair is created directly inside the namespaces,
-# never in the root namespace.
+# make_stp_bridge NAME NS PRIO: a bridge with the kernel's STP (802.1D, no
+# userspace daemon) and the shortest timers the kernel accepts: hello 1 s,
+# forward delay 2 s (a port needs 2 x 2 s listening + learning before it
+# forwards), max age 6 s.
+make_stp_bridge() {
+    local br="$1" n="$2" prio="$3"
+    if ! ip -n "$n" link show "$br" >/dev/null 2>&1; then
+        ip -n "$n" link add "$br" type bridge stp_state 1 priority "$prio" \
+            hello_time 100 forward_delay 200 max_age 600 mcast_snooping 0
+    fi
+    ip -n "$n" link set "$br" up
+}
+
+# attach NODE IFNAME BRIDGE CIDR [BRNS]: a veth pair, IFNAME inside lab-NODE
+# with address CIDR, and NODE-BRIDGE (e.g. bal1-ext) plugged into the bridge
+# in the switch namespace (or BRNS). The pair is created directly inside the
+# namespaces, never in the root namespace.
 attach() {
-    local node="$1" ifname="$2" br="$3" cidr="$4" n peer
+    local node="$1" ifname="$2" br="$3" cidr="$4" brns="${5:-$SW}" n peer
     n="$(ns "$node")"
     peer="$node-$br"
-    if ! ip -n "$SW" link show "$peer" >/dev/null 2>&1; then
-        ip -n "$SW" link add "$peer" type veth peer name "$ifname" netns "$n"
+    if ! ip -n "$brns" link show "$peer" >/dev/null 2>&1; then
+        ip -n "$brns" link add "$peer" type veth peer name "$ifname" netns "$n"
     fi
-    ip -n "$SW" link set "$peer" master "$br" up
+    ip -n "$brns" link set "$peer" master "$br" up
     ip -n "$n" link set "$ifname" up
     ip -n "$n" addr replace "$cidr" dev "$ifname"
 }
 
+# balancer_sysctls BAL: answer ARP for a VIP only on the interface that
+# holds it.
+balancer_sysctls() {
+    nsx "$1" sh -c 'echo 1 >/proc/sys/net/ipv4/conf/all/arp_ignore; echo 2 >/proc/sys/net/ipv4/conf/all/arp_announce'
+}
+
 build_topology() {
-    local b s
+    case "$(layout)" in
+        stp-vxlan) build_topology_stp ;;
+        *) build_topology_flat ;;
+    esac
+}
+
+# The default layout, and --sync (which adds the heartbeat bridge, the
+# servers' gateway and forwarding on the directors).
+build_topology_flat() {
+    local b s sync=0
+    [ "$(layout)" = sync ] && sync=1
     make_ns "$SW"
     make_bridge ext
     make_bridge int
+    [ "$sync" -eq 1 ] && make_bridge hb
 
     make_ns client
     attach client ext0 ext "${EXT_IP[client]}/24"
@@ -223,13 +285,82 @@ build_topology() {
         make_ns "$b"
         attach "$b" ext0 ext "${EXT_IP[$b]}/24"
         attach "$b" int0 int "${INT_IP[$b]}/24"
-        # Answer ARP for the VIP only on the interface that holds it.
-        nsx "$b" sh -c 'echo 1 >/proc/sys/net/ipv4/conf/all/arp_ignore; echo 2 >/proc/sys/net/ipv4/conf/all/arp_announce'
+        balancer_sysctls "$b"
+        if [ "$sync" -eq 1 ]; then
+            attach "$b" hb0 hb "${HB_IP[$b]}/24"
+            # Directors route between the client side and the servers.
+            nsx "$b" sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward'
+        fi
     done
 
     for s in "${PRIMARIES[@]}" "${BACKUPS[@]}"; do
         make_ns "$s"
         attach "$s" int0 int "${INT_IP[$s]}/24"
+        if [ "$sync" -eq 1 ]; then
+            # Replies to anything outside 10.0.0.0/24 go through whichever
+            # director holds the internal VIP.
+            ip -n "$(ns "$s")" route replace default via "$INT_VIP" dev int0
+        fi
+    done
+    if [ "$sync" -eq 1 ]; then
+        # The client reaches the server subnet through the external VIP.
+        ip -n "$(ns client)" route replace 10.0.0.0/24 via "$VIP" dev ext0
+    fi
+}
+
+# --l2 stp-vxlan:
+#   lab-vm1 / lab-vm2: bridge "ext" (STP) and bridge "int" (+ vx0) each;
+#   lab-sw: bridges "exta" and "extb" (STP), each linked to both VMs' "ext"
+#           (ports upa/upb in the VMs, vm1-exta ... in lab-sw): a loop that
+#           STP breaks by blocking vm2's "upb";
+#   ul0: a veth vm1 <-> vm2 (192.168.200.0/24), the VXLAN underlay;
+#   vx0: VXLAN id 42 (UDP 4789) over ul0, a port of each VM's "int".
+build_topology_stp() {
+    local v x b s other
+    for v in "${VMS[@]}"; do
+        make_ns "$v"
+        make_stp_bridge ext "$(ns "$v")" "${STP_PRIO[$v]}"
+        make_bridge int "$(ns "$v")"
+    done
+    make_ns "$SW"
+    for x in a b; do
+        make_stp_bridge "ext$x" "$SW" "${STP_PRIO[ext$x]}"
+        for v in "${VMS[@]}"; do
+            if ! ip -n "$SW" link show "$v-ext$x" >/dev/null 2>&1; then
+                ip -n "$SW" link add "$v-ext$x" type veth peer name "up$x" netns "$(ns "$v")"
+            fi
+            ip -n "$SW" link set "$v-ext$x" master "ext$x" up
+            ip -n "$(ns "$v")" link set "up$x" master ext up
+        done
+    done
+    # Underlay: a lab-private point-to-point link between the two VMs. Its
+    # MTU leaves room for the 50-byte VXLAN header, so "int" keeps 1500.
+    if ! ip -n "$(ns vm1)" link show ul0 >/dev/null 2>&1; then
+        ip -n "$(ns vm1)" link add ul0 mtu 1550 type veth peer name ul0 mtu 1550 netns "$(ns vm2)"
+    fi
+    for v in "${VMS[@]}"; do
+        other=vm2
+        [ "$v" = vm2 ] && other=vm1
+        ip -n "$(ns "$v")" link set ul0 up
+        ip -n "$(ns "$v")" addr replace "${UL_IP[$v]}/24" dev ul0
+        if ! ip -n "$(ns "$v")" link show vx0 >/dev/null 2>&1; then
+            ip -n "$(ns "$v")" link add vx0 mtu 1500 type vxlan id 42 local "${UL_IP[$v]}" \
+                remote "${UL_IP[$other]}" dstport 4789 dev ul0
+        fi
+        ip -n "$(ns "$v")" link set vx0 master int up
+    done
+
+    make_ns client
+    attach client ext0 ext "${EXT_IP[client]}/24" "$(ns "${VM_OF[client]}")"
+    for b in $(balancers); do
+        make_ns "$b"
+        attach "$b" ext0 ext "${EXT_IP[$b]}/24" "$(ns "${VM_OF[$b]}")"
+        attach "$b" int0 int "${INT_IP[$b]}/24" "$(ns "${VM_OF[$b]}")"
+        balancer_sysctls "$b"
+    done
+    for s in "${PRIMARIES[@]}" "${BACKUPS[@]}"; do
+        make_ns "$s"
+        attach "$s" int0 int "${INT_IP[$s]}/24" "$(ns "${VM_OF[$s]}")"
     done
 }
 
@@ -401,11 +532,21 @@ vrrpd_bin() {
 
 vrrpd_running() { pid_running "$STATE/vrrpd-$1.pid" "vrrpd"; }
 
+# vrrpd_conf BAL: the balancer's config for the current layout.
+vrrpd_conf() {
+    case "$(layout)" in
+        sync) echo "$SYNC_CONF_DIR/dir${1#bal}.toml" ;;
+        stp-vxlan) echo "$STP_CONF_DIR/$1.toml" ;;
+        *) echo "$VRRPD_CONF_DIR/$1.toml" ;;
+    esac
+}
+
 # start_vrrpd BAL [strict]: start vrrpd in the balancer's namespace. Without
 # "strict" a missing binary/config or an early exit is only a warning (so
 # the lab is usable while vrrpd is in development).
 start_vrrpd() {
-    local b="$1" strict="${2:-}" bin conf="$VRRPD_CONF_DIR/$1.toml" pid
+    local b="$1" strict="${2:-}" bin conf pid
+    conf="$(vrrpd_conf "$b")"
     ns_exists "$b" || die "no namespace for $b (is the lab up?)"
     vrrpd_running "$b" && return 0
     local fail=log
@@ -469,7 +610,7 @@ probe_haproxy() {
 # ---------------------------------------------------------------------------
 
 cmd_up() {
-    local directors=2 with_vrrpd=1 b s
+    local directors="" with_vrrpd=1 b s want=default
     while [ $# -gt 0 ]; do
         case "$1" in
             --directors)
@@ -478,16 +619,33 @@ cmd_up() {
                 ;;
             --directors=*) directors="${1#*=}" ;;
             --no-vrrpd) with_vrrpd=0 ;;
+            --sync) want=sync ;;
+            --l2)
+                [ "${2:-}" = stp-vxlan ] || die "--l2: the only layout is 'stp-vxlan'"
+                want=stp-vxlan
+                shift
+                ;;
+            --l2=stp-vxlan) want=stp-vxlan ;;
             *) die "up: unknown option '$1'" ;;
         esac
         shift
     done
+    # --sync is seed 003's layout: three directors unless told otherwise.
+    if [ -z "$directors" ]; then
+        directors=2
+        [ "$want" = sync ] && directors=3
+    fi
     [[ "$directors" =~ ^[23]$ ]] || die "--directors must be 2 or 3"
+    [ "$want" = stp-vxlan ] && [ "$directors" != 2 ] && die "--l2 stp-vxlan has two balancers (bal1 on vm1, bal2 on vm2)"
     need_root
     check_tools
+    if [ -e "/run/netns/$SW" ] && [ "$(layout)" != "$want" ]; then
+        die "a lab with layout '$(layout)' is up; run '$0 down' first"
+    fi
 
     mkdir -p "$STATE"
     chmod 755 "$STATE"
+    echo "$want" >"$STATE/layout"
     if [ -f "$STATE/directors" ] && [ "$(cat "$STATE/directors")" -gt "$directors" ]; then
         log "lab already has $(cat "$STATE/directors") balancers; keeping them"
         directors="$(cat "$STATE/directors")"
@@ -514,7 +672,11 @@ cmd_up() {
     else
         log "--no-vrrpd: not starting vrrpd"
     fi
-    log "lab is up ($directors balancers); state in $STATE"
+    if [ "$want" = default ]; then
+        log "lab is up ($directors balancers); state in $STATE"
+    else
+        log "lab is up (layout $want, $directors balancers); state in $STATE"
+    fi
 }
 
 cmd_down() {
@@ -551,14 +713,15 @@ cmd_down() {
     log "lab is down"
 }
 
-# vip_holders: balancers whose ext0 carries the VIP.
+# vip_holders [ADDR DEV]: balancers whose DEV (default ext0) carries ADDR
+# (default the VIP).
 vip_holders() {
-    local b addrs
+    local b addrs addr="${1:-$VIP}" dev="${2:-ext0}"
     for b in "${ALL_BALANCERS[@]}"; do
         ns_exists "$b" || continue
         # (captured first: "cmd | grep -q" can fail on SIGPIPE under pipefail)
-        addrs="$(ip -n "$(ns "$b")" -o -4 addr show dev ext0 2>/dev/null || true)"
-        if [[ "$addrs" == *" $VIP/"* ]]; then
+        addrs="$(ip -n "$(ns "$b")" -o -4 addr show dev "$dev" 2>/dev/null || true)"
+        if [[ "$addrs" == *" $addr/"* ]]; then
             echo "$b"
         fi
     done
@@ -576,6 +739,19 @@ cmd_master() {
     fi
     echo "$holders" | paste -sd' ' -
     [ "$count" -eq 1 ] || return 2
+}
+
+# vips: every VIP of the layout and who holds it, one line each:
+# "172.16.1.254 ext0 bal1" ("none" if nobody, several names on a split brain).
+cmd_vips() {
+    local line addr dev holders
+    local -a list=("$VIP ext0")
+    [ "$(layout)" = sync ] && list+=("$INT_VIP int0" "$HB_VIP hb0")
+    for line in "${list[@]}"; do
+        read -r addr dev <<<"$line"
+        holders="$(vip_holders "$addr" "$dev" | paste -sd' ' -)"
+        echo "$addr $dev ${holders:-none}"
+    done
 }
 
 cmd_status() {
@@ -602,6 +778,11 @@ cmd_status() {
     else
         echo "  held by: $(echo "$holders" | paste -sd' ' -)"
     fi
+    if [ "$(layout)" != default ]; then
+        echo "== layout $(layout)"
+        cmd_vips | sed 's/^/  /'
+        [ "$(layout)" = stp-vxlan ] && cmd_stp | sed 's/^/  /'
+    fi
     echo "== processes"
     for b in "${ALL_BALANCERS[@]}"; do
         ns_exists "$b" || continue
@@ -627,15 +808,63 @@ cmd_exec() {
     nsx "$n" "$@"
 }
 
-# link BAL down|up: the balancer's external link, switched on the bridge side
-# (what a dead VM or a cut cable looks like to the others).
+# port_ns PORT: the namespace holding the bridge port PORT (lab-sw, or a VM
+# namespace in the stp-vxlan layout).
+port_ns() {
+    local n
+    for n in "$SW" "$(ns vm1)" "$(ns vm2)"; do
+        if [ -e "/run/netns/$n" ] && ip -n "$n" link show "$1" >/dev/null 2>&1; then
+            echo "$n"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# link BAL down|up [ext|int|hb]: one of the balancer's links (default the
+# external one), switched on the bridge side (what a dead VM or a cut cable
+# looks like to the others).
 cmd_link() {
-    [ $# -eq 2 ] || die "usage: link BAL down|up"
-    local b="$1" dir="$2"
+    [ $# -eq 2 ] || [ $# -eq 3 ] || die "usage: link BAL down|up [ext|int|hb]"
+    local b="$1" dir="$2" br="${3:-ext}" n
     [[ "$dir" =~ ^(up|down)$ ]] || die "link: state must be up or down"
-    ip -n "$SW" link show "$b-ext" >/dev/null 2>&1 || die "no switch port $b-ext"
-    ip -n "$SW" link set "$b-ext" "$dir"
-    log "$b external link $dir"
+    [[ "$br" =~ ^(ext|int|hb)$ ]] || die "link: the link is ext, int or hb"
+    n="$(port_ns "$b-$br")" || die "no switch port $b-$br"
+    ip -n "$n" link set "$b-$br" "$dir"
+    if [ "$br" = ext ]; then
+        log "$b external link $dir"
+    else
+        log "$b $br link $dir"
+    fi
+}
+
+# path a|b down|up (stp-vxlan): cut / restore both cables of the redundant
+# switch "exta" or "extb" (the lab-sw ends vm1-extX and vm2-extX), so both
+# VMs see their port upX lose carrier.
+cmd_path() {
+    [ $# -eq 2 ] || die "usage: path a|b down|up"
+    local x="$1" dir="$2" v
+    [[ "$x" =~ ^[ab]$ ]] || die "path: a or b"
+    [[ "$dir" =~ ^(up|down)$ ]] || die "path: state must be up or down"
+    [ "$(layout)" = stp-vxlan ] || die "path: only in the --l2 stp-vxlan layout"
+    for v in "${VMS[@]}"; do
+        ip -n "$SW" link set "$v-ext$x" "$dir"
+    done
+    log "path $x (bridge ext$x) $dir"
+}
+
+# stp (stp-vxlan): the STP state of every port of the external bridges,
+# one line each: "vm2 ext upb blocking".
+cmd_stp() {
+    [ "$(layout)" = stp-vxlan ] || die "stp: only in the --l2 stp-vxlan layout"
+    local n
+    for n in "$(ns vm1)" "$(ns vm2)" "$SW"; do
+        [ -e "/run/netns/$n" ] || continue
+        bridge -n "$n" link show 2>/dev/null | awk -v n="${n#"$NSP"}" '
+            { dev = $2; sub(/:$/, "", dev); sub(/@.*/, "", dev); br = ""; st = ""
+              for (i = 1; i < NF; i++) { if ($i == "master") br = $(i + 1); if ($i == "state") st = $(i + 1) }
+              if (br ~ /^ext/) print n, br, dev, st }'
+    done
 }
 
 # saturate BAL [N] [TARGET]: N (default 3*MAXCONN+4) concurrent slow requests
@@ -664,8 +893,11 @@ usage() {
     cat <<EOF
 Usage: $0 <command> [args]
   deps                          install haproxy, nginx, curl, iproute2, ab, wrk if missing
-  up [--directors 2|3] [--no-vrrpd]
+  up [--directors 2|3] [--no-vrrpd] [--sync | --l2 stp-vxlan]
                                 build the lab (idempotent), start nginx, HAProxy, vrrpd
+                                --sync: ext + int VIP in a sync group, heartbeat bridge
+                                (3 directors by default); --l2 stp-vxlan: two VMs, STP
+                                on the external side, VXLAN on the internal side
   down                          stop everything, delete namespaces and $STATE
   status                        namespaces, VIP holder, processes
   master                        print the VIP holder (exit 1: none, 2: several)
@@ -676,12 +908,16 @@ Usage: $0 <command> [args]
   start-haproxy BAL
   kill-vrrpd BAL [SIG]          signal vrrpd in lab-BAL (default TERM; KILL = crash)
   start-vrrpd BAL               start vrrpd (fails if binary/config missing)
-  link BAL down|up              cut / restore the balancer's external link
+  link BAL down|up [ext|int|hb] cut / restore one of the balancer's links (default ext)
+  vips                          every VIP of the layout and its holder
+  path a|b down|up              stp-vxlan: cut / restore the redundant bridge exta/extb
+  stp                           stp-vxlan: STP state of every external bridge port
   saturate BAL [N] [ADDR]       N parallel slow requests to BAL (or ADDR, e.g. the VIP)
                                 :8000/slow: fills the primaries so requests overflow
 Environment: LAB_STATE ($STATE) LAB_WAIT ($WAIT_SECS s) LAB_MAXCONN ($MAXCONN)
              LAB_QUEUE ($QUEUE) LAB_SLOW_BYTES ($SLOW_BYTES) VRRPD_BIN
-             LAB_VRRPD_CONF_DIR ($VRRPD_CONF_DIR)
+             LAB_VRRPD_CONF_DIR ($VRRPD_CONF_DIR) LAB_SYNC_CONF_DIR LAB_STP_CONF_DIR
+             LAB_NS_PREFIX ($NSP)
 EOF
 }
 
@@ -718,6 +954,9 @@ main() {
             start_vrrpd "$1" strict
             ;;
         link) cmd_link "$@" ;;
+        vips) cmd_vips ;;
+        path) cmd_path "$@" ;;
+        stp) cmd_stp ;;
         saturate) cmd_saturate "$@" ;;
         help | -h | --help) usage ;;
         *)
