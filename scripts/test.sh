@@ -50,6 +50,8 @@ cargo test -p vrrpd-labtool 2>&1 | tee -a /tmp/vrrpd-cargo-test.log
 if [[ $(id -u) -eq 0 ]]; then
     say "netns-scripts/lab-test.sh (lab self-test, the demo, a quick load test)"
     netns-scripts/lab-test.sh
+    say "netns-scripts/selftest-layouts.sh (the sync-group and STP+VXLAN lab layouts)"
+    netns-scripts/selftest-layouts.sh
 elif [[ "${VRRPD_REQUIRE_NETNS:-}" == 1 ]]; then
     echo "scripts/test.sh: VRRPD_REQUIRE_NETNS=1 but not root: the lab tests cannot run" >&2
     exit 1
