@@ -607,3 +607,38 @@ fn use_vmac_puts_the_vip_on_the_virtual_mac_only_while_master() {
     assert!(link_line(&bals[1].host, "vrrp.12").is_none());
     assert!(!bals[1].host.has_addr(VIP));
 }
+
+#[test]
+fn unicast_peers_elect_without_multicast() {
+    if !require_root() {
+        return;
+    }
+    let (_lab, mut bals, client) = lab_with(
+        "ucast",
+        [
+            instance_toml("VI_1", 12, 150, "unicast_peers = [\"172.16.1.251\"]"),
+            instance_toml("VI_1", 12, 100, "unicast_peers = [\"172.16.1.250\"]"),
+            instance_toml("VI_1", 12, 50, ""),
+        ],
+    );
+    let sniff = bals[1].host.sniff("ext0");
+    start_all(&mut bals[..2]);
+    wait_holder(&bals, "bal1", Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(bals[1].state(), "BACKUP");
+    assert_eq!(bals[1].instance("VI_1")["master"], "172.16.1.250");
+    // bal1's adverts reach bal2 addressed to it, never to 224.0.0.18.
+    let bal1: std::net::IpAddr = "172.16.1.250".parse().unwrap();
+    let bal2: std::net::IpAddr = "172.16.1.251".parse().unwrap();
+    let vrrp = sniff.filter(|f| f.is_vrrp() && f.ip_src() == Some(bal1));
+    assert!(vrrp.len() >= 2, "no adverts from bal1 seen on bal2");
+    assert!(vrrp.iter().all(|f| f.ip_dst() == Some(bal2)));
+    // And the client, which is not a peer, hears none of them.
+    assert!(client
+        .sniff("ext0")
+        .wait_for(Duration::from_millis(2500), |f| f.is_vrrp())
+        .is_none());
+    // Failover works over unicast too.
+    bals[0].proc().stop(Signal::SIGTERM, Duration::from_secs(5));
+    wait_holder(&bals, "bal2", Duration::from_secs(5));
+}
