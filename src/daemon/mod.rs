@@ -345,18 +345,20 @@ impl Daemon {
             );
             return;
         };
-        inst.checksum_seen(adv.1);
-        if let Err(reason) = inst.router.handle_advert(now, pkt.src, &adv.0) {
-            let key = format!("{}:{}", inst.cfg.name, reason.name());
-            match self.logs.check(&key, std::time::Instant::now()) {
-                Verdict::Suppress => {}
-                v => warn!(
-                    instance = %inst.cfg.name,
-                    src = %pkt.src,
-                    reason = reason.name(),
-                    suppressed = suppressed(&v),
-                    "dropped advertisement"
-                ),
+        match inst.router.handle_advert(now, pkt.src, &adv.0) {
+            Ok(()) => inst.checksum_seen(adv.1),
+            Err(reason) => {
+                let key = format!("{}:{}", inst.cfg.name, reason.name());
+                match self.logs.check(&key, std::time::Instant::now()) {
+                    Verdict::Suppress => {}
+                    v => warn!(
+                        instance = %inst.cfg.name,
+                        src = %pkt.src,
+                        reason = reason.name(),
+                        suppressed = suppressed(&v),
+                        "dropped advertisement"
+                    ),
+                }
             }
         }
     }
