@@ -22,6 +22,7 @@ use crate::io::IoError;
 use crate::notify::{Notifier, TransitionEvent};
 use crate::track::TrackState;
 
+use super::ratelimit::{RateLimit, Verdict};
 use super::status::{Counters, InstanceStatus, TrackerStatus, Transition};
 
 /// The macvlan of a `use_vmac` instance.
@@ -66,6 +67,8 @@ pub(super) struct Instance {
     /// The trackers this instance uses, as configured (name, weight).
     tracks: Vec<(String, i32)>,
     last_transition: Option<Transition>,
+    /// Bounds the log lines a misbehaving peer can cause.
+    logs: RateLimit,
     /// How many accepted packets used each v3 IPv4 checksum form.
     checksum_pseudo: u64,
     checksum_message_only: u64,
@@ -95,6 +98,7 @@ impl Instance {
             frames,
             vmac: None,
             last_transition: None,
+            logs: RateLimit::new(5, Duration::from_secs(10)),
             checksum_pseudo: 0,
             checksum_message_only: 0,
         })
@@ -299,18 +303,29 @@ impl Instance {
         }
     }
 
-    fn log_anomaly(&self, a: &Anomaly) {
-        // These arrive at most once per advert from a peer, and the master's
-        // reply path is itself bounded; log at debug for the frequent ones.
+    /// A misbehaving peer is logged at a bounded rate (a few lines per kind
+    /// per 10 s, then one line saying how many were suppressed); the
+    /// counters keep the full count.
+    fn log_anomaly(&mut self, a: &Anomaly) {
+        let kind = match a {
+            Anomaly::VipMismatch { .. } => "vip_mismatch",
+            Anomaly::IntervalAdopted { .. } => "interval_adopted",
+            Anomaly::LowerPriorityMaster { .. } => "lower_priority_master",
+        };
+        let suppressed = match self.logs.check(kind, std::time::Instant::now()) {
+            Verdict::Suppress => return,
+            Verdict::Log => 0,
+            Verdict::LogAfterSuppressing(n) => n,
+        };
         match a {
             Anomaly::VipMismatch { src } => {
-                tracing::debug!(instance = %self.cfg.name, src = %src, "advertised VIP list differs from ours")
+                warn!(instance = %self.cfg.name, src = %src, suppressed, "advertised VIP list differs from ours (accepted)")
             }
             Anomaly::IntervalAdopted { src, interval } => {
-                info!(instance = %self.cfg.name, src = %src, interval = %interval, "adopting the master's advertisement interval")
+                info!(instance = %self.cfg.name, src = %src, interval = %interval, suppressed, "adopting the master's advertisement interval")
             }
             Anomaly::LowerPriorityMaster { src, priority } => {
-                warn!(instance = %self.cfg.name, src = %src, priority = priority.get(), "another master with lower priority; asserting ourselves")
+                warn!(instance = %self.cfg.name, src = %src, priority = priority.get(), suppressed, "another master with lower priority; asserting ourselves")
             }
         }
     }
