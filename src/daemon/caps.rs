@@ -10,8 +10,11 @@
 //!   belongs to another user);
 //! - `CAP_SYS_PTRACE`: a process tracker with `same_netns = true` (the
 //!   default) reads `/proc/PID/ns/net`, which the kernel guards with a
-//!   ptrace read check: without it, a HAProxy running as another user (its
-//!   `user haproxy` setting) would look like it is not there;
+//!   ptrace read check: a process of another user (HAProxy's `user haproxy`),
+//!   or a root process holding capabilities vrrpd dropped (a root HAProxy
+//!   holds them all), is invisible without it. `same_netns = false` with a
+//!   `cmdline_contains` or `pidfile` needs nothing (`/proc/PID/cmdline` and
+//!   `/proc/PID/stat` are readable by all);
 //! - `CAP_NET_BIND_SERVICE`: `metrics_listen` on a port below 1024.
 //!
 //! The ambient and inheritable sets are cleared, so programs vrrpd starts
@@ -100,7 +103,7 @@ pub fn needed(config: &Config) -> Vec<Need> {
             } => add(
                 Capability::CAP_SYS_PTRACE,
                 format!(
-                    "process tracker {} reads /proc/PID/ns/net of processes of other users (same_netns)",
+                    "process tracker {} reads /proc/PID/ns/net of other processes (same_netns)",
                     t.name
                 ),
             ),
