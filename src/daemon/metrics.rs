@@ -208,12 +208,14 @@ pub fn render(s: &Status) -> String {
 }
 
 /// Bind `addr` and serve scrapes on a task until the process ends.
+/// Returns the task and the address bound (port 0 picks a free one).
 pub(super) async fn serve(
     addr: SocketAddr,
     tx: mpsc::Sender<SnapshotRequest>,
-) -> std::io::Result<tokio::task::JoinHandle<()>> {
+) -> std::io::Result<(tokio::task::JoinHandle<()>, SocketAddr)> {
     let listener = TcpListener::bind(addr).await?;
-    Ok(tokio::spawn(async move {
+    let bound = listener.local_addr()?;
+    let task = tokio::spawn(async move {
         loop {
             let (stream, peer) = match listener.accept().await {
                 Ok(c) => c,
@@ -231,7 +233,8 @@ pub(super) async fn serve(
                 }
             });
         }
-    }))
+    });
+    Ok((task, bound))
 }
 
 /// What a request line asks for.
@@ -455,11 +458,8 @@ mod tests {
     #[tokio::test]
     async fn serves_a_scrape_over_tcp() {
         let (tx, mut rx) = mpsc::channel::<SnapshotRequest>(4);
-        // Port 0: the kernel picks one; find it by binding ourselves first.
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = probe.local_addr().unwrap();
-        drop(probe);
-        let _task = serve(addr, tx).await.unwrap();
+        // Port 0: the kernel picks a free one.
+        let (_task, addr) = serve("127.0.0.1:0".parse().unwrap(), tx).await.unwrap();
         tokio::spawn(async move {
             while let Some(reply) = rx.recv().await {
                 let _ = reply.send(snapshot("MASTER", 99));

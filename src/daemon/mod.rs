@@ -189,7 +189,8 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
         Some(addr) => Some(
             metrics::serve(addr, metrics_tx)
                 .await
-                .map_err(os(&format!("metrics_listen {addr}")))?,
+                .map_err(os(&format!("metrics_listen {addr}")))?
+                .0,
         ),
         None => None,
     };
