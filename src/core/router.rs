@@ -316,6 +316,17 @@ pub struct MasterInfo {
     pub priority: Priority,
 }
 
+/// The sender of an accepted advertisement, and when it arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeardAdvert {
+    /// Source address of the advertisement.
+    pub addr: IpAddr,
+    /// Its advertised priority (0 for a resignation).
+    pub priority: Priority,
+    /// When it was accepted.
+    pub at: Instant,
+}
+
 /// One virtual router: the RFC state machine for one VRID on one interface.
 #[derive(Debug, Clone)]
 pub struct VirtualRouter {
@@ -337,6 +348,10 @@ pub struct VirtualRouter {
     running: bool,
     /// The master we follow, when backup.
     master: Option<MasterInfo>,
+    /// The sender of the last advertisement accepted, in any state (Fault and
+    /// maintenance included) and kept across transitions. Only reported
+    /// (`vrrpd maintenance` tells who took over); never decides anything.
+    last_heard: Option<HeardAdvert>,
     /// When we last answered a lower-priority master, to bound the replies
     /// a misbehaving peer can draw from us.
     last_lower_reply: Option<Instant>,
@@ -363,6 +378,7 @@ impl VirtualRouter {
             sync_held: false,
             running: false,
             master: None,
+            last_heard: None,
             last_lower_reply: None,
             announce_second_pending: false,
             since: Instant::ZERO,
@@ -396,6 +412,13 @@ impl VirtualRouter {
     /// The master this router follows, when it is backup.
     pub fn master(&self) -> Option<MasterInfo> {
         self.master
+    }
+
+    /// The sender of the last advertisement this router accepted, whatever
+    /// its state then (also in Fault and maintenance, where no master is
+    /// followed). Kept across transitions; purely informational.
+    pub fn last_heard(&self) -> Option<HeardAdvert> {
+        self.last_heard
     }
 
     /// Master_Adver_Interval as currently in force.
@@ -659,6 +682,11 @@ impl VirtualRouter {
             return Err(reason);
         }
         self.stats.adverts_received += 1;
+        self.last_heard = Some(HeardAdvert {
+            addr: src,
+            priority: adv.priority,
+            at: now,
+        });
         if adv.priority == Priority::RESIGN {
             self.stats.priority_zero_received += 1;
         }
@@ -1020,5 +1048,105 @@ fn ip_greater(a: IpAddr, b: IpAddr) -> bool {
         (IpAddr::V6(a), IpAddr::V6(b)) => u128::from(a) > u128::from(b),
         // Families never mix here: check_advert drops those packets.
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn cfg(last_octet: u8, priority: u8) -> RouterConfig {
+        RouterConfig {
+            name: format!("R{last_octet}"),
+            vrid: Vrid::new(12).unwrap(),
+            version: Version::V3,
+            priority: Priority(priority),
+            advert_interval: Centisecs(100),
+            preempt: true,
+            preempt_delay: Duration::ZERO,
+            vips: vec![IpAddr::V4(Ipv4Addr::new(172, 16, 1, 254))],
+            auth_pass: None,
+            primary_ip: IpAddr::V4(Ipv4Addr::new(172, 16, 1, last_octet)),
+            garp: GarpPolicy::default(),
+        }
+    }
+
+    fn advert(priority: u8) -> Advertisement {
+        Advertisement {
+            version: Version::V3,
+            vrid: 12,
+            priority: Priority(priority),
+            max_adver_int: Centisecs(100),
+            addrs: vec![IpAddr::V4(Ipv4Addr::new(172, 16, 1, 254))],
+            auth: Auth::None,
+        }
+    }
+
+    fn drain(r: &mut VirtualRouter) -> Vec<Action> {
+        std::iter::from_fn(|| r.poll_action()).collect()
+    }
+
+    fn t(ms: u64) -> Instant {
+        Instant::ZERO + Duration::from_millis(ms)
+    }
+
+    /// In maintenance (Fault) the router records who advertises, and that is
+    /// all: same state, same deadline, no action, as without the advert.
+    #[test]
+    fn last_heard_is_recorded_in_maintenance_without_changing_behaviour() {
+        let peer = IpAddr::V4(Ipv4Addr::new(172, 16, 1, 251));
+        let mut r = VirtualRouter::new(cfg(250, 150));
+        r.handle_startup(t(0));
+        r.handle_timeout(t(4000));
+        assert_eq!(r.state(), State::Master);
+        assert_eq!(r.last_heard(), None);
+        r.handle_maintenance(t(5000), true);
+        assert_eq!(r.state(), State::Fault);
+        drain(&mut r);
+
+        let mut without = r.clone();
+        assert_eq!(r.handle_advert(t(5600), peer, &advert(100)), Ok(()));
+        assert_eq!(
+            r.last_heard(),
+            Some(HeardAdvert {
+                addr: peer,
+                priority: Priority(100),
+                at: t(5600)
+            })
+        );
+        assert_eq!(r.state(), State::Fault);
+        assert!(drain(&mut r).is_empty());
+        assert_eq!(r.poll_timeout(), without.poll_timeout());
+        assert_eq!(r.master(), None);
+        // Time passes the same way with and without the advert.
+        for now in [t(9000), t(20000)] {
+            r.handle_timeout(now);
+            without.handle_timeout(now);
+            assert_eq!(r.state(), without.state());
+            assert_eq!(drain(&mut r), drain(&mut without));
+        }
+        // Out of maintenance, the router behaves as one that never heard it:
+        // Backup, with the full Master_Down_Interval.
+        r.handle_maintenance(t(21000), false);
+        without.handle_maintenance(t(21000), false);
+        assert_eq!(r.state(), State::Backup);
+        assert_eq!(drain(&mut r), drain(&mut without));
+        assert_eq!(r.poll_timeout(), without.poll_timeout());
+        // Kept across the transition.
+        assert_eq!(r.last_heard().map(|h| h.addr), Some(peer));
+    }
+
+    /// A refused advert (our own address) is not recorded; priority 0 is.
+    #[test]
+    fn last_heard_only_counts_accepted_adverts() {
+        let mut r = VirtualRouter::new(cfg(250, 100));
+        r.handle_startup(t(0));
+        let own = IpAddr::V4(Ipv4Addr::new(172, 16, 1, 250));
+        assert!(r.handle_advert(t(10), own, &advert(100)).is_err());
+        assert_eq!(r.last_heard(), None);
+        let peer = IpAddr::V4(Ipv4Addr::new(172, 16, 1, 252));
+        assert!(r.handle_advert(t(20), peer, &advert(0)).is_ok());
+        assert_eq!(r.last_heard().map(|h| h.priority), Some(Priority(0)));
     }
 }

@@ -467,6 +467,8 @@ impl Instance {
             master_adver_interval_ms: r.master_adver_interval().to_duration().as_millis() as u64,
             maintenance: r.maintenance(),
             last_transition: self.last_transition.clone(),
+            // Filled in by the daemon, which knows the wall clock.
+            last_master_seen: None,
             trackers: self
                 .tracks
                 .iter()

@@ -10,10 +10,13 @@
 //! out: adverts on the raw socket, VIPs through netlink, ARP/NA frames on an
 //! AF_PACKET socket.
 
+pub mod caps;
 mod control;
 mod instance;
+pub mod metrics;
 mod ratelimit;
 mod rx;
+pub mod sdnotify;
 pub mod status;
 
 use std::collections::{BTreeMap, HashMap};
@@ -123,6 +126,12 @@ pub struct RunOptions {
     pub config_path: PathBuf,
     /// Overrides `global.control_socket`.
     pub control_socket: Option<PathBuf>,
+    /// systemd's `$NOTIFY_SOCKET`, read (and removed from the environment,
+    /// so that children do not inherit it) by `main` before any thread starts.
+    pub notify_socket: Option<String>,
+    /// The capabilities kept at start, when `main` dropped the others; a
+    /// reload that needs more is warned about.
+    pub capabilities: Option<::caps::CapsHashSet>,
 }
 
 /// The running daemon.
@@ -175,6 +184,24 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
     let _control = control::serve(&socket_path, ctl_tx)
         .map_err(os(&format!("control socket {}", socket_path.display())))?;
 
+    let (metrics_tx, mut metrics_rx) = mpsc::channel::<metrics::SnapshotRequest>(8);
+    let _metrics = match config.global.metrics_listen {
+        Some(addr) => Some(
+            metrics::serve(addr, metrics_tx)
+                .await
+                .map_err(os(&format!("metrics_listen {addr}")))?
+                .0,
+        ),
+        None => None,
+    };
+    let sd = match &opts.notify_socket {
+        Some(v) => sdnotify::SdNotify::to_address(v).unwrap_or_else(|e| {
+            warn!(error = %e, "ignoring NOTIFY_SOCKET");
+            sdnotify::SdNotify::disabled()
+        }),
+        None => sdnotify::SdNotify::disabled(),
+    };
+
     let (rx_tx, mut rx_rx) = mpsc::channel(1024);
     let (track_tx, mut track_rx) = mpsc::channel(256);
     let trackers = TrackerSet::spawn(&config.tracks, track_tx.clone());
@@ -207,8 +234,14 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
     info!(
         instances = d.instances.len(),
         control_socket = %socket_path.display(),
+        metrics = ?config.global.metrics_listen,
         "vrrpd started"
     );
+    sd.send(&sdnotify::Message::Status(format!(
+        "{} instances",
+        d.instances.len()
+    )));
+    sd.send(&sdnotify::Message::Ready);
 
     loop {
         let deadline = d.next_deadline();
@@ -222,15 +255,23 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
             biased;
             _ = sigterm.recv() => { info!(signal = "SIGTERM", "stopping"); break; }
             _ = sigint.recv() => { info!(signal = "SIGINT", "stopping"); break; }
-            _ = sighup.recv() => d.reload().await,
+            _ = sighup.recv() => {
+                sd.send(&sdnotify::Message::Reloading { monotonic_usec: sdnotify::monotonic_usec() });
+                let before = d.config.global.clone();
+                d.reload().await;
+                d.warn_not_reloadable(&before);
+                sd.send(&sdnotify::Message::Ready);
+            }
             Some(msg) = rx_rx.recv() => d.on_packet(msg),
             Some(ev) = net_events.recv() => d.on_net_event(ev).await,
             Some(ev) = track_rx.recv() => d.on_track(ev),
             Some((req, reply)) = ctl_rx.recv() => d.on_control(req, reply),
+            Some(reply) = metrics_rx.recv() => { let _ = reply.send(d.status()); }
             _ = sleep => d.on_timers(),
         }
         d.drain().await;
     }
+    sd.send(&sdnotify::Message::Stopping);
     d.shutdown().await;
     let _ = std::fs::remove_file(&socket_path);
     // notify_stop commands and the last FIFO lines: wait a little, never long.
@@ -465,6 +506,8 @@ impl Daemon {
     }
 
     fn status(&self) -> status::Status {
+        let now = self.clock.now();
+        let now_unix_ms = unix_ms_now();
         status::Status {
             version: env!("CARGO_PKG_VERSION").into(),
             pid: std::process::id(),
@@ -472,7 +515,16 @@ impl Daemon {
             instances: self
                 .instances
                 .iter()
-                .map(|i| i.status(&self.track_states))
+                .map(|i| {
+                    let mut s = i.status(&self.track_states);
+                    s.last_master_seen = i.router.last_heard().map(|h| status::MasterSeen {
+                        address: h.addr.to_string(),
+                        priority: h.priority.get(),
+                        at_unix_ms: now_unix_ms
+                            .saturating_sub(now.saturating_duration_since(h.at).as_millis() as u64),
+                    });
+                    s
+                })
                 .collect(),
             drops: self.drops.clone(),
         }
@@ -605,6 +657,23 @@ impl Daemon {
         info!(instances = self.instances.len(), "reload done");
     }
 
+    /// After a reload: say which new settings need a restart (the metrics
+    /// listener, capabilities dropped at start).
+    fn warn_not_reloadable(&self, before: &config::Global) {
+        if self.config.global.metrics_listen != before.metrics_listen {
+            warn!(
+                old = ?before.metrics_listen,
+                new = ?self.config.global.metrics_listen,
+                "metrics_listen changed; restart vrrpd to apply it"
+            );
+        }
+        if let Some(kept) = &self.opts.capabilities {
+            for n in caps::missing_after_reload(kept, &self.config) {
+                warn!(capability = %n.cap, why = %n.why, "the new configuration needs a capability dropped at start; restart vrrpd");
+            }
+        }
+    }
+
     /// Every master sends priority 0 and removes its VIPs; the counters go to the log.
     async fn shutdown(&mut self) {
         let now = self.clock.now();
@@ -654,6 +723,14 @@ pub fn track_effect(weight: i16, state: TrackState) -> crate::core::router::Trac
             }
         }
     }
+}
+
+/// Wall-clock time in milliseconds since the Unix epoch.
+fn unix_ms_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_millis() as u64
 }
 
 fn suppressed(v: &Verdict) -> u64 {

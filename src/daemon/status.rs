@@ -55,6 +55,11 @@ pub struct InstanceStatus {
     pub maintenance: bool,
     /// The last transition, if any.
     pub last_transition: Option<Transition>,
+    /// The sender of the last advertisement accepted, in any state (also
+    /// FAULT and maintenance, where `master` is null): after `vrrpd
+    /// maintenance NAME on`, the peer that took over.
+    #[serde(default)]
+    pub last_master_seen: Option<MasterSeen>,
     /// Trackers this instance uses.
     pub trackers: Vec<TrackerStatus>,
     /// Counters.
@@ -72,6 +77,17 @@ pub struct Transition {
     pub to: String,
     /// Why.
     pub reason: String,
+}
+
+/// An advertisement heard from another router.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MasterSeen {
+    /// Its source address.
+    pub address: String,
+    /// Its advertised priority (0: it resigned).
+    pub priority: u8,
+    /// When it arrived, milliseconds since the Unix epoch.
+    pub at_unix_ms: u64,
 }
 
 /// A tracker as one instance sees it.
