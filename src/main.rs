@@ -180,6 +180,8 @@ fn run_daemon(cli: &Cli) -> ExitCode {
     } else {
         builder.init();
     }
+    // Memory lock, SCHED_RR, timer slack (best effort; VRRPD_REALTIME=off to skip).
+    vrrpd::daemon::realtime::apply_from_env();
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -13,6 +13,7 @@
 mod control;
 mod instance;
 mod ratelimit;
+pub mod realtime;
 mod rx;
 pub mod status;
 
