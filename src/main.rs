@@ -233,6 +233,9 @@ fn run_daemon(cli: &Cli) -> ExitCode {
     } else {
         builder.init();
     }
+    // Memory lock, SCHED_RR, timer slack (best effort; VRRPD_REALTIME=off to
+    // skip). First, while we still have CAP_IPC_LOCK and CAP_SYS_NICE.
+    vrrpd::daemon::realtime::apply_from_env();
     // Before any thread starts: capabilities and the environment are per
     // thread / process-wide state that threads would inherit or race on.
     let notify_socket = std::env::var(vrrpd::daemon::sdnotify::NOTIFY_SOCKET_ENV)

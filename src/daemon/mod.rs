@@ -15,6 +15,7 @@ mod control;
 mod instance;
 pub mod metrics;
 mod ratelimit;
+pub mod realtime;
 mod rx;
 pub mod sdnotify;
 pub mod status;
