@@ -31,6 +31,7 @@ use nix::sys::socket::{
 };
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
 use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 
 use super::IoError;
 
@@ -240,7 +241,10 @@ impl VrrpSocket {
         // unchanged until the socket is dropped, which happens only when the
         // AsyncFd drops it; `as_raw_fd` always returns that fd, and the
         // socket is never swapped out (only `get_ref` is used).
-        let fd = unsafe { AsyncFd::register(sock) }
+        // Readable interest only: sends are non-blocking calls that never
+        // wait, so a writable event would only wake the loop for nothing
+        // after every advert.
+        let fd = unsafe { AsyncFd::register_with_interest(sock, Interest::READABLE) }
             .map_err(|e| IoError::sys("register with tokio", e.into()))?;
         Ok(VrrpSocket {
             fd,

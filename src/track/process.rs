@@ -237,6 +237,13 @@ async fn track(m: Matcher, rescan: Duration, out: &mut Emitter) -> Result<(), Cl
     loop {
         tokio::select! {
             _ = tick.tick() => {
+                // While we hold a live matching process and follow no
+                // pidfile, a walk of /proc can change nothing: its death
+                // wakes us through its pidfd, and then we look again at
+                // once (below). This keeps an idle tracker nearly free.
+                if !watched.is_empty() && m.pidfile.is_none() {
+                    continue;
+                }
                 match m.scan() {
                     Ok(found) => {
                         why_none = format!("no {what} running");
@@ -244,20 +251,7 @@ async fn track(m: Matcher, rescan: Duration, out: &mut Emitter) -> Result<(), Cl
                         // pidfile now names another PID).
                         watched.retain(|id, _| found.contains(id));
                         for id in found {
-                            if watched.contains_key(&id) {
-                                continue;
-                            }
-                            let Some(fd) = open_pidfd(id) else { continue };
-                            // SAFETY: PidFd owns its OwnedFd, which stays open and
-                            // unchanged until the AsyncFd drops it; as_raw_fd
-                            // always returns that fd.
-                            match unsafe { AsyncFd::register(fd) } {
-                                Ok(afd) => {
-                                    debug!(pid = id.pid, "watching process");
-                                    watched.insert(id, afd);
-                                }
-                                Err(e) => debug!(pid = id.pid, error = %e.into_parts().1, "cannot register pidfd"),
-                            }
+                            watch(&mut watched, id);
                         }
                     }
                     Err(detail) => {
@@ -275,12 +269,36 @@ async fn track(m: Matcher, rescan: Duration, out: &mut Emitter) -> Result<(), Cl
             id = exited(&watched), if !watched.is_empty() => {
                 watched.remove(&id);
                 if watched.is_empty() {
+                    // A replacement may already run (a reloaded HAProxy):
+                    // look once before calling it down.
+                    for id in m.scan().unwrap_or_default() {
+                        watch(&mut watched, id);
+                    }
+                }
+                if watched.is_empty() {
                     out.set(TrackState::Down, format!("pid {} exited, no {what} left", id.pid)).await?;
                 } else {
                     debug!(pid = id.pid, "one matching process exited, others remain");
                 }
             }
         }
+    }
+}
+
+/// Start watching `id` through a pidfd, unless already watched or gone.
+fn watch(watched: &mut HashMap<ProcId, AsyncFd<PidFd>>, id: ProcId) {
+    if watched.contains_key(&id) {
+        return;
+    }
+    let Some(fd) = open_pidfd(id) else { return };
+    // SAFETY: PidFd owns its OwnedFd, which stays open and unchanged until
+    // the AsyncFd drops it; as_raw_fd always returns that fd.
+    match unsafe { AsyncFd::register(fd) } {
+        Ok(afd) => {
+            debug!(pid = id.pid, "watching process");
+            watched.insert(id, afd);
+        }
+        Err(e) => debug!(pid = id.pid, error = %e.into_parts().1, "cannot register pidfd"),
     }
 }
 
