@@ -362,7 +362,7 @@ fn v2_wrong_password_both_drop_two_masters() {
     expect_within(
         Duration::from_secs(5),
         "vrrpd counts auth drops",
-        || v.drop_count("auth") >= 2,
+        || v.drop_count("auth") >= 1,
         || format!("{}\n{}", v.status(), ctx(&v, &k)),
     );
     assert!(
@@ -391,7 +391,7 @@ fn version_2_against_3_both_drop_two_masters() {
     expect_within(
         Duration::from_secs(5),
         "vrrpd counts version drops",
-        || v.drop_count("version") + v.global_drop("version") >= 2,
+        || v.drop_count("version") + v.global_drop("version") >= 1,
         || format!("{}\n{}", v.status(), ctx(&v, &k)),
     );
     assert!(
@@ -520,5 +520,11 @@ fn vip_mismatch_keepalived_drops_vrrpd_two_masters() {
         "{}",
         ctx(&v, &k)
     );
-    assert!(v.counter("vip_mismatch") >= 10, "{}", v.vi1());
+    // At least one: a keepalived master postpones its own next advert
+    // whenever it receives a packet for the VRID, even one it rejects (it
+    // re-arms its timer after every read). vrrpd, on SCHED_RR, advertises on
+    // an exact 1 s beat, so keepalived can fall silent while both are
+    // master (docs/INTEROP.md); the count then stays at what was heard
+    // before that.
+    assert!(v.counter("vip_mismatch") >= 1, "{}", v.vi1());
 }

@@ -19,6 +19,7 @@ pub mod realtime;
 mod rx;
 pub mod sdnotify;
 pub mod status;
+mod timer;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -41,6 +42,7 @@ use crate::track::{TrackEvent, TrackState, TrackerSet};
 pub use control::{request, ControlRequest};
 use instance::Instance;
 use ratelimit::{RateLimit, Verdict};
+pub use timer::Clock;
 
 /// Errors that stop the daemon from starting or running.
 #[derive(Debug, thiserror::Error)]
@@ -82,29 +84,6 @@ pub enum DaemonError {
         /// The error.
         source: std::io::Error,
     },
-}
-
-/// Maps the tokio clock onto the core's [`Instant`].
-#[derive(Debug, Clone, Copy)]
-pub struct Clock {
-    base: tokio::time::Instant,
-}
-
-impl Clock {
-    fn new() -> Self {
-        Clock {
-            base: tokio::time::Instant::now(),
-        }
-    }
-
-    /// Now, as the core sees it.
-    pub fn now(&self) -> Instant {
-        Instant::from_micros(self.base.elapsed().as_micros() as u64)
-    }
-
-    fn to_tokio(self, t: Instant) -> tokio::time::Instant {
-        self.base + Duration::from_micros(t.as_micros())
-    }
 }
 
 /// A packet from a socket reader task, tagged with its socket.
@@ -244,14 +223,13 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
     )));
     sd.send(&sdnotify::Message::Ready);
 
+    let mut timer =
+        timer::DeadlineTimer::new(d.clock).map_err(os("creating the protocol timer (timerfd)"))?;
     loop {
-        let deadline = d.next_deadline();
-        let sleep = async {
-            match deadline {
-                Some(t) => tokio::time::sleep_until(d.clock.to_tokio(t)).await,
-                None => std::future::pending().await,
-            }
-        };
+        if let Err(e) = timer.arm(d.next_deadline()) {
+            // Cannot happen with a valid timerfd; go on rather than stop.
+            warn!(error = %e, "cannot arm the protocol timer");
+        }
         tokio::select! {
             biased;
             _ = sigterm.recv() => { info!(signal = "SIGTERM", "stopping"); break; }
@@ -268,7 +246,7 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
             Some(ev) = track_rx.recv() => d.on_track(ev),
             Some((req, reply)) = ctl_rx.recv() => d.on_control(req, reply),
             Some(reply) = metrics_rx.recv() => { let _ = reply.send(d.status()); }
-            _ = sleep => d.on_timers(),
+            _ = timer.expired() => d.on_timers(),
         }
         d.drain().await;
     }

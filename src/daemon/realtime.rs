@@ -113,9 +113,23 @@ pub fn apply(s: &Settings) -> Vec<Outcome> {
         out.push(result("timer slack", rc));
     }
     if s.lock_memory {
-        // SAFETY: mlockall takes flags only; it changes no memory contents.
-        let rc = unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE | MCL_ONFAULT) };
-        out.push(result("mlockall(on fault)", rc));
+        // With MCL_FUTURE every later allocation is locked, and counts
+        // against RLIMIT_MEMLOCK once the daemon has dropped CAP_IPC_LOCK
+        // (it does, right after this): with a finite limit, allocations
+        // would start failing. So lift the limit first (we are still
+        // privileged here), and lock only if that worked.
+        let unlimited = libc::rlimit {
+            rlim_cur: libc::RLIM_INFINITY,
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        // SAFETY: setrlimit reads a valid rlimit that outlives the call.
+        let rc = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) };
+        out.push(result("RLIMIT_MEMLOCK unlimited", rc));
+        if rc == 0 {
+            // SAFETY: mlockall takes flags only; it changes no memory contents.
+            let rc = unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE | MCL_ONFAULT) };
+            out.push(result("mlockall(on fault)", rc));
+        }
     }
     if let Some(p) = s.rt_priority {
         let param = libc::sched_param {
