@@ -430,8 +430,8 @@ fn address_owner_takes_over_at_once() {
 }
 
 /// Partition bal1 away, let bal2 become master too, heal at `heal_ms`, and
-/// return whether the lower master's advert was the first to cross.
-fn split_brain_heals(heal_ms: u64) -> bool {
+/// return when bal2 stepped down.
+fn split_brain_heals(heal_ms: u64) -> Instant {
     let mut lan = three_nodes(100);
     lan.start_all();
     lan.run_until(at(ms(10_000)));
@@ -441,37 +441,43 @@ fn split_brain_heals(heal_ms: u64) -> bool {
     assert_eq!(lan.masters(), vec![0, 1]);
     let heal = at(ms(heal_ms));
     lan.run_until(heal);
+    let sent_before = |i: usize| lan.nodes[i].sent.iter().filter(|s| s.0 < heal).count();
+    let (b1, b2) = (sent_before(0), sent_before(1));
     lan.partition = vec![0, 0, 0];
     lan.run_until(heal + ms(1_000));
     assert_eq!(lan.masters(), vec![0]);
     let healed = lan.last_entered(1, State::Backup).unwrap();
     assert!(healed > heal && healed - heal <= ms(1_000));
-    // Whichever master's advert crossed first decided it: at once (zero latency).
-    let first_after = |i: usize| lan.nodes[i].sent.iter().map(|s| s.0).find(|&t| t >= heal);
-    let first = [first_after(0), first_after(1)]
+    // Whichever master's regular advert crossed first decided it, at once
+    // (zero latency).
+    let next = |i: usize, skip: usize| lan.nodes[i].sent.get(skip).map(|s| s.0);
+    let first = [next(0, b1), next(1, b2)]
         .into_iter()
         .flatten()
         .min()
         .unwrap();
     assert_eq!(healed, first);
-    let lower_first = first_after(1) == Some(first);
-    // If bal2's advert crossed first, the true master answered at once and
-    // re-announced the VIP so that clients come back to it.
-    if lower_first {
-        assert!(lan.nodes[0]
+    // Either way the true master re-announced the VIP at that instant, so
+    // clients that followed bal2 during the partition come back: it heard
+    // bal2 as a lower master, directly or through bal2's goodbye advert.
+    assert!(
+        lan.nodes[0]
             .actions
             .iter()
-            .any(|(t, a)| *t == first && matches!(a, Action::Announce { .. })));
-    }
-    lower_first
+            .any(|(t, a)| *t == first && matches!(a, Action::Announce { .. })),
+        "bal1 did not re-announce after the heal"
+    );
+    healed
 }
 
 #[test]
 fn split_brain_heals_within_one_advert_interval() {
-    // bal1 advertises at phase .414 s, bal2 (master since 13.023 s) at .023 s:
-    // healing at 20.3 s lets bal1's advert cross first, at 20.5 s bal2's.
-    assert!(!split_brain_heals(20_300));
-    assert!(split_brain_heals(20_500));
+    // bal1 advertises at phase .414062 s, bal2 (master since 13.023437 s) at
+    // .023437 s: healing at 20.3 s lets bal1's advert cross first (bal2 steps
+    // down on it), at 20.5 s bal2's (bal1 answers, and bal2 steps down on
+    // the answer).
+    assert_eq!(split_brain_heals(20_300), at(us(20_414_062)));
+    assert_eq!(split_brain_heals(20_500), at(us(21_023_437)));
 }
 
 #[test]

@@ -834,6 +834,14 @@ impl VirtualRouter {
                     priority: adv.priority,
                 },
             );
+            // One last advert at our own priority (keepalived's
+            // `higher_prio_send_advert`). After a partition heals, clients
+            // on our side still point at our MAC; the new master may never
+            // have heard us as a lower master, so it would not re-announce.
+            // This advert makes it take its lower-master path: an advert
+            // back and a gratuitous ARP/NA burst, and clients follow it.
+            // An RFC peer simply discards a lower-priority advert.
+            self.send_advert(ours);
             self.actions.push_back(Action::RemoveVips);
             if self.cfg.version == Version::V3 {
                 self.master_adver_interval = adv.max_adver_int;
