@@ -164,9 +164,12 @@ for b in bal1 bal2; do start_haproxy "$b"; start_vrrpd "$b"; done
 set +e
 
 holders() {
-    local out=() b
+    local out=() b a
     for b in bal1 bal2; do
-        if ip -n "$P-$b" -o addr show dev ext0 | grep -q "inet $VIP/"; then out+=("$b"); fi
+        # Read the whole output first: "ip ... | grep -q" under pipefail fails
+        # at random when grep exits before ip has written everything (SIGPIPE).
+        a="$(ip -n "$P-$b" -o addr show dev ext0 2>/dev/null)"
+        if [[ "$a" == *"inet $VIP/"* ]]; then out+=("$b"); fi
     done
     echo "${out[*]:-}"
 }
@@ -285,10 +288,11 @@ run_fault() {
     fi
     if [ "$f" = partition ] && [ -n "$h" ]; then
         # Only the master's gratuitous ARP can point the client back at it.
-        local mac ok=0
+        local mac n ok=0
         mac="$(mac_of "$h")"
         for _ in $(seq 30); do
-            if nsx client ip neigh show "$VIP" | grep -qi "$mac"; then ok=1; break; fi
+            n="$(nsx client ip neigh show "$VIP")"
+            if [[ "${n,,}" == *"${mac,,}"* ]]; then ok=1; break; fi
             sleep 0.1
         done
         [ "$ok" -eq 1 ] || violation "partition healed: client's neighbour entry for $VIP is '$(nsx client ip neigh show "$VIP")', master $h has $mac"
