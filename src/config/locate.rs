@@ -16,7 +16,17 @@ pub(super) fn issue_from_toml(err: &toml::de::Error, text: &str, doc: &DeTable<'
         .as_ref()
         .and_then(|s| path_in_table(doc, s))
         .unwrap_or_default();
-    let (extra_key, reason) = humanize(err.message());
+    let (extra_key, mut reason) = humanize(err.message());
+    if err.message().trim() == "duplicate key" {
+        // The parsed document stops before the second definition, so the
+        // span is named from the text: the table header above it, then the key.
+        if let Some(s) = &span {
+            if path.is_empty() {
+                path = duplicate_key_path(text, s);
+            }
+        }
+        reason = "key is set twice in the same table; keep one".to_string();
+    }
     if let Some(key) = extra_key {
         if !path.ends_with(&format!(".{key}")) && path != key {
             if !path.is_empty() {
@@ -30,6 +40,47 @@ pub(super) fn issue_from_toml(err: &toml::de::Error, text: &str, doc: &DeTable<'
         section_name: None,
         reason,
         location,
+    }
+}
+
+/// `table[index].key` for the key at `span`, from the last table header above it.
+fn duplicate_key_path(text: &str, span: &Range<usize>) -> String {
+    let start = span.start.min(text.len());
+    let end = span.end.clamp(start, text.len());
+    let key = text
+        .get(start..end)
+        .unwrap_or_default()
+        .split('=')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .trim_matches('"')
+        .to_string();
+    let mut header = String::new();
+    let mut arrays: Vec<(String, usize)> = Vec::new();
+    for line in text.get(..start).unwrap_or_default().lines() {
+        let l = line.trim();
+        if let Some(name) = l.strip_prefix("[[").and_then(|r| r.split_once("]]")) {
+            let name = name.0.trim().to_string();
+            let n = match arrays.iter_mut().find(|(a, _)| *a == name) {
+                Some((_, n)) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    arrays.push((name.clone(), 0));
+                    0
+                }
+            };
+            header = format!("{name}[{n}]");
+        } else if let Some(name) = l.strip_prefix('[').and_then(|r| r.split_once(']')) {
+            header = name.0.trim().to_string();
+        }
+    }
+    match (header.is_empty(), key.is_empty()) {
+        (_, true) => header,
+        (true, false) => key,
+        (false, false) => format!("{header}.{key}"),
     }
 }
 
@@ -140,6 +191,12 @@ fn humanize(message: &str) -> (Option<String>, String) {
     }
     if let Some(rest) = message.strip_prefix("invalid type: ") {
         if let Some((found, expected)) = rest.split_once(", expected ") {
+            if let Some(n) = found
+                .strip_prefix("integer `")
+                .and_then(|r| r.strip_suffix("` as i128"))
+            {
+                return (None, format!("out of range: {n} is too large"));
+            }
             return (
                 None,
                 format!(

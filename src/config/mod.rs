@@ -46,6 +46,11 @@ pub struct Config {
     pub tracks: Vec<Track>,
     /// Groups of instances that change state together, from `[[sync_group]]`.
     pub sync_groups: Vec<SyncGroup>,
+    /// Problems that do not stop the configuration from being used, for the
+    /// daemon to log at warn level (for example: a file holding `auth_pass`
+    /// that other users can read). Empty from [`parse_str`]; [`load`] adds
+    /// the ones about the file itself.
+    pub warnings: Vec<String>,
 }
 
 impl Config {
@@ -291,14 +296,44 @@ pub struct SyncGroup {
     pub instances: Vec<String>,
 }
 
-/// Read, parse and validate a configuration file.
+/// Read, parse and validate a configuration file. Non-fatal findings about
+/// the file (see [`Config::warnings`]) come back with the configuration.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         file: file.clone(),
         source,
     })?;
-    parse_str(&text, &file)
+    let mut config = parse_str(&text, &file)?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        use std::os::unix::fs::PermissionsExt;
+        config.warnings.extend(secret_readable_warning(
+            &config,
+            &file,
+            meta.permissions().mode(),
+        ));
+    }
+    Ok(config)
+}
+
+/// A warning when the file holds a VRRPv2 password (`auth_pass`) and its
+/// mode lets users other than the owner and group read it.
+fn secret_readable_warning(config: &Config, file: &str, mode: u32) -> Option<String> {
+    let holders: Vec<String> = config
+        .instances
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| i.auth_pass.is_some())
+        .map(|(n, i)| format!("instance[{n}] (\"{}\").auth_pass", i.name))
+        .collect();
+    if holders.is_empty() || mode & 0o004 == 0 {
+        return None;
+    }
+    Some(format!(
+        "{file}: mode {:04o} lets every local user read {}; run `chmod 600 {file}`",
+        mode & 0o7777,
+        holders.join(", ")
+    ))
 }
 
 /// Parse and validate configuration text; `file_name` is used in messages.

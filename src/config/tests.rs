@@ -152,13 +152,63 @@ fn malformed_configs_name_the_key() {
         ("notify_fifo relative", format!("[global]\nnotify_fifo = \"fifo\"\n{}", inst(&[])), "global.notify_fifo", "absolute path"),
         ("unknown global key", format!("[global]\nlogformat = \"json\"\n{}", inst(&[])), "global.logformat", "unknown key"),
         ("unknown table", format!("{}\n[bogus]\nx = 1\n", inst(&[])), "bogus", "unknown key `bogus`"),
+        // TOML-level mistakes: still a key path and a reason in plain words
+        ("duplicate key", format!("{}vrid = 13\n", inst(&[])), "instance[0].vrid", "set twice"),
+        ("duplicate key in second instance", format!("{}\n{}priority = 5\n", inst(&[]), inst(&[("name", "\"VI_2\""), ("vrid", "13"), ("priority", "4")])), "instance[1].priority", "set twice"),
+        ("unterminated string", "[[instance]]\nname = \"VI_1\nvrid = 1\n".to_string(), "instance[0].name", "string"),
+        ("integer too large", inst(&[("priority", "99999999999999999999")]), "instance[0].priority", "out of range"),
+        ("negative vrid", inst(&[("vrid", "-1")]), "instance[0].vrid", "must be 1..=255, got -1"),
+        ("float vrid", inst(&[("vrid", "1.5")]), "instance[0].vrid", "expected an integer, found floating point"),
+        ("instance as a table", "[instance]\nname = \"VI_1\"\n".to_string(), "instance", "expected an array, found a table"),
+        ("track list not array", format!("{}track = 5\n", inst(&[])), "instance[0].track", "expected an array"),
+        ("global not a table", format!("global = 3\n{}", inst(&[])), "global", "expected a table"),
+        ("log_format integer", format!("[global]\nlog_format = 1\n{}", inst(&[])), "global.log_format", "expected a string"),
+        ("preempt string", inst(&[("preempt", "\"yes\"")]), "instance[0].preempt", "expected a boolean"),
+        ("vip integer", inst(&[("virtual_ips", "[1]")]), "instance[0].virtual_ips[0]", "expected a string"),
+        ("name empty", inst(&[("name", "\"\"")]), "instance[0].name", "must not be empty"),
+        ("weight string", trk("type = \"file\"\npath = \"/x\"\nweight = \"a\""), "track[0].weight", "expected an integer"),
     ];
     assert!(cases.len() >= 30);
     for (label, text, path, reason) in &cases {
         let found = issues(text);
+        for issue in &found {
+            assert_plain_words(label, issue);
+        }
         assert!(
             found.iter().any(|i| i.path == *path && i.reason.contains(reason)),
             "case {label:?}: expected {path}: ...{reason}..., got {found:#?}\n--- config ---\n{text}"
+        );
+    }
+}
+
+/// A message names its key path and says what is wrong in the words of the
+/// file, never serde's or the TOML reader's raw text.
+fn assert_plain_words(label: &str, issue: &ConfigIssue) {
+    assert!(
+        !issue.path.is_empty(),
+        "case {label:?}: no key path in {issue:?}"
+    );
+    assert!(
+        issue.reason.trim().len() >= 8,
+        "case {label:?}: no reason in {issue:?}"
+    );
+    for raw in [
+        "invalid type:",
+        "missing field",
+        "unknown field",
+        "unknown variant",
+        "TOML parse error",
+        "expected one of `",
+        "as i128",
+        "duplicate key",
+        "struct ",
+        "a sequence",
+        "u8",
+        "i64",
+    ] {
+        assert!(
+            !issue.reason.contains(raw),
+            "case {label:?}: raw serde/TOML wording {raw:?} in {issue:?}"
         );
     }
 }
@@ -432,4 +482,41 @@ proptest::proptest! {
             }
         }
     }
+}
+
+#[test]
+fn auth_pass_in_a_file_others_can_read_is_a_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("vrrpd-cfgwarn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let with_pass = dir.join("pass.toml");
+    std::fs::write(&with_pass, v2(&[("auth_pass", "\"secret\"")])).unwrap();
+    let without = dir.join("nopass.toml");
+    std::fs::write(&without, inst(&[])).unwrap();
+    let chmod = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+
+    chmod(&with_pass, 0o644);
+    let w = load(&with_pass).unwrap().warnings;
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains("mode 0644") && w[0].contains("instance[0] (\"VI_1\").auth_pass"),
+        "{w:?}"
+    );
+    assert!(w[0].contains("chmod 600"), "{w:?}");
+    // Owner (and group) only: no warning.
+    chmod(&with_pass, 0o600);
+    assert_eq!(load(&with_pass).unwrap().warnings, Vec::<String>::new());
+    chmod(&with_pass, 0o640);
+    assert_eq!(load(&with_pass).unwrap().warnings, Vec::<String>::new());
+    // No secret in the file: nothing to warn about.
+    chmod(&without, 0o644);
+    assert_eq!(load(&without).unwrap().warnings, Vec::<String>::new());
+    // parse_str has no file, so no file warnings.
+    assert!(parse_str(&v2(&[("auth_pass", "\"secret\"")]), "t")
+        .unwrap()
+        .warnings
+        .is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
 }

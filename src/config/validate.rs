@@ -154,6 +154,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, Vec<ConfigIssue>> {
             instances,
             tracks,
             sync_groups,
+            warnings: Vec::new(),
         })
     } else {
         Err(issues)
