@@ -4,7 +4,8 @@
 # Installs what the tests need (Debian packages), then runs: rustfmt check,
 # clippy with warnings as errors, every cargo test (unit, simulated LAN,
 # captures, config, and the network-namespace tests with real kernel sockets,
-# real HAProxy, keepalived and FRR), and the lab's own self-test.
+# real HAProxy, keepalived and FRR), the lab's own tests (self-test, demo,
+# a quick load test, the other layouts) and a 2-minute chaos soak.
 #
 # Run as root: the namespace tests need it. With VRRPD_REQUIRE_NETNS=1 (CI
 # sets it) a namespace test that would skip fails instead.
@@ -52,6 +53,8 @@ if [[ $(id -u) -eq 0 ]]; then
     netns-scripts/lab-test.sh
     say "netns-scripts/selftest-layouts.sh (the sync-group and STP+VXLAN lab layouts)"
     netns-scripts/selftest-layouts.sh
+    say "netns-scripts/chaos.sh --minutes 2 (random faults under load, invariants checked)"
+    netns-scripts/chaos.sh --minutes 2
 elif [[ "${VRRPD_REQUIRE_NETNS:-}" == 1 ]]; then
     echo "scripts/test.sh: VRRPD_REQUIRE_NETNS=1 but not root: the lab tests cannot run" >&2
     exit 1

@@ -891,7 +891,6 @@ fn control_socket_is_mode_0600() {
 /// in src/daemon/mod.rs counts the form before the instance's own checks,
 /// so dropped packets (wrong password here) are counted too.
 #[test]
-#[ignore = "bug: src/daemon/mod.rs on_packet calls checksum_seen before handle_advert; count only on Ok"]
 fn checksum_form_counters_count_only_accepted_packets() {
     if !require_root() {
         return;

@@ -413,7 +413,15 @@ fn bad_packets_change_nothing_and_are_counted() {
             instance_toml("VI_1", 12, 50, ""),
         ],
     );
+    // The harness writes configs with mode 0644: the password is readable
+    // by every local user, and the daemon says so at start.
     start_all(&mut bals[..1]);
+    assert!(
+        bals[0].log_text().contains("lets every local user read")
+            && bals[0].log_text().contains("chmod 600"),
+        "no warning about the readable auth_pass:\n{}",
+        bals[0].log_text()
+    );
     wait_holder(&bals, "bal1", Duration::from_secs(10));
     assert!(wait_until(
         Duration::from_secs(5),

@@ -140,6 +140,9 @@ struct Daemon {
 /// sent priority 0 and removed its VIPs.
 pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
     let config = config::load(&opts.config_path)?;
+    for w in &config.warnings {
+        warn!(config = %opts.config_path.display(), "{w}");
+    }
     let netlink = Netlink::new().map_err(|source| DaemonError::Io {
         context: "opening netlink".into(),
         source,
@@ -550,7 +553,12 @@ impl Daemon {
     async fn reload(&mut self) {
         info!(config = %self.opts.config_path.display(), "reloading configuration");
         let new = match config::load(&self.opts.config_path) {
-            Ok(c) => c,
+            Ok(c) => {
+                for w in &c.warnings {
+                    warn!(config = %self.opts.config_path.display(), "{w}");
+                }
+                c
+            }
             Err(e) => {
                 error!(error = %e, "reload failed; keeping the running configuration");
                 return;
