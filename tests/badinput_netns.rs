@@ -110,28 +110,11 @@ impl Rig {
     }
 
     fn status(&self) -> Value {
-        let out = std::process::Command::new(vrrpd_bin())
-            .args(["status", "--json", "--socket"])
-            .arg(&self.socket)
-            .output()
-            .expect("run vrrpd status");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("status is JSON")
+        vrrpd_status(&self.socket)
     }
 
     fn instance(&self, name: &str) -> Value {
-        let s = self.status();
-        s["instances"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|i| i["name"] == name)
-            .cloned()
-            .unwrap_or_else(|| panic!("no instance {name} in {s}"))
+        status_instance(&self.status(), name)
     }
 
     /// A global drop counter (before demultiplexing).

@@ -24,28 +24,11 @@ struct Bal {
 
 impl Bal {
     fn status(&self) -> Value {
-        let out = std::process::Command::new(vrrpd_bin())
-            .args(["status", "--json", "--socket"])
-            .arg(&self.socket)
-            .output()
-            .expect("run vrrpd status");
-        assert!(
-            out.status.success(),
-            "vrrpd status failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("status is JSON")
+        vrrpd_status(&self.socket)
     }
 
     fn instance(&self, name: &str) -> Value {
-        let s = self.status();
-        s["instances"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|i| i["name"] == name)
-            .cloned()
-            .unwrap_or_else(|| panic!("no instance {name} in {s}"))
+        status_instance(&self.status(), name)
     }
 
     fn state(&self) -> String {

@@ -173,3 +173,30 @@ pub(crate) fn sanitize(s: &str, max: usize) -> String {
         .take(max)
         .collect()
 }
+
+/// The status document of the daemon behind control socket `socket`
+/// (`vrrpd status --json --socket SOCKET`), parsed. Panics with the
+/// command's stderr when it fails.
+pub fn vrrpd_status(socket: &Path) -> serde_json::Value {
+    let out = std::process::Command::new(vrrpd_bin())
+        .args(["status", "--json", "--socket"])
+        .arg(socket)
+        .output()
+        .expect("run vrrpd status");
+    assert!(
+        out.status.success(),
+        "vrrpd status --socket {} failed: {}",
+        socket.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("status is JSON")
+}
+
+/// The entry of instance `name` in a status document.
+pub fn status_instance(status: &serde_json::Value, name: &str) -> serde_json::Value {
+    status["instances"]
+        .as_array()
+        .and_then(|a| a.iter().find(|i| i["name"] == name))
+        .cloned()
+        .unwrap_or_else(|| panic!("no instance {name} in {status}"))
+}

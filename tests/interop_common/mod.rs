@@ -156,18 +156,7 @@ impl Vrrpd {
 
     /// The status document (`vrrpd status --json`).
     pub fn status(&self) -> Value {
-        let out = Command::new(vrrpd_bin())
-            .args(["status", "--json", "--socket"])
-            .arg(&self.socket)
-            .output()
-            .expect("run vrrpd status");
-        assert!(
-            out.status.success(),
-            "vrrpd status failed: {}\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            self.log_text()
-        );
-        serde_json::from_slice(&out.stdout).expect("status is JSON")
+        vrrpd_status(&self.socket)
     }
 
     /// Status of instance `VI_1`.
