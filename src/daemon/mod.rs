@@ -21,7 +21,7 @@ pub mod sdnotify;
 pub mod status;
 mod timer;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -134,6 +134,16 @@ struct Daemon {
     track_states: HashMap<String, (TrackState, String)>,
     /// Runs notify commands and writes the event FIFO, off the event loop.
     notifier: Notifier,
+    /// Instance by (ifindex, family, VRID): the receive path's demultiplexer.
+    index: HashMap<(u32, Family, u8), usize>,
+    /// Every instance's next deadline, ordered, and what is scheduled for
+    /// each, so that a packet or a timer costs O(log n), not O(instances).
+    deadlines: BTreeSet<(Instant, usize)>,
+    scheduled: Vec<Option<Instant>>,
+    /// Instances an input touched since the last drain; `all_dirty` for
+    /// inputs that may touch any (link events, trackers, control, reload).
+    dirty: Vec<usize>,
+    all_dirty: bool,
 }
 
 /// Run the daemon until SIGTERM or SIGINT. Returns after every master has
@@ -204,11 +214,17 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
         track_tx,
         track_states: HashMap::new(),
         notifier,
+        index: HashMap::new(),
+        deadlines: BTreeSet::new(),
+        scheduled: Vec::new(),
+        dirty: Vec::new(),
+        all_dirty: true,
     };
     for ic in &config.instances {
         let inst = d.setup_instance(ic).await?;
         d.instances.push(inst);
     }
+    d.reindex();
     let now = d.clock.now();
     for inst in &mut d.instances {
         inst.start(now);
@@ -324,17 +340,51 @@ impl Daemon {
         Ok(inst)
     }
 
-    fn next_deadline(&self) -> Option<Instant> {
-        self.instances
+    /// Rebuild the demultiplexer and the deadline set after the instance
+    /// list changed; every instance is drained and rescheduled next.
+    fn reindex(&mut self) {
+        self.index = self
+            .instances
             .iter()
-            .filter_map(|i| i.router.poll_timeout())
-            .min()
+            .enumerate()
+            .map(|(n, i)| ((i.ifindex, i.cfg.family, i.cfg.vrid.get()), n))
+            .collect();
+        self.deadlines.clear();
+        self.scheduled = vec![None; self.instances.len()];
+        self.dirty.clear();
+        self.all_dirty = true;
     }
 
+    /// Put instance `n`'s current deadline in the ordered set.
+    fn reschedule(&mut self, n: usize) {
+        let next = self.instances[n].router.poll_timeout();
+        if self.scheduled[n] == next {
+            return;
+        }
+        if let Some(t) = self.scheduled[n] {
+            self.deadlines.remove(&(t, n));
+        }
+        if let Some(t) = next {
+            self.deadlines.insert((t, n));
+        }
+        self.scheduled[n] = next;
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines.first().map(|(t, _)| *t)
+    }
+
+    /// Only the instances whose deadline has come are woken.
     fn on_timers(&mut self) {
         let now = self.clock.now();
-        for inst in &mut self.instances {
-            inst.router.handle_timeout(now);
+        let due: Vec<usize> = self
+            .deadlines
+            .range(..=(now, usize::MAX))
+            .map(|(_, n)| *n)
+            .collect();
+        for n in due {
+            self.instances[n].router.handle_timeout(now);
+            self.dirty.push(n);
         }
     }
 
@@ -356,11 +406,8 @@ impl Daemon {
             }
         };
         let now = self.clock.now();
-        let Some(inst) = self.instances.iter_mut().find(|i| {
-            i.ifindex == msg.key.ifindex
-                && i.cfg.family == msg.key.family
-                && i.cfg.vrid.get() == adv.0.vrid
-        }) else {
+        let key = (msg.key.ifindex, msg.key.family, adv.0.vrid);
+        let Some(&n) = self.index.get(&key) else {
             self.count_drop(
                 "vrid_unknown",
                 "advert for a VRID we do not run",
@@ -368,6 +415,8 @@ impl Daemon {
             );
             return;
         };
+        self.dirty.push(n);
+        let inst = &mut self.instances[n];
         match inst.router.handle_advert(now, pkt.src, &adv.0) {
             Ok(()) => inst.checksum_seen(adv.1),
             Err(reason) => {
@@ -400,6 +449,7 @@ impl Daemon {
     }
 
     async fn on_net_event(&mut self, ev: NetEvent) {
+        self.all_dirty = true;
         let now = self.clock.now();
         match ev {
             NetEvent::Link { index, name, up } => {
@@ -450,6 +500,7 @@ impl Daemon {
 
     /// A tracker changed: apply its effect to every instance that uses it.
     fn on_track(&mut self, ev: TrackEvent) {
+        self.all_dirty = true;
         let now = self.clock.now();
         let weight = self.config.track(&ev.name).map_or(0, |t| t.weight);
         let effect = track_effect(weight, ev.state);
@@ -465,6 +516,7 @@ impl Daemon {
     }
 
     fn on_control(&mut self, req: ControlRequest, reply: oneshot::Sender<String>) {
+        self.all_dirty = true;
         let now = self.clock.now();
         let answer = match req {
             ControlRequest::Status => serde_json::to_string(&self.status())
@@ -538,12 +590,26 @@ impl Daemon {
         }
     }
 
-    /// Carry out every router's pending actions, in order.
+    /// Carry out the pending actions of every router an input touched, in
+    /// order, and reschedule them. With sync groups, all of them: a member's
+    /// change can hold or release the others.
     async fn drain(&mut self) {
+        let all = self.all_dirty || !self.config.sync_groups.is_empty();
         self.apply_sync();
-        for inst in &mut self.instances {
-            inst.drain(&self.netlink, &self.notifier).await;
+        let touched: Vec<usize> = if all {
+            (0..self.instances.len()).collect()
+        } else {
+            let mut d = std::mem::take(&mut self.dirty);
+            d.sort_unstable();
+            d.dedup();
+            d
+        };
+        for n in touched {
+            self.instances[n].drain(&self.netlink, &self.notifier).await;
+            self.reschedule(n);
         }
+        self.dirty.clear();
+        self.all_dirty = false;
     }
 
     /// SIGHUP: load the file again. Unchanged instances keep their state;
@@ -641,6 +707,7 @@ impl Daemon {
             }
         }
         self.instances = result;
+        self.reindex();
         info!(instances = self.instances.len(), "reload done");
     }
 
