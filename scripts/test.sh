@@ -41,6 +41,13 @@ cargo fmt --all -- --check
 say "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 
+say "cargo deny check licenses bans (deny.toml)"
+if command -v cargo-deny >/dev/null 2>&1; then
+    cargo deny check licenses bans
+else
+    echo "SKIPPED cargo deny: cargo-deny is not installed (cargo install cargo-deny)" >&2
+fi
+
 say "cargo test"
 cargo test --all-targets 2>&1 | tee /tmp/vrrpd-cargo-test.log
 # cargo's exit code is lost through tee; pipefail keeps it.
