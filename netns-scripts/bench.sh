@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench.sh - vrrpd against keepalived 2.2, side by side, in network namespaces.
 #
-#   sudo netns-scripts/bench.sh [--quick] [--runs N] [--stability-minutes N]
+#   (as root) netns-scripts/bench.sh [--quick] [--runs N] [--stability-minutes N]
 #                               [--only failover|footprint|stability|scale|kaproc]...
 #                               [--out FILE]
 #

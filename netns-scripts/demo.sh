@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # demo.sh - one-minute tour of vrrpd in the namespace lab.
 #
-#   sudo netns-scripts/demo.sh
+#   (as root) netns-scripts/demo.sh
 #
 # Installs what the lab needs (apt) and builds vrrpd + vrrpd-labtool
 # (cargo build --release), starts the lab (lab.sh up), shows who is master
@@ -35,22 +35,7 @@ fail() {
     say "details: $LOG"
     exit 1
 }
-# quiet CMD...: run with output to the log; on error show its tail.
-quiet() {
-    if ! "$@" >>"$LOG" 2>&1; then
-        tail -n 15 "$LOG" | sed 's/^/    | /'
-        fail "$*"
-    fi
-}
-
-[ "$(id -u)" -eq 0 ] || {
-    echo "run as root: sudo $0" >&2
-    exit 1
-}
-if [ -e /run/netns/lab-sw ]; then
-    echo "a lab is already up (lab-sw exists); the demo would tear it down. Run: $LAB down" >&2
-    exit 1
-fi
+require_root_and_no_lab
 mkdir -p "$OUT"
 : >"$LOG"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # loadtest.sh - load and failover scenarios in the namespace lab, with a report.
 #
-#   sudo netns-scripts/loadtest.sh [--quick] [--out DIR] [--no-build] [--keep]
+#   (as root) netns-scripts/loadtest.sh [--quick] [--out DIR] [--no-build] [--keep]
 #
 # Scenarios (each a few seconds to ~20 s; --quick shortens all of them, < 2 min):
 #   steady     ab grid against the VIP: -n 1000..5000 x -c 1,5,20
@@ -59,21 +59,7 @@ fail() {
     say "FAILED: $*  (log: $LOG)"
     exit 1
 }
-quiet() {
-    if ! "$@" >>"$LOG" 2>&1; then
-        tail -n 15 "$LOG" | sed 's/^/    | /'
-        fail "$*"
-    fi
-}
-
-[ "$(id -u)" -eq 0 ] || {
-    echo "run as root" >&2
-    exit 1
-}
-if [ -e /run/netns/lab-sw ]; then
-    echo "a lab is already up; run $LAB down first" >&2
-    exit 1
-fi
+require_root_and_no_lab
 mkdir -p "$OUT"
 : >"$LOG"
 

@@ -2,7 +2,7 @@
 //! it does not assert speed). Reproduce the README's table with:
 //!
 //! ```text
-//! sudo cargo test --release --test failover_bench -- --ignored --nocapture --test-threads 1
+//! cargo test --release --test failover_bench -- --ignored --nocapture --test-threads 1
 //! ```
 //!
 //! Two balancers (bal1 150, bal2 100), each running HAProxy on :8000 (which

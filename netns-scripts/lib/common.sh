@@ -11,6 +11,28 @@ STATE="${LAB_STATE:-/run/vrrpd-lab}"
 VIP=172.16.1.254
 VIP_URL="http://$VIP:8000/"
 
+# quiet CMD...: run with output appended to $LOG; on error show its tail and
+# call the caller's fail().
+quiet() {
+    if ! "$@" >>"$LOG" 2>&1; then
+        tail -n 15 "$LOG" | sed 's/^/    | /'
+        fail "$*"
+    fi
+}
+
+# require_root_and_no_lab: the lab needs root (network namespaces) and must
+# not already be up, since the caller tears it down at the end.
+require_root_and_no_lab() {
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "$(basename "$0"): run as root (network namespaces need it)" >&2
+        exit 1
+    fi
+    if [ -e /run/netns/lab-sw ]; then
+        echo "$(basename "$0"): a lab is already up (lab-sw exists) and would be torn down; run: $LAB down" >&2
+        exit 1
+    fi
+}
+
 # now_ms: Unix time in milliseconds.
 now_ms() { date +%s%3N; }
 

@@ -129,6 +129,11 @@ impl DeadlineTimer {
                 nix::unistd::read(fd.get_ref().0.as_fd(), &mut buf).map_err(io::Error::from)
             }) {
                 Ok(Ok(_)) => {
+                    // One read takes every expiration, so the fd is no
+                    // longer readable: say so now rather than learn it from
+                    // an EAGAIN read on the next wait (one syscall per
+                    // advert). A later expiry is a new edge from epoll.
+                    guard.clear_ready();
                     self.armed = None;
                     return;
                 }
