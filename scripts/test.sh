@@ -48,10 +48,11 @@ cargo clippy --all-targets -- -D warnings
 # cannot be had: a loud SKIPPED line, or a failure under CI
 # (VRRPD_REQUIRE_NETNS=1 means "skip nothing").
 cargo_tool() {
-    local bin="$1" crate="$2"
-    command -v "$bin" >/dev/null 2>&1 && return 0
+    local sub="${1#cargo-}" crate="$2"
+    # Asked through cargo, which also finds $CARGO_HOME/bin off the PATH.
+    cargo "$sub" --version >/dev/null 2>&1 && return 0
     say "installing $crate (cargo install --locked)"
-    if cargo install --locked --quiet "$crate" && command -v "$bin" >/dev/null 2>&1; then
+    if cargo install --locked --quiet "$crate" && cargo "$sub" --version >/dev/null 2>&1; then
         return 0
     fi
     if [[ "${VRRPD_REQUIRE_NETNS:-}" == 1 ]]; then
@@ -62,11 +63,11 @@ cargo_tool() {
     return 1
 }
 
-say "cargo deny check licenses bans (deny.toml)"
+say "cargo deny check licenses bans sources (deny.toml)"
 # Advisories need the RustSec database from GitHub, which this network
-# cannot reach; licences and bans are checked offline.
+# cannot reach; licences, bans and sources are checked offline.
 if cargo_tool cargo-deny cargo-deny@0.20.2; then
-    cargo deny check licenses bans
+    cargo deny check licenses bans sources
 fi
 
 say "cargo test"
