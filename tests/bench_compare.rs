@@ -377,10 +377,16 @@ impl Node {
 
     /// Transitions logged so far (both daemons log `Entering <STATE> STATE`).
     fn transitions(&self) -> usize {
+        self.transition_lines().len()
+    }
+
+    /// The log lines of those transitions.
+    fn transition_lines(&self) -> Vec<String> {
         self.log_text()
             .lines()
             .filter(|l| l.contains("Entering MASTER STATE") || l.contains("Entering BACKUP STATE"))
-            .count()
+            .map(str::to_owned)
+            .collect()
     }
 
     /// The daemon's pids: vrrpd, or keepalived's parent and its children.
@@ -946,6 +952,13 @@ fn stability() {
             "| {} | {flaps} | {requests} | {holder} |",
             d.name()
         ));
+        // A passing run keeps no logs: print what each unprovoked
+        // transition said about itself (time, reason) while they exist.
+        for (n, before) in [(&p.n1, t1), (&p.n2, t2)] {
+            for line in n.transition_lines().iter().skip(before) {
+                eprintln!("{} {}: {line}", d.name(), n.host.short_name());
+            }
+        }
     }
 }
 

@@ -314,6 +314,37 @@ fn ten_millisecond_adverts_elect_and_fail_over() {
     assert_eq!(bals[2].state(), "BACKUP");
 }
 
+/// A backup that was not scheduled for longer than Master_Down_Interval
+/// (a stalled VM, a SIGSTOP) wakes with the master-down timer expired *and*
+/// the master's adverts waiting in its socket. It must read the adverts
+/// first: the master never went silent on the wire, so taking over (and
+/// handing back on the next advert) would be a false failover.
+#[test]
+fn a_stalled_backup_reads_queued_adverts_before_its_timer_fires() {
+    if !require_root() {
+        return;
+    }
+    let (_lab, mut bals, _client) = three("stall", "advert_interval = \"100ms\"");
+    start_all(&mut bals);
+    wait_holder(&bals, "bal1", Duration::from_secs(5));
+    let transitions = |b: &Bal| b.instance("VI_1")["counters"]["transitions"].as_u64();
+    for round in 0..5 {
+        let before = transitions(&bals[1]);
+        bals[1].proc().signal(Signal::SIGSTOP);
+        // Master_Down_Interval is about 360 ms; stay stopped for much longer.
+        std::thread::sleep(Duration::from_millis(800));
+        bals[1].proc().signal(Signal::SIGCONT);
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(
+            (bals[1].state().as_str(), transitions(&bals[1])),
+            ("BACKUP", before),
+            "round {round}: bal2 took over after a stall although bal1's adverts were queued:\n{}",
+            bals[1].log_text()
+        );
+        wait_holder(&bals, "bal1", Duration::from_secs(2));
+    }
+}
+
 #[test]
 fn gratuitous_arp_moves_the_clients_neighbour_entry() {
     if !require_root() {

@@ -1,7 +1,9 @@
 //! The daemon: the event loop joining the protocol core to the IO shell.
 //!
 //! One task owns every [`VirtualRouter`] (no locks). It waits on:
-//! - packets from one reader task per (interface, family) socket;
+//! - packets on one raw socket per (interface, family), read by this task
+//!   itself, so that a packet and a timer ready in the same wake-up are
+//!   both seen before either is acted on;
 //! - netlink link and address events;
 //! - the next protocol deadline;
 //! - signals (TERM/INT: graceful stop; HUP: reload) and control-socket requests.
@@ -32,6 +34,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
 use crate::config::{self, Config, Family};
+use crate::core::router::State;
 use crate::core::time::Instant;
 use crate::io::netlink::{NetEvent, Netlink};
 use crate::io::vrrp_socket::{RxPacket, VrrpSocket};
@@ -86,12 +89,6 @@ pub enum DaemonError {
     },
 }
 
-/// A packet from a socket reader task, tagged with its socket.
-struct Received {
-    key: SocketKey,
-    result: Result<RxPacket, IoError>,
-}
-
 /// One raw socket per interface and family, shared by the instances on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct SocketKey {
@@ -121,9 +118,13 @@ struct Daemon {
     clock: Clock,
     netlink: Netlink,
     instances: Vec<Instance>,
-    sockets: HashMap<SocketKey, Arc<VrrpSocket>>,
-    readers: HashMap<SocketKey, tokio::task::JoinHandle<()>>,
-    rx_tx: mpsc::Sender<Received>,
+    /// The VRRP sockets, read by the event loop itself (see [`poll_sockets`]).
+    sockets: Vec<(SocketKey, Arc<VrrpSocket>)>,
+    /// Where the next poll of the sockets starts, so that a busy socket
+    /// cannot starve the others.
+    rx_next: usize,
+    /// Scratch space for one received packet.
+    rx_buf: Vec<u8>,
     /// Drops before demultiplexing, by reason.
     drops: BTreeMap<String, u64>,
     logs: RateLimit,
@@ -195,7 +196,6 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
         None => sdnotify::SdNotify::disabled(),
     };
 
-    let (rx_tx, mut rx_rx) = mpsc::channel(1024);
     let (track_tx, mut track_rx) = mpsc::channel(256);
     let trackers = TrackerSet::spawn(&config.tracks, track_tx.clone());
     let notifier = Notifier::new(config.global.notify_fifo.clone());
@@ -205,9 +205,9 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
         clock: Clock::new(),
         netlink,
         instances: Vec::new(),
-        sockets: HashMap::new(),
-        readers: HashMap::new(),
-        rx_tx,
+        sockets: Vec::new(),
+        rx_next: 0,
+        rx_buf: vec![0u8; RX_BUF_LEN],
         drops: BTreeMap::new(),
         logs: RateLimit::new(5, Duration::from_secs(10)),
         trackers,
@@ -249,6 +249,11 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
             // Cannot happen with a valid timerfd; go on rather than stop.
             warn!(error = %e, "cannot arm the protocol timer");
         }
+        // The sockets are read here, in the same task as the timer: when a
+        // packet and an expired deadline are ready in one wake-up, the
+        // timer branch still sees the packet (`on_timers` reads queued
+        // packets first). The timer comes before the packets so that a
+        // flood cannot delay the master's adverts.
         tokio::select! {
             biased;
             _ = sigterm.recv() => { info!(signal = "SIGTERM", "stopping"); break; }
@@ -260,12 +265,14 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
                 d.warn_not_reloadable(&before);
                 sd.send(&sdnotify::Message::Ready);
             }
-            Some(msg) = rx_rx.recv() => d.on_packet(msg),
+            _ = timer.expired() => d.on_timers(),
+            (key, result) = std::future::poll_fn(|cx| poll_sockets(cx, &d.sockets, &mut d.rx_next, &mut d.rx_buf)) => {
+                d.on_packet(key, result);
+            }
             Some(ev) = net_events.recv() => d.on_net_event(ev).await,
             Some(ev) = track_rx.recv() => d.on_track(ev),
             Some((req, reply)) = ctl_rx.recv() => d.on_control(req, reply),
             Some(reply) = metrics_rx.recv() => { let _ = reply.send(d.status()); }
-            _ = timer.expired() => d.on_timers(),
         }
         d.drain().await;
     }
@@ -315,8 +322,8 @@ impl Daemon {
             ifindex: link.index,
             family: ic.family,
         };
-        let socket = match self.sockets.get(&key) {
-            Some(s) => s.clone(),
+        let socket = match self.sockets.iter().find(|(k, _)| *k == key) {
+            Some((_, s)) => s.clone(),
             None => {
                 let s = match primary {
                     IpAddr::V4(a) => VrrpSocket::open_v4(&ic.interface, link.index, Some(a)),
@@ -324,9 +331,7 @@ impl Daemon {
                 }
                 .map_err(io(format!("opening VRRP socket on {}", ic.interface)))?;
                 let s = Arc::new(s);
-                self.sockets.insert(key, s.clone());
-                self.readers
-                    .insert(key, spawn_reader(key, s.clone(), self.rx_tx.clone()));
+                self.sockets.push((key, s.clone()));
                 s
             }
         };
@@ -375,26 +380,64 @@ impl Daemon {
     }
 
     /// Only the instances whose deadline has come are woken.
+    ///
+    /// A backup's deadline is its Master_Down_Timer. Before it is taken as
+    /// expired, the packets already queued in the sockets are read: after a
+    /// stall (the process or the VM not scheduled for a while) the master's
+    /// adverts may be waiting there, and the master never went silent.
     fn on_timers(&mut self) {
         let now = self.clock.now();
-        let due: Vec<usize> = self
-            .deadlines
-            .range(..=(now, usize::MAX))
-            .map(|(_, n)| *n)
-            .collect();
-        for n in due {
+        let due = |d: &Self| -> Vec<usize> {
+            d.deadlines
+                .range(..=(now, usize::MAX))
+                .map(|(_, n)| *n)
+                .collect()
+        };
+        if due(self)
+            .iter()
+            .any(|&n| self.instances[n].router.state() == State::Backup)
+        {
+            self.read_queued();
+        }
+        // Reading may have moved deadlines; the router checks its own
+        // timers, so waking an instance whose deadline went back is harmless.
+        for n in due(self) {
             self.instances[n].router.handle_timeout(now);
             self.dirty.push(n);
         }
     }
 
+    /// Hand every packet already queued in the sockets to [`Self::on_packet`]
+    /// (at most [`RX_BATCH`] per socket), without waiting.
+    fn read_queued(&mut self) {
+        let mut buf = std::mem::take(&mut self.rx_buf);
+        for i in 0..self.sockets.len() {
+            let (key, socket) = self.sockets[i].clone();
+            for _ in 0..RX_BATCH {
+                match socket.try_recv(&mut buf) {
+                    Err(IoError::WouldBlock) => break,
+                    result => self.on_packet(key, result),
+                }
+            }
+        }
+        self.rx_buf = buf;
+    }
+
     /// The receive path: TTL, parse (length, version, type, checksum), VRID
     /// demultiplexing, then the instance's own checks.
-    fn on_packet(&mut self, msg: Received) {
-        let pkt = match msg.result {
+    fn on_packet(&mut self, key: SocketKey, result: Result<RxPacket, IoError>) {
+        let pkt = match result {
             Ok(p) => p,
-            Err(e) => {
+            Err(e) if e.is_packet_error() => {
                 self.count_drop("malformed_ip", &format!("{e}"), None);
+                return;
+            }
+            Err(e) => {
+                self.count_drop(
+                    "socket_error",
+                    &format!("VRRP socket receive failed: {e}"),
+                    None,
+                );
                 return;
             }
         };
@@ -406,7 +449,7 @@ impl Daemon {
             }
         };
         let now = self.clock.now();
-        let key = (msg.key.ifindex, msg.key.family, adv.0.vrid);
+        let key = (key.ifindex, key.family, adv.0.vrid);
         let Some(&n) = self.index.get(&key) else {
             self.count_drop(
                 "vrid_unknown",
@@ -794,28 +837,30 @@ fn suppressed(v: &Verdict) -> u64 {
     }
 }
 
-/// One reader task per socket: packets (and per-packet errors) go to the event loop.
-fn spawn_reader(
-    key: SocketKey,
-    socket: Arc<VrrpSocket>,
-    tx: mpsc::Sender<Received>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 65536];
-        loop {
-            let result = socket.recv(&mut buf).await;
-            if let Err(e) = &result {
-                if !e.is_packet_error() {
-                    warn!(error = %e, "VRRP socket receive failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            }
-            if tx.send(Received { key, result }).await.is_err() {
-                return;
-            }
+/// Scratch space for one received packet: the largest IP datagram.
+const RX_BUF_LEN: usize = 65536;
+
+/// How many queued packets one socket may hand over per timer wake-up.
+const RX_BATCH: usize = 256;
+
+/// Poll the sockets for one packet, starting after the socket that gave
+/// the last one.
+fn poll_sockets(
+    cx: &mut std::task::Context<'_>,
+    sockets: &[(SocketKey, Arc<VrrpSocket>)],
+    next: &mut usize,
+    buf: &mut [u8],
+) -> std::task::Poll<(SocketKey, Result<RxPacket, IoError>)> {
+    let len = sockets.len();
+    for i in 0..len {
+        let n = (*next + i) % len;
+        let (key, socket) = &sockets[n];
+        if let std::task::Poll::Ready(result) = socket.poll_recv(cx, buf) {
+            *next = (n + 1) % len;
+            return std::task::Poll::Ready((*key, result));
         }
-    })
+    }
+    std::task::Poll::Pending
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ use std::mem;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::ops::Range;
 use std::os::fd::{AsRawFd, RawFd};
+use std::task::{Context, Poll};
 
 use nix::sys::socket::{
     recvmsg, sendmsg, setsockopt, sockopt, ControlMessage, ControlMessageOwned, MsgFlags,
@@ -340,15 +341,35 @@ impl VrrpSocket {
     /// [`IoError::is_packet_error`] is true concern that packet only: count
     /// them and call again. Cancel-safe: dropping the future loses nothing.
     pub async fn recv(&self, buf: &mut [u8]) -> Result<RxPacket, IoError> {
+        std::future::poll_fn(|cx| self.poll_recv(cx, buf)).await
+    }
+
+    /// Polls for the next packet, registering `cx` to be woken when one
+    /// arrives: what an event loop waiting on several sockets (and timers)
+    /// in one task calls, so that a packet and an expired timer that became
+    /// ready in the same wake-up are both seen by that task.
+    ///
+    /// After an error other than a per-packet one, readiness is cleared:
+    /// the next arrival retries, and a socket that keeps failing cannot
+    /// make the caller spin.
+    pub fn poll_recv(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<Result<RxPacket, IoError>> {
         loop {
-            let mut guard = self
-                .fd
-                .readable()
-                .await
-                .map_err(|e| IoError::sys("poll(readable)", e))?;
+            let mut guard = match self.fd.poll_read_ready(cx) {
+                Poll::Ready(Ok(guard)) => guard,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(IoError::sys("poll(readable)", e))),
+                Poll::Pending => return Poll::Pending,
+            };
             match self.try_recv(buf) {
                 Err(IoError::WouldBlock) => guard.clear_ready(),
-                other => return other,
+                Err(e) if !e.is_packet_error() => {
+                    guard.clear_ready();
+                    return Poll::Ready(Err(e));
+                }
+                other => return Poll::Ready(other),
             }
         }
     }
