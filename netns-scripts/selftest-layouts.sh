@@ -136,6 +136,18 @@ outage() {
 }
 field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 
+# wait_probe_ok NAME: until probe NAME's latest request was answered, at
+# most 15 s. After an STP topology change the bridges relearn the MACs on
+# the new path (FDB ageing drops to forward_delay), which can take seconds.
+wait_probe_ok() {
+    local t1
+    t1="$(now_ms)"
+    until [ "$(tail -n 1 "$PROBE_DIR/$1" 2>/dev/null | awk '{print $2}')" = ok ] ||
+        [ $(($(now_ms) - t1)) -ge 15000 ]; do
+        sleep 0.2
+    done
+}
+
 # Host-side leftovers the lab could cause (links, addresses, routes).
 host_leaks() {
     ip -br link | awk '{sub(/@.*/, "", $1); print $1}' |
@@ -300,6 +312,7 @@ test_stp() {
         samples+=("$(lab master 2>/dev/null || true)")
         sleep 0.1
     done
+    wait_probe_ok stp-cut
     probe_stop
     for line in "${samples[@]}"; do
         [ "$line" = bal1 ] || fail "VIP holder changed while STP re-converged: '$line'"
@@ -322,6 +335,7 @@ test_stp() {
     done
     STP_BACK_MS=$(($(now_ms) - t0))
     sleep 2
+    wait_probe_ok stp-back
     probe_stop
     for line in "${samples[@]}"; do
         [ "$line" = bal1 ] || fail "VIP holder changed while STP re-converged: '$line'"
