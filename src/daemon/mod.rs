@@ -387,21 +387,21 @@ impl Daemon {
     /// adverts may be waiting there, and the master never went silent.
     fn on_timers(&mut self) {
         let now = self.clock.now();
-        let due = |d: &Self| -> Vec<usize> {
-            d.deadlines
-                .range(..=(now, usize::MAX))
-                .map(|(_, n)| *n)
-                .collect()
-        };
-        if due(self)
+        let due: Vec<usize> = self
+            .deadlines
+            .range(..=(now, usize::MAX))
+            .map(|(_, n)| *n)
+            .collect();
+        if due
             .iter()
             .any(|&n| self.instances[n].router.state() == State::Backup)
         {
             self.read_queued();
         }
-        // Reading may have moved deadlines; the router checks its own
-        // timers, so waking an instance whose deadline went back is harmless.
-        for n in due(self) {
+        // Reading may have moved deadlines (the set itself is updated on the
+        // next drain); the router checks its own timers, so waking an
+        // instance whose deadline went back is harmless.
+        for n in due {
             self.instances[n].router.handle_timeout(now);
             self.dirty.push(n);
         }
