@@ -26,7 +26,8 @@
 //! (`vrrpd,keepalived`), `BENCH_GARP_WINDOW_MS` (default 1000),
 //! `BENCH_FOOTPRINT_SECS` (60), `BENCH_STABILITY_SECS` (600),
 //! `BENCH_SCALE_INSTANCES` (1000), `BENCH_OUT` (append the markdown tables to
-//! this file as well as printing them).
+//! this file as well as printing them), `BENCH_CAPTURE=1` (stability: capture
+//! bal1's adverts on both balancers and print the gaps over two intervals).
 
 mod common;
 
@@ -924,21 +925,34 @@ fn stability() {
         return;
     }
     let secs = env_num("BENCH_STABILITY_SECS", 600);
+    let capture = env_num("BENCH_CAPTURE", 0) == 1;
     let iv = Interval { ms: 10 };
     emit(&format!(
         "\n### Stability: {secs} s at 10 ms adverts while wrk saturates both cores through the VIP\n"
     ));
     emit(
-        "| daemon | transitions without a fault | requests served by wrk | VIP holder at the end |",
+        "| daemon | transitions without a fault | requests served by wrk | VIP holder at the end | vCPU steal | periods with a stall ≥ 26 ms |",
     );
-    emit("|---|---|---|---|");
+    emit("|---|---|---|---|---|---|");
     for d in daemons() {
         let p = pair(d, iv, 2);
         let t1 = p.n1.transitions();
         let t2 = p.n2.transitions();
+        let caps = capture.then(|| {
+            let src = p.n1.host.addr().to_owned();
+            [
+                Capture::start(&p.n1.host, &src),
+                Capture::start(&p.n2.host, &src),
+            ]
+        });
+        let watch = HostWatch::start(vec![
+            (format!("wait {} bal1", d.name()), p.n1.pids()),
+            (format!("wait {} bal2", d.name()), p.n2.pids()),
+        ]);
         let out = p.client.sh(&format!(
             "wrk -t 2 -c 64 -d {secs}s --timeout 2s http://{VIP}:8000/ 2>&1"
         ));
+        let (stalls, totals) = watch.finish();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let requests = text
             .lines()
@@ -948,9 +962,19 @@ fn stability() {
             .to_string();
         let flaps = (p.n1.transitions() - t1) + (p.n2.transitions() - t2);
         let holder = holders(&[p.n1.host.clone(), p.n2.host.clone()], VIP).join(",");
+        // Master_Down_Interval at 10 ms adverts is 3 × 10 ms + skew (6 ms for
+        // bal2's priority 100): a stall of 26 ms on top of one interval can
+        // be enough.
+        let long = stalls.iter().filter(|s| s.ms >= 26.0).count();
+        let steal: f64 = totals
+            .iter()
+            .filter(|(k, _)| k.starts_with("steal"))
+            .map(|(_, v)| v)
+            .sum();
         emit(&format!(
-            "| {} | {flaps} | {requests} | {holder} |",
-            d.name()
+            "| {} | {flaps} | {requests} | {holder} | {:.1} s | {long} |",
+            d.name(),
+            steal / 1000.0
         ));
         // A passing run keeps no logs: print what each unprovoked
         // transition said about itself (time, reason) while they exist.
@@ -959,6 +983,215 @@ fn stability() {
                 eprintln!("{} {}: {line}", d.name(), n.host.short_name());
             }
         }
+        for (what, ms) in &totals {
+            eprintln!("{} total {what}: {ms:.0} ms", d.name());
+        }
+        let mut worst: Vec<&Stall> = stalls.iter().collect();
+        worst.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+        worst.truncate(40);
+        worst.sort_by_key(|s| s.at);
+        for s in worst {
+            eprintln!(
+                "{} stall {} {}: {:.0} ms in {} ms",
+                d.name(),
+                time_of_day(s.at),
+                s.what,
+                s.ms,
+                HostWatch::EVERY.as_millis()
+            );
+        }
+        if let Some([c1, c2]) = caps {
+            for (c, h, side) in [
+                (c1, &p.n1.host, "sent by bal1"),
+                (c2, &p.n2.host, "arrived at bal2"),
+            ] {
+                let (gaps, n) = c.gaps(h, iv.dur() * 2);
+                eprintln!(
+                    "{} adverts {side}: {n}, gaps over 20 ms: {}",
+                    d.name(),
+                    gaps.len()
+                );
+                for (t, g) in gaps.iter().take(40) {
+                    eprintln!(
+                        "{} gap {side} {}: {:.1} ms",
+                        d.name(),
+                        time_of_day(*t),
+                        g.as_secs_f64() * 1e3
+                    );
+                }
+            }
+        }
+    }
+}
+// ---------------------------------------------------------------------------------------------
+// What the host did during the stability run
+
+/// One sampling period in which a vCPU lost time to the hypervisor (steal) or
+/// a thread that carries adverts (softirq threads, the daemons) waited to run.
+struct Stall {
+    /// Wall-clock time at the end of the period.
+    at: SystemTime,
+    what: String,
+    ms: f64,
+}
+
+/// Samples, every [`HostWatch::EVERY`], the cumulative counters of what can
+/// hold an advert up without any daemon being at fault: per-vCPU steal
+/// (`/proc/stat`, time the hypervisor ran something else) and the runqueue
+/// wait of `ksoftirqd/N` and of each daemon (`/proc/PID/task/*/schedstat`,
+/// runnable but not running). A period whose delta reaches
+/// [`HostWatch::REPORT`] is kept as a [`Stall`].
+struct HostWatch {
+    stop: Arc<AtomicBool>,
+    handle: std::thread::JoinHandle<(Vec<Stall>, BTreeMap<String, f64>)>,
+}
+
+impl HostWatch {
+    const EVERY: Duration = Duration::from_millis(20);
+    const REPORT: f64 = 10.0;
+
+    fn start(daemons: Vec<(String, Vec<i32>)>) -> HostWatch {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let mut threads: Vec<(String, Vec<i32>)> = ksoftirqd_pids();
+            threads.extend(daemons);
+            let read = |threads: &[(String, Vec<i32>)]| {
+                let mut v: Vec<(String, f64)> = steal_ms();
+                for (name, pids) in threads {
+                    v.push((name.clone(), pids.iter().map(|&p| wait_ms(p)).sum()));
+                }
+                v
+            };
+            let first = read(&threads);
+            let mut last = first.clone();
+            let mut stalls = vec![];
+            while !stop2.load(Ordering::Relaxed) {
+                std::thread::sleep(Self::EVERY);
+                let now = read(&threads);
+                for ((what, a), (_, b)) in now.iter().zip(&last) {
+                    if a - b >= Self::REPORT {
+                        stalls.push(Stall {
+                            at: SystemTime::now(),
+                            what: what.clone(),
+                            ms: a - b,
+                        });
+                    }
+                }
+                last = now;
+            }
+            let totals = last
+                .into_iter()
+                .zip(first)
+                .map(|((what, a), (_, b))| (what, a - b))
+                .collect();
+            (stalls, totals)
+        });
+        HostWatch { stop, handle }
+    }
+
+    fn finish(self) -> (Vec<Stall>, BTreeMap<String, f64>) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.join().expect("host watch thread")
+    }
+}
+
+/// Cumulative steal per vCPU, in ms (`/proc/stat`, 8th value, clock ticks).
+fn steal_ms() -> Vec<(String, f64)> {
+    let s = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let tick_ms = 1000.0 / clk_tck();
+    s.lines()
+        .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let cpu = f.next()?.to_owned();
+            let steal: f64 = f.nth(7)?.parse().ok()?;
+            Some((format!("steal {cpu}"), steal * tick_ms))
+        })
+        .collect()
+}
+
+/// Runqueue wait of every thread of `pid`, in ms (`schedstat`'s 2nd value, ns).
+fn wait_ms(pid: i32) -> f64 {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten();
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .sum::<f64>()
+        / 1e6
+}
+
+fn ksoftirqd_pids() -> Vec<(String, Vec<i32>)> {
+    let mut v = vec![];
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+        if comm.starts_with("ksoftirqd/") {
+            v.push((format!("wait {}", comm.trim()), vec![pid]));
+        }
+    }
+    v.sort();
+    v
+}
+
+/// UTC time of day, `HH:MM:SS.mmm`, as the daemons' logs print it.
+fn time_of_day(t: SystemTime) -> String {
+    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let s = d.as_secs() % 86_400;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        s / 3600,
+        s / 60 % 60,
+        s % 60,
+        d.subsec_millis()
+    )
+}
+
+/// `tcpdump` writing bal1's adverts as seen on one balancer's interface: on
+/// bal1 the capture point is the send, on bal2 the arrival after the bridge.
+struct Capture {
+    proc: Proc,
+    file: PathBuf,
+}
+
+impl Capture {
+    fn start(host: &Host, src: &str) -> Capture {
+        let file = host.dir().join(format!("{}-vrrp.pcap", host.short_name()));
+        let f = file.to_string_lossy().into_owned();
+        let filter = format!("ip proto 112 and src host {src}");
+        let proc = host.spawn(
+            &[
+                "tcpdump", "-i", "ext0", "-B", "8192", "-n", "-w", &f, &filter,
+            ],
+            format!("{}-tcpdump.log", host.short_name()),
+        );
+        Capture { proc, file }
+    }
+
+    /// Stops the capture; returns the gaps between consecutive adverts longer
+    /// than `over`, as (time of the late advert, gap), and the packet count.
+    fn gaps(mut self, host: &Host, over: Duration) -> (Vec<(SystemTime, Duration)>, usize) {
+        self.proc.stop(Signal::SIGINT, Duration::from_secs(5));
+        let out = host.sh(&format!(
+            "tcpdump -r {} -tt -n 2>/dev/null",
+            self.file.display()
+        ));
+        let stamps: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+            .collect();
+        let gaps = stamps
+            .windows(2)
+            .map(|w| (w[1], Duration::from_secs_f64((w[1] - w[0]).max(0.0))))
+            .filter(|(_, g)| *g > over)
+            .map(|(t, g)| (SystemTime::UNIX_EPOCH + Duration::from_secs_f64(t), g))
+            .collect();
+        (gaps, stamps.len())
     }
 }
 
