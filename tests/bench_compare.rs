@@ -976,6 +976,18 @@ fn stability() {
             d.name(),
             steal / 1000.0
         ));
+        if d == Daemon::Vrrpd {
+            let kept = |n: &Node| {
+                let sock = n.host.dir().join(format!("{}.sock", n.host.short_name()));
+                status_instance(&vrrpd_status(&sock), "VI_1")["counters"]["keeper_adverts"]
+                    .as_u64()
+                    .unwrap_or(0)
+            };
+            emit(&format!(
+                "\nvrrpd's advert keeper repeated {} adverts on bal1 while its event loop was late.\n",
+                kept(&p.n1)
+            ));
+        }
         // A passing run keeps no logs: print what each unprovoked
         // transition said about itself (time, reason) while they exist.
         for (n, before) in [(&p.n1, t1), (&p.n2, t2)] {

@@ -22,6 +22,7 @@ use crate::io::IoError;
 use crate::notify::{Notifier, TransitionEvent};
 use crate::track::TrackState;
 
+use super::keeper::KeeperSlot;
 use super::ratelimit::{RateLimit, Verdict};
 use super::status::{Counters, InstanceStatus, TrackerStatus, Transition};
 
@@ -38,7 +39,7 @@ struct Vmac {
     /// Adverts go out of the macvlan too, from the virtual MAC (RFC 5798
     /// Section 7.3), while it is up; before (the very first advert of a
     /// new master) they go out of the parent.
-    adverts: VrrpSocket,
+    adverts: Arc<VrrpSocket>,
     /// Whether we brought the macvlan up.
     up: bool,
 }
@@ -72,6 +73,8 @@ pub(super) struct Instance {
     /// How many accepted packets used each v3 IPv4 checksum form.
     checksum_pseudo: u64,
     checksum_message_only: u64,
+    /// Where this master's adverts are recorded for the advert keeper.
+    pub keeper: Option<KeeperSlot>,
 }
 
 impl Instance {
@@ -101,6 +104,7 @@ impl Instance {
             logs: RateLimit::new(5, Duration::from_secs(10)),
             checksum_pseudo: 0,
             checksum_message_only: 0,
+            keeper: None,
         })
     }
 
@@ -178,10 +182,10 @@ impl Instance {
             }
         }
         info!(instance = %self.cfg.name, vmac = %name, "virtual MAC interface created");
-        let adverts = match self.primary {
+        let adverts = Arc::new(match self.primary {
             IpAddr::V4(a) => VrrpSocket::open_v4_sender(&name, link.index, Some(a))?,
             IpAddr::V6(a) => VrrpSocket::open_v6_sender(&name, link.index, Some(a))?,
-        };
+        });
         self.vmac = Some(Vmac {
             frames: FrameSender::open(link.index)?,
             adverts,
@@ -247,6 +251,11 @@ impl Instance {
         while let Some(action) = self.router.poll_action() {
             match action {
                 Action::StateChanged { from, to, reason } => {
+                    if to != State::Master {
+                        // Before anything of the new state is done: the
+                        // keeper must not repeat a master's advert from now on.
+                        self.withdraw_from_keeper();
+                    }
                     info!(
                         instance = %self.cfg.name,
                         from = %from,
@@ -330,7 +339,17 @@ impl Instance {
         }
     }
 
+    fn withdraw_from_keeper(&self) {
+        if let Some(k) = &self.keeper {
+            k.withdraw();
+        }
+    }
+
     fn send_advert(&self, adv: &Advertisement) {
+        if adv.priority.get() == 0 {
+            // Leaving: never repeated.
+            self.withdraw_from_keeper();
+        }
         let mode = match (self.cfg.version, self.cfg.checksum) {
             (Version::V3, ChecksumForm::MessageOnly) => ChecksumMode::MessageOnly,
             (Version::V3, ChecksumForm::PseudoHeader) => ChecksumMode::PseudoHeader,
@@ -346,6 +365,11 @@ impl Instance {
         } else {
             self.cfg.unicast_peers.clone()
         };
+        let socket = match &self.vmac {
+            Some(v) if v.up => &v.adverts,
+            _ => &self.socket,
+        };
+        let mut sent = Vec::with_capacity(dsts.len());
         for dst in dsts {
             let bytes = match adv.to_bytes(self.primary, dst, mode) {
                 Ok(b) => b,
@@ -354,14 +378,17 @@ impl Instance {
                     return;
                 }
             };
-            let socket = match &self.vmac {
-                Some(v) if v.up => &v.adverts,
-                _ => &*self.socket,
-            };
             if let Err(e) = socket.send(&bytes, dst) {
                 // A dead link cannot send; the router goes to Fault through
                 // the link event, so this is worth a line but not more.
                 tracing::debug!(instance = %self.cfg.name, dst = %dst, error = %e, "advertisement not sent");
+            }
+            sent.push((bytes, dst));
+        }
+        if let Some(k) = &self.keeper {
+            if adv.priority.get() != 0 && self.router.state() == State::Master {
+                let interval = Duration::from_millis(u64::from(adv.max_adver_int.0) * 10);
+                k.sent(&self.cfg.name, socket, sent, interval);
             }
         }
     }
@@ -501,6 +528,7 @@ impl Instance {
                 vip_mismatch: s.vip_mismatch,
                 checksum_pseudo_header: self.checksum_pseudo,
                 checksum_message_only: self.checksum_message_only,
+                keeper_adverts: self.keeper.as_ref().map_or(0, KeeperSlot::repeated),
                 drops,
             },
         }

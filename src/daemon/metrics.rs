@@ -65,6 +65,7 @@ pub fn render(s: &Status) -> String {
     let received = Family::<Labels, Counter>::default();
     let zero_sent = Family::<Labels, Counter>::default();
     let zero_received = Family::<Labels, Counter>::default();
+    let keeper = Family::<Labels, Counter>::default();
     let inst_drops = Family::<Labels, Counter>::default();
     let tracker_up = Family::<Labels, Gauge>::default();
     let tracker_effect = Family::<Labels, Gauge>::default();
@@ -108,6 +109,7 @@ pub fn render(s: &Status) -> String {
         zero_received
             .get_or_create(&me)
             .inc_by(c.priority_zero_received);
+        keeper.get_or_create(&me).inc_by(c.keeper_adverts);
         for (reason, n) in &c.drops {
             inst_drops
                 .get_or_create(&labels(&[("vrrp_instance", name), ("reason", reason)]))
@@ -179,6 +181,11 @@ pub fn render(s: &Status) -> String {
         "instance_priority_zero_received",
         "Priority-0 (resignation) advertisements received",
         zero_received,
+    );
+    reg.register(
+        "instance_keeper_adverts",
+        "Adverts the advert keeper repeated while the event loop was late",
+        keeper,
     );
     reg.register(
         "instance_drops",

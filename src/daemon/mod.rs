@@ -15,6 +15,7 @@
 pub mod caps;
 mod control;
 mod instance;
+pub mod keeper;
 pub mod metrics;
 mod ratelimit;
 pub mod realtime;
@@ -145,6 +146,11 @@ struct Daemon {
     /// inputs that may touch any (link events, trackers, control, reload).
     dirty: Vec<usize>,
     all_dirty: bool,
+    /// Repeats a master's last advert from another CPU when this loop is
+    /// late (`None`: off, or one CPU).
+    keeper: Option<keeper::Keeper>,
+    /// The next instance's id for the keeper.
+    next_id: u64,
 }
 
 /// Run the daemon until SIGTERM or SIGINT. Returns after every master has
@@ -219,6 +225,8 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
         scheduled: Vec::new(),
         dirty: Vec::new(),
         all_dirty: true,
+        keeper: keeper::Keeper::start_from_env(),
+        next_id: 0,
     };
     for ic in &config.instances {
         let inst = d.setup_instance(ic).await?;
@@ -248,6 +256,9 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
         if let Err(e) = timer.arm(d.next_deadline()) {
             // Cannot happen with a valid timerfd; go on rather than stop.
             warn!(error = %e, "cannot arm the protocol timer");
+        }
+        if let Some(k) = &d.keeper {
+            k.note_loop_cpu();
         }
         // The sockets are read here, in the same task as the timer: when a
         // packet and an expired deadline are ready in one wake-up, the
@@ -337,6 +348,8 @@ impl Daemon {
         };
         let mut inst = Instance::new(ic.clone(), &self.config, link, primary, socket)
             .map_err(io(format!("opening packet socket on {}", ic.interface)))?;
+        self.next_id += 1;
+        inst.keeper = self.keeper.as_ref().map(|k| k.slot(self.next_id));
         inst.setup_vmac(&self.netlink).await.map_err(io(format!(
             "creating the virtual MAC interface on {}",
             ic.interface

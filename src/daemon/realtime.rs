@@ -8,8 +8,10 @@
 //! kernel refuses (no `CAP_SYS_NICE`, `RLIMIT_MEMLOCK`, a container) is
 //! reported and skipped; the daemon runs either way.
 //!
-//! Children (script trackers, notify scripts) do not inherit the real-time
-//! policy (`SCHED_RESET_ON_FORK`) nor the memory lock (`fork` never does).
+//! Threads the daemon starts later (the advert keeper) inherit the real-time
+//! policy. Children (script trackers, notify scripts) do not: they go back
+//! to `SCHED_OTHER` between fork and exec (`track::exec`), and never get the
+//! memory lock (`fork` never passes it on).
 //!
 //! The environment variable [`ENV`] turns it off (`VRRPD_REALTIME=off`) or
 //! changes the priority (`VRRPD_REALTIME=20`); the default is on, priority
@@ -96,8 +98,6 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// `SCHED_RESET_ON_FORK` (linux/sched.h): children start as `SCHED_OTHER`.
-const SCHED_RESET_ON_FORK: libc::c_int = 0x4000_0000;
 /// `MCL_ONFAULT` (linux/mman.h, Linux 4.4).
 const MCL_ONFAULT: libc::c_int = 4;
 
@@ -137,8 +137,11 @@ pub fn apply(s: &Settings) -> Vec<Outcome> {
         };
         // SAFETY: pid 0 is the calling thread; `param` is a valid
         // sched_param that outlives the call.
-        let rc =
-            unsafe { libc::sched_setscheduler(0, libc::SCHED_RR | SCHED_RESET_ON_FORK, &param) };
+        // Without SCHED_RESET_ON_FORK: the daemon's own threads (the
+        // advert keeper) must inherit it, as they start after CAP_SYS_NICE
+        // is dropped and could not take it any more. Programs the daemon
+        // runs go back to SCHED_OTHER before exec (track::exec).
+        let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_RR, &param) };
         out.push(result("SCHED_RR", rc));
     }
     out

@@ -130,6 +130,10 @@ pub struct Counters {
     /// Accepted advertisements whose checksum covered the VRRP message only
     /// (every v2 packet, and v3 IPv4 from RFC 9568 message-only senders).
     pub checksum_message_only: u64,
+    /// Adverts the advert keeper repeated while the event loop was late
+    /// (the host did not run it: vCPU steal, a stall).
+    #[serde(default)]
+    pub keeper_adverts: u64,
     /// Advertisements refused by this instance, by reason
     /// (`auth`, `interval_mismatch`, `version`, `own_address`, `address_family`).
     pub drops: BTreeMap<String, u64>,

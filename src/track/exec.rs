@@ -181,6 +181,21 @@ pub async fn run_program(
     if let Some(u) = user {
         cmd.uid(u.uid).gid(u.gid);
     }
+    // SAFETY: the closure runs in the child between fork and exec and only
+    // calls sched_setscheduler, which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            // The daemon runs SCHED_RR (daemon::realtime) without
+            // SCHED_RESET_ON_FORK, so that its own threads inherit it; a
+            // program it runs is a normal process. Lowering one's own
+            // policy needs no privilege.
+            let normal = libc::sched_param { sched_priority: 0 };
+            if libc::sched_setscheduler(0, libc::SCHED_OTHER, &normal) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => return RunOutcome::SpawnFailed(e),
@@ -235,5 +250,43 @@ mod tests {
             Err(ExecRefused::Unreadable { .. })
         ));
         assert_eq!(check_argv(&[]), Err(ExecRefused::Empty));
+    }
+
+    /// The daemon runs SCHED_RR and its threads inherit it; the programs it
+    /// runs must not.
+    #[test]
+    fn programs_run_as_normal_processes() {
+        let policy = std::thread::spawn(|| {
+            let rr = libc::sched_param { sched_priority: 1 };
+            // SAFETY: sets this test thread's own policy from a valid param.
+            if unsafe { libc::sched_setscheduler(0, libc::SCHED_RR, &rr) } != 0 {
+                eprintln!("SKIPPED: cannot take SCHED_RR (not root)");
+                return None;
+            }
+            let out = std::env::temp_dir().join(format!("vrrpd-policy-{}", std::process::id()));
+            // Field 41 of /proc/PID/stat is the policy (0 = SCHED_OTHER, 2 = SCHED_RR).
+            let argv: Vec<String> = [
+                "/bin/sh",
+                "-c",
+                &format!("cut -d' ' -f41 /proc/$$/stat > {}", out.display()),
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let outcome = rt.block_on(run_program(&argv, &[], None, Duration::from_secs(5)));
+            assert!(matches!(outcome, RunOutcome::Exited(s) if s.success()));
+            let seen = std::fs::read_to_string(&out).unwrap();
+            let _ = std::fs::remove_file(&out);
+            Some(seen.trim().to_owned())
+        })
+        .join()
+        .unwrap();
+        if let Some(p) = policy {
+            assert_eq!(p, "0", "the program ran with policy {p}");
+        }
     }
 }

@@ -650,11 +650,24 @@ impl Host {
     /// output goes to `log` (see [`Host::spawn_env`]); `RUST_LOG` is passed through, or set
     /// to `debug` when unset.
     pub fn spawn_vrrpd(&self, config: &Path, extra: &[&str], log: impl AsRef<Path>) -> Proc {
+        self.spawn_vrrpd_env(config, extra, &[], log)
+    }
+
+    /// [`Host::spawn_vrrpd`] with extra environment variables.
+    pub fn spawn_vrrpd_env(
+        &self,
+        config: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        log: impl AsRef<Path>,
+    ) -> Proc {
         let config = config.to_string_lossy().into_owned();
         let mut args = vec![super::vrrpd_bin(), "--config", config.as_str()];
         args.extend_from_slice(extra);
         let rust_log = std::env::var("RUST_LOG").unwrap_or_else(|_| "debug".to_string());
-        self.spawn_env(&args, &[("RUST_LOG", rust_log.as_str())], log)
+        let mut vars = vec![("RUST_LOG", rust_log.as_str())];
+        vars.extend_from_slice(env);
+        self.spawn_env(&args, &vars, log)
     }
 
     /// Whether any interface in the namespace holds address `ip` (with or without `/len`);
