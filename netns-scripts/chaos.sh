@@ -297,7 +297,10 @@ run_fault() {
         done
         [ "$ok" -eq 1 ] || violation "partition healed: client's neighbour entry for $VIP is '$(nsx client ip neigh show "$VIP")', master $h has $mac"
     fi
-    WINDOWS+=("$f $t0 $(awk -v a="$t1" -v b="${BOUND[$f]}" 'BEGIN{printf "%.3f", a+b}')")
+    # load.log stamps a request when it starts, and a request may take up to
+    # its 1 s timeout: one started just before t0 can still fail because of
+    # this fault. The window opens that long before t0.
+    WINDOWS+=("$f $(awk -v a="$t0" 'BEGIN{printf "%.3f", a-1}') $(awk -v a="$t1" -v b="${BOUND[$f]}" 'BEGIN{printf "%.3f", a+b}')")
     say "$f on $victim: done, $h holds the VIP"
 }
 
