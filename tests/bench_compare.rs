@@ -404,18 +404,18 @@ impl Node {
 
 /// Pids whose parent is `ppid`.
 fn children(ppid: i32) -> Vec<i32> {
-    let mut v = vec![];
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        if let Some(st) = proc_stat(pid) {
-            if st.ppid == ppid {
-                v.push(pid);
-            }
-        }
-    }
-    v
+    all_pids()
+        .filter(|&pid| proc_stat(pid).is_some_and(|st| st.ppid == ppid))
+        .collect()
+}
+
+/// Every process id in /proc.
+fn all_pids() -> impl Iterator<Item = i32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
 }
 
 struct ProcStat {
@@ -1137,16 +1137,13 @@ fn wait_ms(pid: i32) -> f64 {
 }
 
 fn ksoftirqd_pids() -> Vec<(String, Vec<i32>)> {
-    let mut v = vec![];
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
-        if comm.starts_with("ksoftirqd/") {
-            v.push((format!("wait {}", comm.trim()), vec![pid]));
-        }
-    }
+    let mut v: Vec<(String, Vec<i32>)> = all_pids()
+        .filter_map(|pid| {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+            comm.starts_with("ksoftirqd/")
+                .then(|| (format!("wait {}", comm.trim()), vec![pid]))
+        })
+        .collect();
     v.sort();
     v
 }

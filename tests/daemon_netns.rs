@@ -467,8 +467,8 @@ fn a_master_whose_event_loop_is_frozen_keeps_advertising() {
     assert_eq!(sched(&keeper).1, "2", "SCHED_RR");
 }
 
-/// The same freeze without the keeper: the backup takes over each time. This
-/// is what the test above guards against.
+/// The same freeze without the keeper: the backup takes over. This is what
+/// the test above guards against.
 #[test]
 fn without_the_keeper_a_frozen_event_loop_loses_mastership() {
     if !require_root() {

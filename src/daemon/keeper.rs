@@ -24,8 +24,8 @@
 //!
 //! Cost: a wake-up every two advert intervals with one master instance (the
 //! keeper sleeps until the next overdue time), at most four per shortest
-//! interval with many; the event loop takes an uncontended mutex on each send. Off
-//! with `VRRPD_KEEPER=off`, and absent on a single CPU.
+//! interval with many; the event loop takes an uncontended mutex on each
+//! send. Off with `VRRPD_KEEPER=off`, and absent on a single CPU.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -87,6 +87,8 @@ struct Shared {
     /// The CPU the event loop last ran on (-1: unknown); the keeper stays
     /// off it, so that its timer lives on another CPU.
     loop_cpu: AtomicI32,
+    /// The last slot id handed out.
+    last_id: AtomicU64,
 }
 
 /// The keeper thread and the event loop's side of it.
@@ -124,6 +126,7 @@ impl Keeper {
             wake: Condvar::new(),
             stop: AtomicBool::new(false),
             loop_cpu: AtomicI32::new(current_cpu()),
+            last_id: AtomicU64::new(0),
         });
         let s = shared.clone();
         let thread = std::thread::Builder::new()
@@ -147,11 +150,11 @@ impl Keeper {
         }
     }
 
-    /// A handle for instance `id` (unique for the daemon's lifetime).
-    pub fn slot(&self, id: u64) -> KeeperSlot {
+    /// A handle for one instance.
+    pub fn slot(&self) -> KeeperSlot {
         KeeperSlot {
             shared: self.shared.clone(),
-            id,
+            id: self.shared.last_id.fetch_add(1, Ordering::Relaxed) + 1,
             repeated: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -251,7 +254,11 @@ fn run(shared: &Shared, cpus: &[usize]) {
         let mut stalls = vec![];
         for e in entries.values_mut() {
             shortest = shortest.min(e.interval);
-            if now >= e.overdue_at() && now.duration_since(e.loop_sent) <= COVER {
+            if now.duration_since(e.loop_sent) > COVER {
+                // The event loop is hung, not late: the peer must see it.
+                continue;
+            }
+            if now >= e.overdue_at() {
                 for (bytes, dst) in &e.packets {
                     // Errors are the event loop's to see (a dead link sends
                     // nothing either way).
@@ -264,9 +271,7 @@ fn run(shared: &Shared, cpus: &[usize]) {
                 e.kept += 1;
                 e.repeated.fetch_add(1, Ordering::Relaxed);
             }
-            if now.duration_since(e.loop_sent) <= COVER {
-                next = next.min(e.overdue_at());
-            }
+            next = next.min(e.overdue_at());
         }
         if !stalls.is_empty() {
             // One line per stall (its first repeat), at a bounded rate, and

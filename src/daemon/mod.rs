@@ -15,7 +15,7 @@
 pub mod caps;
 mod control;
 mod instance;
-pub mod keeper;
+mod keeper;
 pub mod metrics;
 mod ratelimit;
 pub mod realtime;
@@ -149,8 +149,6 @@ struct Daemon {
     /// Repeats a master's last advert from another CPU when this loop is
     /// late (`None`: off, or one CPU).
     keeper: Option<keeper::Keeper>,
-    /// The next instance's id for the keeper.
-    next_id: u64,
 }
 
 /// Run the daemon until SIGTERM or SIGINT. Returns after every master has
@@ -226,7 +224,6 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
         dirty: Vec::new(),
         all_dirty: true,
         keeper: keeper::Keeper::start_from_env(),
-        next_id: 0,
     };
     for ic in &config.instances {
         let inst = d.setup_instance(ic).await?;
@@ -348,8 +345,7 @@ impl Daemon {
         };
         let mut inst = Instance::new(ic.clone(), &self.config, link, primary, socket)
             .map_err(io(format!("opening packet socket on {}", ic.interface)))?;
-        self.next_id += 1;
-        inst.keeper = self.keeper.as_ref().map(|k| k.slot(self.next_id));
+        inst.keeper = self.keeper.as_ref().map(keeper::Keeper::slot);
         inst.setup_vmac(&self.netlink).await.map_err(io(format!(
             "creating the virtual MAC interface on {}",
             ic.interface
