@@ -433,14 +433,14 @@ fn a_master_whose_event_loop_is_frozen_keeps_advertising() {
         bals[1].log_text()
     );
     assert!(
-        log.contains("advert keeper repeats"),
+        log.contains("advert keeper sends the last advert"),
         "bal1 never used its keeper:\n{log}"
     );
     let kept = bals[0].instance("VI_1")["counters"]["keeper_adverts"]
         .as_u64()
         .unwrap();
-    // 200 ms at 10 ms adverts, five times: a repeat every 25 ms after the
-    // first 25, about 7 each.
+    // 200 ms at 10 ms adverts, five times: after the keeper's turn and its
+    // next one (30 ms), an advert every 10 ms, about 17 each.
     assert!(kept >= 20, "keeper_adverts {kept}");
     // A host that starves the event loop starves a normal thread sooner: the
     // keeper runs at the event loop's real-time priority.
@@ -465,6 +465,60 @@ fn a_master_whose_event_loop_is_frozen_keeps_advertising() {
         .expect("a vrrpd-keeper thread");
     assert_eq!(sched(&keeper), sched(&pid.to_string()));
     assert_eq!(sched(&keeper).1, "2", "SCHED_RR");
+}
+
+/// With the keeper, a master's adverts are shared: the event loop sends
+/// every other one and the keeper the others. On the wire nothing changes
+/// (one advert per interval), and the event loop wakes half as often.
+#[test]
+fn a_master_shares_its_adverts_with_the_keeper() {
+    if !require_root() {
+        return;
+    }
+    let (_lab, mut bals, _client) = three("share", "advert_interval = \"10ms\"");
+    start_all(&mut bals);
+    wait_holder(&bals, "bal1", Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = bals[0].proc().pid();
+    let wakes = || {
+        let s = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/status")).unwrap();
+        s.lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+            .unwrap()
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+    };
+    let counters = |b: &Bal| {
+        let c = b.instance("VI_1")["counters"].clone();
+        let n = |k: &str| c[k].as_u64().unwrap();
+        (n("adverts_sent"), n("keeper_turns"), n("adverts_received"))
+    };
+    let (sent0, turns0, _) = counters(&bals[0]);
+    let (_, _, heard0) = counters(&bals[1]);
+    let w0 = wakes();
+    let window = Duration::from_secs(3);
+    std::thread::sleep(window);
+    let w1 = wakes();
+    let (sent1, turns1, _) = counters(&bals[0]);
+    let (_, _, heard1) = counters(&bals[1]);
+    let (sent, turns, heard, woke) = (sent1 - sent0, turns1 - turns0, heard1 - heard0, w1 - w0);
+    let detail = format!(
+        "in {window:?}: bal1 sent {sent} (keeper's turns {turns}), bal2 heard {heard}, \
+         bal1's event loop woke {woke} times\n--- bal1\n{}",
+        bals[0].log_text()
+    );
+    eprintln!("{}", detail.lines().next().unwrap_or_default());
+    // 300 adverts in 3 s, one per interval: not half (the keeper's turns
+    // missing), not double (both threads sending each).
+    assert!((240..=360).contains(&heard), "{detail}");
+    assert!((240..=360).contains(&sent), "{detail}");
+    // About half from each thread.
+    assert!((100..=200).contains(&turns), "{detail}");
+    // The event loop sleeps two intervals (150 wake-ups), not one (300).
+    // Two status requests wake it too.
+    assert!(woke <= 230, "{detail}");
+    assert_eq!(bals[0].state(), "MASTER", "{detail}");
 }
 
 /// The same freeze without the keeper: the backup takes over. This is what

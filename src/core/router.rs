@@ -357,6 +357,9 @@ pub struct VirtualRouter {
     last_lower_reply: Option<Instant>,
     /// Bursts still owed after the first on becoming master (the delayed one).
     announce_second_pending: bool,
+    /// The IO shell sends a copy of each of our adverts one interval after
+    /// it (see [`VirtualRouter::set_shared_adverts`]).
+    shared_adverts: bool,
     /// When the current state was entered.
     since: Instant,
     actions: VecDeque<Action>,
@@ -381,6 +384,7 @@ impl VirtualRouter {
             last_heard: None,
             last_lower_reply: None,
             announce_second_pending: false,
+            shared_adverts: false,
             since: Instant::ZERO,
             actions: VecDeque::new(),
             stats: RouterStats::default(),
@@ -511,6 +515,24 @@ impl VirtualRouter {
     }
 
     // ----- inputs ----------------------------------------------------------
+
+    /// Whether the IO shell sends every other advert itself: a copy of each
+    /// advert this router emits, one Advertisement_Interval after it.
+    ///
+    /// On the wire nothing changes: one advert per interval, the same bytes.
+    /// The Adver_Timer then runs two intervals, so that the event loop that
+    /// drives this router wakes half as often; the vrrpd daemon uses this to
+    /// split a master's adverts between two threads on two CPUs, so that one
+    /// stalled CPU still leaves an advert every two intervals. Takes effect
+    /// from the next advert.
+    pub fn set_shared_adverts(&mut self, on: bool) {
+        self.shared_adverts = on;
+    }
+
+    /// See [`VirtualRouter::set_shared_adverts`].
+    pub fn shared_adverts(&self) -> bool {
+        self.shared_adverts
+    }
 
     /// The Startup event (RFC 5798 Section 6.4.1).
     pub fn handle_startup(&mut self, now: Instant) {
@@ -1021,7 +1043,10 @@ impl VirtualRouter {
     }
 
     fn reset_adver_timer(&mut self, now: Instant) {
-        self.timers.adver = Some(now + self.cfg.advert_interval.to_duration());
+        let interval = self.cfg.advert_interval.to_duration();
+        // With shared adverts the shell sends the one in between.
+        let turns = if self.shared_adverts { 2 } else { 1 };
+        self.timers.adver = Some(now + interval * turns);
     }
 
     fn send_advert(&mut self, priority: Priority) {
@@ -1143,6 +1168,48 @@ mod tests {
         assert_eq!(r.poll_timeout(), without.poll_timeout());
         // Kept across the transition.
         assert_eq!(r.last_heard().map(|h| h.addr), Some(peer));
+    }
+
+    /// With shared adverts the router emits every other advert (the shell
+    /// sends the ones between); everything else is as without.
+    #[test]
+    fn shared_adverts_halve_the_adver_timer_rate_only() {
+        let mut r = VirtualRouter::new(cfg(250, 150));
+        r.set_shared_adverts(true);
+        r.handle_startup(t(0));
+        r.handle_timeout(t(4000));
+        assert_eq!(r.state(), State::Master);
+        drain(&mut r);
+        // Interval 1 s: the next advert is due in two.
+        assert_eq!(r.poll_timeout(), Some(t(6000)));
+        r.handle_timeout(t(5000));
+        assert!(drain(&mut r).is_empty());
+        r.handle_timeout(t(6000));
+        let sent: Vec<_> = drain(&mut r)
+            .into_iter()
+            .filter(|a| matches!(a, Action::SendAdvert(_)))
+            .collect();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(r.poll_timeout(), Some(t(8000)));
+        // Back to one per interval from the next advert.
+        r.set_shared_adverts(false);
+        r.handle_timeout(t(8000));
+        drain(&mut r);
+        assert_eq!(r.poll_timeout(), Some(t(9000)));
+        // A backup's timers do not change.
+        let mut b = VirtualRouter::new(cfg(251, 100));
+        let mut plain = b.clone();
+        b.set_shared_adverts(true);
+        for r in [&mut b, &mut plain] {
+            r.handle_startup(t(0));
+            r.handle_advert(
+                t(100),
+                IpAddr::V4(Ipv4Addr::new(172, 16, 1, 250)),
+                &advert(150),
+            )
+            .unwrap();
+        }
+        assert_eq!(b.poll_timeout(), plain.poll_timeout());
     }
 
     /// A refused advert (our own address) is not recorded; priority 0 is.

@@ -22,7 +22,7 @@ use crate::io::IoError;
 use crate::notify::{Notifier, TransitionEvent};
 use crate::track::TrackState;
 
-use super::keeper::KeeperSlot;
+use super::keeper::{self, KeeperSlot};
 use super::ratelimit::{RateLimit, Verdict};
 use super::status::{Counters, InstanceStatus, TrackerStatus, Transition};
 
@@ -74,7 +74,7 @@ pub(super) struct Instance {
     checksum_pseudo: u64,
     checksum_message_only: u64,
     /// Where this master's adverts are recorded for the advert keeper.
-    pub keeper: Option<KeeperSlot>,
+    keeper: Option<KeeperSlot>,
 }
 
 impl Instance {
@@ -133,6 +133,7 @@ impl Instance {
         }
         self.tracks = tracks_of(&cfg, config);
         self.cfg = cfg;
+        self.share_adverts();
         true
     }
 
@@ -339,6 +340,22 @@ impl Instance {
         }
     }
 
+    /// Attach this instance to the advert keeper (or detach it: `None`).
+    pub fn set_keeper(&mut self, slot: Option<KeeperSlot>) {
+        self.keeper = slot;
+        self.share_adverts();
+    }
+
+    /// The router emits every other advert and the keeper the others, when
+    /// there is a keeper and the interval allows (see [`keeper::shares`]).
+    fn share_adverts(&mut self) {
+        let on = self.keeper.is_some() && keeper::shares(self.cfg.advert_interval);
+        if !on {
+            self.withdraw_from_keeper();
+        }
+        self.router.set_shared_adverts(on);
+    }
+
     fn withdraw_from_keeper(&self) {
         if let Some(k) = &self.keeper {
             k.withdraw();
@@ -386,7 +403,10 @@ impl Instance {
             sent.push((bytes, dst));
         }
         if let Some(k) = &self.keeper {
-            if adv.priority.get() != 0 && self.router.state() == State::Master {
+            if adv.priority.get() != 0
+                && self.router.state() == State::Master
+                && self.router.shared_adverts()
+            {
                 let interval = Duration::from_millis(u64::from(adv.max_adver_int.0) * 10);
                 k.sent(&self.cfg.name, socket, sent, interval);
             }
@@ -467,6 +487,8 @@ impl Instance {
     ) -> InstanceStatus {
         let r = &self.router;
         let s = r.stats();
+        let keeper_turns = self.keeper.as_ref().map_or(0, KeeperSlot::turns);
+        let keeper_adverts = self.keeper.as_ref().map_or(0, KeeperSlot::repeated);
         let master = match r.state() {
             State::Master => Some(self.primary.to_string()),
             State::Backup => r.master().map(|m| m.addr.to_string()),
@@ -519,7 +541,7 @@ impl Instance {
                 })
                 .collect(),
             counters: Counters {
-                adverts_sent: s.adverts_sent,
+                adverts_sent: s.adverts_sent + keeper_turns + keeper_adverts,
                 adverts_received: s.adverts_received,
                 priority_zero_sent: s.priority_zero_sent,
                 priority_zero_received: s.priority_zero_received,
@@ -528,7 +550,8 @@ impl Instance {
                 vip_mismatch: s.vip_mismatch,
                 checksum_pseudo_header: self.checksum_pseudo,
                 checksum_message_only: self.checksum_message_only,
-                keeper_adverts: self.keeper.as_ref().map_or(0, KeeperSlot::repeated),
+                keeper_adverts,
+                keeper_turns,
                 drops,
             },
         }

@@ -1,5 +1,6 @@
 //! The advert keeper: a second thread, on another CPU than the event loop,
-//! that repeats a master's last advert when the event loop is late.
+//! that sends every other advert of a master, and goes on sending them when
+//! the event loop is late.
 //!
 //! Why: a virtual machine's vCPU can be taken away by the hypervisor for
 //! 100 ms and more (steal time). If the event loop's CPU is the one taken,
@@ -9,23 +10,33 @@
 //! again. The stability benchmark caught exactly this (docs/BENCHMARKS.md).
 //! The keeper sleeps on a timer of its own CPU, so it still runs.
 //!
+//! How the adverts are shared: the router's Adver_Timer runs two intervals
+//! ([`crate::core::router::VirtualRouter::set_shared_adverts`]), and the
+//! keeper sends a copy of each advert the event loop sent, one interval after
+//! it: one advert per interval on the wire, the same bytes, and each thread
+//! wakes once every two intervals. Either thread alone still sends one every
+//! two intervals, under a backup's 3 intervals + skew, so one stalled CPU
+//! does not cause a takeover. When the event loop has not sent its next
+//! advert by the time of the keeper's next turn (one interval late), the
+//! keeper sends one every interval, for at most [`COVER`] after the event
+//! loop's own last send: a loop that stays stuck longer is a fault the peer
+//! must see, and it does.
+//!
 //! What it sends: only the advert the event loop itself sent last, byte for
-//! byte, to the same destinations, and only
-//! - while the instance is master (the event loop withdraws it before any
-//!   state change away from master and before a priority-0 advert), and
-//! - when the next advert is overdue by 1.5 intervals (2.5 intervals since
-//!   the last one, before a backup's 3 intervals + skew),
-//! - for at most [`COVER`] after the event loop's own last send: a loop that
-//!   stays stuck longer is a fault the peer must see, and it does.
+//! byte, to the same destinations, and only while the instance is master
+//! (the event loop withdraws it before any state change away from master and
+//! before a priority-0 advert). Instances whose interval is longer than half
+//! of [`COVER`] are not shared (see [`shares`]): their CPU cost is small, and
+//! the keeper's turn would fall outside the cover.
 //!
 //! What it does not do: anything else. A tracker event or a packet that
-//! arrives during the stall is acted on when the loop runs again (at most
+//! arrives during a stall is acted on when the loop runs again (at most
 //! [`COVER`] later), as it would have been without the keeper.
 //!
-//! Cost: a wake-up every two advert intervals with one master instance (the
-//! keeper sleeps until the next overdue time), at most four per shortest
-//! interval with many; the event loop takes an uncontended mutex on each
-//! send. Off with `VRRPD_KEEPER=off`, and absent on a single CPU.
+//! Cost: with one master instance, one wake-up every two intervals, as the
+//! event loop's; with many, at most four per shortest interval. The event
+//! loop takes an uncontended mutex on each send. Off with
+//! `VRRPD_KEEPER=off`, and absent on a single CPU.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -57,27 +68,95 @@ struct Entry {
     socket: Arc<VrrpSocket>,
     /// Encoded adverts and their destinations (the group, or each unicast peer).
     packets: Vec<(Vec<u8>, IpAddr)>,
+    schedule: Schedule,
+    /// The instance's counts of adverts the keeper sent in its turn, and
+    /// while the event loop was late.
+    turns: Arc<AtomicU64>,
+    repeated: Arc<AtomicU64>,
+}
+
+/// When the keeper sends for one instance. Pure (time is passed in), so
+/// that it is tested without threads or sockets.
+#[derive(Debug, Clone, Copy)]
+struct Schedule {
     interval: Duration,
     /// When an advert last left, from the event loop or the keeper.
     last_sent: Instant,
     /// When the event loop last sent one.
     loop_sent: Instant,
-    /// Adverts the keeper sent since then.
+    /// Adverts the keeper sent since then: 0 before its turn, 1 after it,
+    /// more while it covers for a late event loop.
     kept: u32,
-    /// The instance's count of adverts the keeper sent.
-    repeated: Arc<AtomicU64>,
 }
 
-impl Entry {
-    /// When the keeper steps in: two and a half intervals after the last
-    /// advert, 1.5 intervals after the one that should have left. Still
-    /// before any backup's Master_Down_Interval (3 intervals + skew), and
-    /// late enough that the keeper wakes once every two intervals while the
-    /// event loop is on time, not once every interval (each wake-up costs;
-    /// on a VM a timer wake-up is a VM exit).
-    fn overdue_at(&self) -> Instant {
-        self.last_sent + self.interval * 2 + self.interval / 2
+/// Why the keeper sends an advert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    /// Its turn: one interval after the event loop's advert.
+    Turn,
+    /// The event loop is late; `first` for the first advert it owed.
+    Late { first: bool },
+}
+
+impl Schedule {
+    /// The event loop sent an advert at `now`.
+    fn new(interval: Duration, now: Instant) -> Self {
+        Schedule {
+            interval,
+            last_sent: now,
+            loop_sent: now,
+            kept: 0,
+        }
     }
+
+    /// When the keeper sends next:
+    /// - its turn, one interval after the event loop's advert;
+    /// - after its turn, the event loop's next advert is due two intervals
+    ///   after its last, and the keeper's next turn one after that: it
+    ///   sleeps until then, and if the event loop has not sent by then (one
+    ///   interval late), it sends anyway;
+    /// - while the event loop is late, every interval.
+    ///
+    /// Both the turn and the wake-up after it count from the event loop's
+    /// advert, not from the keeper's own: when the loop sends out of turn
+    /// (a priority change), the keeper falls back in step with it at its
+    /// next wake-up instead of keeping the old phase.
+    fn due(&self) -> Instant {
+        match self.kept {
+            0 => self.loop_sent + self.interval,
+            1 => self.loop_sent + self.interval * 3,
+            _ => self.last_sent + self.interval,
+        }
+    }
+
+    /// The event loop has not sent for longer than [`COVER`]: it is hung,
+    /// not late, and the peer must see it.
+    fn hung(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.loop_sent) > COVER
+    }
+
+    /// What the keeper sends at `now`, if anything (recorded as sent).
+    fn poll(&mut self, now: Instant) -> Option<Sent> {
+        // A little early is as good: the event loop's own adverts drift by
+        // its wake-up latency, and the keeper must not wake twice for one
+        // turn.
+        if self.hung(now) || now + self.interval / 8 < self.due() {
+            return None;
+        }
+        let sent = match self.kept {
+            0 => Sent::Turn,
+            k => Sent::Late { first: k == 1 },
+        };
+        self.last_sent = now;
+        self.kept += 1;
+        Some(sent)
+    }
+}
+
+/// Whether an instance advertising every `interval` shares its adverts with
+/// the keeper: its turn must fall within [`COVER`].
+pub fn shares(interval: Duration) -> bool {
+    interval <= COVER / 2
 }
 
 struct Shared {
@@ -102,6 +181,7 @@ pub struct Keeper {
 pub struct KeeperSlot {
     shared: Arc<Shared>,
     id: u64,
+    turns: Arc<AtomicU64>,
     repeated: Arc<AtomicU64>,
 }
 
@@ -155,6 +235,7 @@ impl Keeper {
         KeeperSlot {
             shared: self.shared.clone(),
             id: self.shared.last_id.fetch_add(1, Ordering::Relaxed) + 1,
+            turns: Arc::new(AtomicU64::new(0)),
             repeated: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -178,7 +259,9 @@ impl Drop for Keeper {
 }
 
 impl KeeperSlot {
-    /// The event loop sent `packets` as this master's advert just now.
+    /// The event loop sent `packets` as this master's advert just now; the
+    /// keeper sends the next one (and covers if the loop is late). Only for
+    /// an instance whose router shares its adverts.
     pub fn sent(
         &self,
         name: &str,
@@ -194,10 +277,7 @@ impl KeeperSlot {
                 e.socket = socket.clone();
             }
             e.packets = packets;
-            e.interval = interval;
-            e.last_sent = now;
-            e.loop_sent = now;
-            e.kept = 0;
+            e.schedule = Schedule::new(interval, now);
             return;
         }
         entries.insert(
@@ -206,10 +286,8 @@ impl KeeperSlot {
                 name: name.to_owned(),
                 socket: socket.clone(),
                 packets,
-                interval,
-                last_sent: now,
-                loop_sent: now,
-                kept: 0,
+                schedule: Schedule::new(interval, now),
+                turns: self.turns.clone(),
                 repeated: self.repeated.clone(),
             },
         );
@@ -219,7 +297,12 @@ impl KeeperSlot {
         self.shared.wake.notify_one();
     }
 
-    /// Adverts the keeper sent for this instance.
+    /// Adverts the keeper sent for this instance in its turn.
+    pub fn turns(&self) -> u64 {
+        self.turns.load(Ordering::Relaxed)
+    }
+
+    /// Adverts the keeper sent for this instance while the event loop was late.
     pub fn repeated(&self) -> u64 {
         self.repeated.load(Ordering::Relaxed)
     }
@@ -253,25 +336,32 @@ fn run(shared: &Shared, cpus: &[usize]) {
         let mut shortest = IDLE;
         let mut stalls = vec![];
         for e in entries.values_mut() {
-            shortest = shortest.min(e.interval);
-            if now.duration_since(e.loop_sent) > COVER {
-                // The event loop is hung, not late: the peer must see it.
+            let sc = &mut e.schedule;
+            shortest = shortest.min(sc.interval);
+            if sc.hung(now) {
+                // Not counted in `next`: nothing more to send for it until
+                // the event loop sends again (the wake-up floor below still
+                // applies).
                 continue;
             }
-            if now >= e.overdue_at() {
+            if let Some(why) = sc.poll(now) {
                 for (bytes, dst) in &e.packets {
                     // Errors are the event loop's to see (a dead link sends
                     // nothing either way).
                     let _ = e.socket.send(bytes, *dst);
                 }
-                if e.kept == 0 {
-                    stalls.push((e.name.clone(), now.duration_since(e.last_sent)));
-                }
-                e.last_sent = now;
-                e.kept += 1;
-                e.repeated.fetch_add(1, Ordering::Relaxed);
+                match why {
+                    Sent::Turn => e.turns.fetch_add(1, Ordering::Relaxed),
+                    Sent::Late { first } => {
+                        if first {
+                            let owed = sc.loop_sent + sc.interval * 2;
+                            stalls.push((e.name.clone(), now.saturating_duration_since(owed)));
+                        }
+                        e.repeated.fetch_add(1, Ordering::Relaxed)
+                    }
+                };
             }
-            next = next.min(e.overdue_at());
+            next = next.min(sc.due());
         }
         if !stalls.is_empty() {
             // One line per stall (its first repeat), at a bounded rate, and
@@ -285,7 +375,7 @@ fn run(shared: &Shared, cpus: &[usize]) {
                         instance = %name,
                         late_ms = late.as_millis() as u64,
                         suppressed = match v { Verdict::LogAfterSuppressing(n) => n, _ => 0 },
-                        "event loop late: the advert keeper repeats the last advert until it runs again"
+                        "event loop late: the advert keeper sends the last advert every interval until it runs again"
                     ),
                 }
             }
@@ -341,4 +431,129 @@ fn avoid_cpu(cpus: &[usize], cpu: i32) {
 fn current_cpu() -> i32 {
     // SAFETY: sched_getcpu has no arguments and no side effects.
     unsafe { libc::sched_getcpu() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const I: Duration = Duration::from_millis(10);
+
+    /// Drives one instance's schedule with the event loop sending at
+    /// `loop_at` (ms from start) and the keeper waking when the schedule
+    /// says (or `keeper_delay` later), until `until` ms. Returns every advert
+    /// on the wire (ms, who) and how many times the keeper woke.
+    fn simulate(
+        loop_at: &[f64],
+        keeper_delay: impl Fn(f64) -> f64,
+        until: f64,
+    ) -> (Vec<(f64, &'static str)>, usize) {
+        let base = Instant::now();
+        let at = |ms: f64| base + Duration::from_secs_f64(ms / 1000.0);
+        let ms = |t: Instant| t.duration_since(base).as_secs_f64() * 1000.0;
+        let mut sched = Schedule::new(I, at(loop_at[0]));
+        let mut wire = vec![(loop_at[0], "loop")];
+        let mut loop_next = 1;
+        let mut wake = ms(sched.due()) + keeper_delay(ms(sched.due()));
+        let mut wakes = 0;
+        loop {
+            let next_loop = loop_at.get(loop_next).copied().unwrap_or(f64::INFINITY);
+            let now = next_loop.min(wake);
+            if now > until {
+                break;
+            }
+            if next_loop <= wake {
+                sched = Schedule::new(I, at(next_loop));
+                wire.push((next_loop, "loop"));
+                loop_next += 1;
+            } else {
+                wakes += 1;
+                if let Some(why) = sched.poll(at(now)) {
+                    wire.push((now, if why == Sent::Turn { "turn" } else { "late" }));
+                }
+                // As the keeper thread: at most four wake-ups per interval.
+                let due = if sched.hung(at(now)) {
+                    f64::INFINITY
+                } else {
+                    ms(sched.due())
+                };
+                let next = due.max(now + 2.5);
+                wake = next + keeper_delay(next);
+            }
+        }
+        (wire, wakes)
+    }
+
+    fn gaps(wire: &[(f64, &str)]) -> Vec<f64> {
+        wire.windows(2).map(|w| w[1].0 - w[0].0).collect()
+    }
+
+    /// The event loop's own adverts every two intervals (its Adver_Timer
+    /// with shared adverts), each a little late as a real timer is.
+    fn loop_every_two(from: f64, n: usize) -> Vec<f64> {
+        (0..n)
+            .map(|k| from + 20.0 * k as f64 + 0.05 * k as f64)
+            .collect()
+    }
+
+    #[test]
+    fn on_time_the_keeper_sends_every_other_advert_and_wakes_once_for_each() {
+        let (wire, wakes) = simulate(&loop_every_two(0.0, 50), |_| 0.0, 995.0);
+        let turns = wire.iter().filter(|w| w.1 == "turn").count();
+        assert_eq!(wire.iter().filter(|w| w.1 == "late").count(), 0);
+        assert_eq!(turns, 50);
+        assert_eq!(wakes, turns, "one wake-up per turn");
+        for g in gaps(&wire) {
+            assert!((9.0..=11.0).contains(&g), "gap {g} ms: {wire:?}");
+        }
+    }
+
+    /// A priority change makes the event loop send out of turn (and its
+    /// Adver_Timer restart from there): the keeper follows the new phase
+    /// after one wake-up, instead of keeping its own.
+    #[test]
+    fn the_keeper_falls_in_step_with_an_advert_out_of_turn() {
+        let mut loop_at = vec![0.0, 20.0, 40.0, 52.0];
+        loop_at.extend(loop_every_two(72.0, 30));
+        let (wire, _) = simulate(&loop_at, |_| 0.0, 650.0);
+        assert!(gaps(&wire).iter().all(|&g| g <= 20.0), "{wire:?}");
+        // From the second cycle after the change, one advert per interval.
+        let settled: Vec<_> = wire.iter().filter(|w| w.0 > 90.0).copied().collect();
+        for g in gaps(&settled) {
+            assert!((9.0..=11.0).contains(&g), "gap {g} ms: {wire:?}");
+        }
+    }
+
+    /// The event loop stops (its vCPU is stolen): after the keeper's turn,
+    /// the first advert the loop owes comes from the keeper one interval
+    /// late, then one every interval, until the cover ends.
+    #[test]
+    fn a_late_event_loop_is_covered_for_at_most_the_cover() {
+        let (wire, _) = simulate(&[0.0], |_| 0.0, 2000.0);
+        assert_eq!(wire[1], (10.0, "turn"));
+        assert_eq!(wire[2], (30.0, "late"));
+        assert!(gaps(&wire[1..]).iter().all(|&g| g <= 20.0), "{wire:?}");
+        let last = wire.last().unwrap().0;
+        assert!(
+            (490.0..=500.0).contains(&last),
+            "the last advert at {last} ms: the cover is {COVER:?}"
+        );
+        // Back in step when the loop sends again.
+        let mut loop_at = vec![0.0];
+        loop_at.extend(loop_every_two(200.0, 10));
+        let (wire, _) = simulate(&loop_at, |_| 0.0, 390.0);
+        let after: Vec<_> = wire.iter().filter(|w| w.0 > 200.0).copied().collect();
+        assert!(after.iter().all(|w| w.1 != "late"), "{wire:?}");
+        assert_eq!(after.iter().filter(|w| w.1 == "turn").count(), 9);
+    }
+
+    /// The keeper's own vCPU stolen now and then (each wake-up 7 ms late):
+    /// the event loop's adverts still leave every two intervals, and no
+    /// gap is longer.
+    #[test]
+    fn a_late_keeper_leaves_gaps_of_at_most_two_intervals() {
+        let (wire, _) = simulate(&loop_every_two(0.0, 50), |_| 7.0, 995.0);
+        assert!(gaps(&wire).iter().all(|&g| g <= 20.5), "{wire:?}");
+        assert!(wire.iter().any(|w| w.1 == "turn"));
+    }
 }

@@ -66,6 +66,7 @@ pub fn render(s: &Status) -> String {
     let zero_sent = Family::<Labels, Counter>::default();
     let zero_received = Family::<Labels, Counter>::default();
     let keeper = Family::<Labels, Counter>::default();
+    let keeper_turns = Family::<Labels, Counter>::default();
     let inst_drops = Family::<Labels, Counter>::default();
     let tracker_up = Family::<Labels, Gauge>::default();
     let tracker_effect = Family::<Labels, Gauge>::default();
@@ -110,6 +111,7 @@ pub fn render(s: &Status) -> String {
             .get_or_create(&me)
             .inc_by(c.priority_zero_received);
         keeper.get_or_create(&me).inc_by(c.keeper_adverts);
+        keeper_turns.get_or_create(&me).inc_by(c.keeper_turns);
         for (reason, n) in &c.drops {
             inst_drops
                 .get_or_create(&labels(&[("vrrp_instance", name), ("reason", reason)]))
@@ -164,7 +166,7 @@ pub fn render(s: &Status) -> String {
     );
     reg.register(
         "instance_adverts_sent",
-        "Advertisements sent (priority 0 included)",
+        "Advertisements sent, by the event loop and the advert keeper (priority 0 included)",
         sent,
     );
     reg.register(
@@ -184,8 +186,13 @@ pub fn render(s: &Status) -> String {
     );
     reg.register(
         "instance_keeper_adverts",
-        "Adverts the advert keeper repeated while the event loop was late",
+        "Adverts the advert keeper sent while the event loop was late",
         keeper,
+    );
+    reg.register(
+        "instance_keeper_turns",
+        "Adverts the advert keeper sent in its turn (every other advert; in adverts_sent too)",
+        keeper_turns,
     );
     reg.register(
         "instance_drops",

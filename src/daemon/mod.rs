@@ -345,7 +345,7 @@ impl Daemon {
         };
         let mut inst = Instance::new(ic.clone(), &self.config, link, primary, socket)
             .map_err(io(format!("opening packet socket on {}", ic.interface)))?;
-        inst.keeper = self.keeper.as_ref().map(keeper::Keeper::slot);
+        inst.set_keeper(self.keeper.as_ref().map(keeper::Keeper::slot));
         inst.setup_vmac(&self.netlink).await.map_err(io(format!(
             "creating the virtual MAC interface on {}",
             ic.interface

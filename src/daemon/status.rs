@@ -111,7 +111,7 @@ pub struct TrackerStatus {
 /// Per-instance counters.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Counters {
-    /// Advertisements sent.
+    /// Advertisements sent, by the event loop and by the advert keeper.
     pub adverts_sent: u64,
     /// Advertisements accepted.
     pub adverts_received: u64,
@@ -134,6 +134,10 @@ pub struct Counters {
     /// (the host did not run it: vCPU steal, a stall).
     #[serde(default)]
     pub keeper_adverts: u64,
+    /// Adverts the advert keeper sent in its turn (every other advert of a
+    /// master whose adverts are shared; included in `adverts_sent`).
+    #[serde(default)]
+    pub keeper_turns: u64,
     /// Advertisements refused by this instance, by reason
     /// (`auth`, `interval_mismatch`, `version`, `own_address`, `address_family`).
     pub drops: BTreeMap<String, u64>,
