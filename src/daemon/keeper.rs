@@ -364,7 +364,7 @@ fn run(shared: &Shared, cpus: &[usize]) {
             next = next.min(sc.due());
         }
         if !stalls.is_empty() {
-            // One line per stall (its first repeat), at a bounded rate, and
+            // One line per stall (the first advert the loop owed), at a bounded rate, and
             // without the lock: a slow log sink must not hold up the event
             // loop's next send.
             drop(entries);
@@ -386,7 +386,7 @@ fn run(shared: &Shared, cpus: &[usize]) {
         }
         // Many instances' adverts are spread over the interval: wake at most
         // every quarter of the shortest one, not once per instance (1000
-        // instances at 100 ms: 40 wake-ups a second, not 10000). A repeat is
+        // instances at 100 ms: 40 wake-ups a second, not 5000). An advert is
         // then at most a quarter interval later than its due time.
         next = next.max(now + shortest / 4);
         // Sleep on a CPU the event loop is not on: the timer of this wait is
