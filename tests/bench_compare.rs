@@ -224,6 +224,11 @@ struct Inst {
     vip: String,
 }
 
+/// The control socket of node `name`'s vrrpd, in the lab directory `dir`.
+fn vrrpd_socket(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.sock"))
+}
+
 fn vrrpd_conf(
     dir: &Path,
     name: &str,
@@ -234,7 +239,7 @@ fn vrrpd_conf(
 ) -> String {
     let mut s = format!(
         "[global]\ncontrol_socket = \"{}\"\n",
-        dir.join(format!("{name}.sock")).display()
+        vrrpd_socket(dir, name).display()
     );
     for (i, inst) in insts.iter().enumerate() {
         s += &format!(
@@ -1044,10 +1049,7 @@ fn stability() {
             steal / 1000.0
         ));
         if d == Daemon::Vrrpd {
-            let sock =
-                p.n1.host
-                    .dir()
-                    .join(format!("{}.sock", p.n1.host.short_name()));
+            let sock = vrrpd_socket(p.n1.host.dir(), p.n1.host.short_name());
             let counters = status_instance(&vrrpd_status(&sock), "VI_1")["counters"].clone();
             let n = |k: &str| counters[k].as_u64().unwrap_or(0);
             emit(&format!(

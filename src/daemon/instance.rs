@@ -407,8 +407,12 @@ impl Instance {
                 && self.router.state() == State::Master
                 && self.router.shared_adverts()
             {
-                let interval = Duration::from_millis(u64::from(adv.max_adver_int.0) * 10);
-                k.sent(&self.cfg.name, socket, sent, interval);
+                k.sent(
+                    &self.cfg.name,
+                    socket,
+                    sent,
+                    adv.max_adver_int.to_duration(),
+                );
             }
         }
     }

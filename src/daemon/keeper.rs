@@ -189,9 +189,7 @@ impl Keeper {
     /// Starts the keeper unless [`ENV`] turns it off or the process may run
     /// on one CPU only; `None` then.
     pub fn start_from_env() -> Option<Keeper> {
-        let off = std::env::var(ENV)
-            .map(|v| matches!(v.trim(), "off" | "0" | "no" | "false"))
-            .unwrap_or(false);
+        let off = std::env::var(ENV).is_ok_and(|v| super::realtime::says_off(&v));
         if off {
             info!("advert keeper off ({ENV})");
             return None;

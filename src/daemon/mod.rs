@@ -146,8 +146,8 @@ struct Daemon {
     /// inputs that may touch any (link events, trackers, control, reload).
     dirty: Vec<usize>,
     all_dirty: bool,
-    /// Repeats a master's last advert from another CPU when this loop is
-    /// late (`None`: off, or one CPU).
+    /// Sends every other advert of a master from another CPU, and covers
+    /// for this loop when it is late (`None`: off, or one CPU).
     keeper: Option<keeper::Keeper>,
 }
 

@@ -62,7 +62,7 @@ impl Settings {
     /// disables, `1`..=`99` sets the priority, anything else is the default.
     pub fn from_env_value(v: Option<&str>) -> Settings {
         match v.map(str::trim) {
-            Some("off" | "0" | "no" | "false") => Settings::OFF,
+            Some(n) if says_off(n) => Settings::OFF,
             Some(n) => match n.parse::<u8>() {
                 Ok(p @ 1..=99) => Settings {
                     rt_priority: Some(p),
@@ -78,6 +78,12 @@ impl Settings {
     pub fn from_env() -> Settings {
         Settings::from_env_value(std::env::var(ENV).ok().as_deref())
     }
+}
+
+/// Whether an environment switch's value turns the feature off (`off`, `0`,
+/// `no`, `false`): [`ENV`] here, and the advert keeper's.
+pub(super) fn says_off(v: &str) -> bool {
+    matches!(v.trim(), "off" | "0" | "no" | "false")
 }
 
 /// The outcome of one setting.

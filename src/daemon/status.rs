@@ -130,8 +130,8 @@ pub struct Counters {
     /// Accepted advertisements whose checksum covered the VRRP message only
     /// (every v2 packet, and v3 IPv4 from RFC 9568 message-only senders).
     pub checksum_message_only: u64,
-    /// Adverts the advert keeper repeated while the event loop was late
-    /// (the host did not run it: vCPU steal, a stall).
+    /// Adverts the advert keeper sent while the event loop was late (the
+    /// host did not run it: vCPU steal, a stall; included in `adverts_sent`).
     #[serde(default)]
     pub keeper_adverts: u64,
     /// Adverts the advert keeper sent in its turn (every other advert of a
