@@ -19,7 +19,7 @@ mod keeper;
 pub mod metrics;
 mod ratelimit;
 pub mod realtime;
-mod rx;
+pub mod rx;
 pub mod sdnotify;
 pub mod status;
 mod timer;

@@ -10,7 +10,10 @@ use crate::io::vrrp_socket::RxPacket;
 /// that the IPv4 TTL/IPv6 Hop Limit is 255", that the packet holds the whole
 /// VRRP message, the version, and the checksum. The VRID check follows in
 /// the caller, which knows which instances run on the interface.
-pub(super) fn accept(pkt: &RxPacket) -> Result<(Advertisement, ChecksumMode), &'static str> {
+///
+/// Public so that the conformance runner (`tests/conformance.rs`) drives
+/// the receive checks through this very function.
+pub fn accept(pkt: &RxPacket) -> Result<(Advertisement, ChecksumMode), &'static str> {
     if pkt.ttl != VRRP_TTL {
         return Err("ttl");
     }
