@@ -204,6 +204,10 @@ pub enum DropReason {
     OwnAddress,
     /// The address family of the packet differs from our VIPs'.
     AddressFamily,
+    /// v3: Max Advertise Interval 0 (RFC 9568 Section 7.1, erratum 8301).
+    /// Adopted, it would make Master_Down_Interval 0: every backup would
+    /// take over at once.
+    ZeroInterval,
 }
 
 impl DropReason {
@@ -215,6 +219,7 @@ impl DropReason {
             DropReason::IntervalMismatch => "interval_mismatch",
             DropReason::OwnAddress => "own_address",
             DropReason::AddressFamily => "address_family",
+            DropReason::ZeroInterval => "interval_zero",
         }
     }
 }
@@ -741,6 +746,11 @@ impl VirtualRouter {
         if src.is_ipv4() != self.cfg.primary_ip.is_ipv4() {
             return Err(DropReason::AddressFamily);
         }
+        // RFC 9568 Section 7.1 (erratum 8301): "It MUST verify that the Max
+        // Advertise Interval is non zero." (v2 intervals must equal ours.)
+        if adv.version == Version::V3 && adv.max_adver_int == Centisecs(0) {
+            return Err(DropReason::ZeroInterval);
+        }
         if self.cfg.version == Version::V2 {
             // RFC 3768 Section 7.1: "MUST verify that the Auth Type matches
             // the locally configured authentication method" and, for simple
@@ -1210,6 +1220,30 @@ mod tests {
             .unwrap();
         }
         assert_eq!(b.poll_timeout(), plain.poll_timeout());
+    }
+
+    /// A v3 advert with Max Advertise Interval 0 is refused and counted: it
+    /// neither becomes Master_Adver_Interval nor resets the timer (RFC 9568
+    /// Section 7.1, erratum 8301). Adopted, it made the backup take over at
+    /// once.
+    #[test]
+    fn zero_max_advert_interval_is_dropped() {
+        let peer = IpAddr::V4(Ipv4Addr::new(172, 16, 1, 251));
+        let mut r = VirtualRouter::new(cfg(250, 100));
+        r.handle_startup(t(0));
+        r.handle_advert(t(1000), peer, &advert(150)).unwrap();
+        let deadline = r.poll_timeout();
+        let mut zero = advert(150);
+        zero.max_adver_int = Centisecs(0);
+        assert_eq!(
+            r.handle_advert(t(1500), peer, &zero),
+            Err(DropReason::ZeroInterval)
+        );
+        assert_eq!(r.stats().drops[&DropReason::ZeroInterval], 1);
+        assert_eq!(r.master_adver_interval(), Centisecs(100));
+        assert_eq!(r.poll_timeout(), deadline);
+        r.handle_timeout(t(1500));
+        assert_eq!(r.state(), State::Backup);
     }
 
     /// A refused advert (our own address) is not recorded; priority 0 is.
