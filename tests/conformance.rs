@@ -108,6 +108,7 @@ fn parse_case(path: &Path, text: &str) -> Result<Case, String> {
     };
     let mut rfc = None;
     let mut quotes = 0;
+    let mut last_was_quote = false;
     let mut routers = Vec::new();
     let mut syncs = Vec::new();
     let mut events: Vec<Event> = Vec::new();
@@ -122,6 +123,23 @@ fn parse_case(path: &Path, text: &str) -> Result<Case, String> {
             rfc = Some(v.trim().to_owned());
         } else if line.starts_with("quote:") {
             quotes += 1;
+            last_was_quote = true;
+            continue;
+        } else if let Some(v) = line.strip_prefix("quote-source:") {
+            // Where the quote just above was checked against RFC text:
+            // `verified (...)`, `corrected (...)` or `unverified (...)`.
+            if !last_was_quote {
+                return Err(err("`quote-source:` must follow a `quote:` line".into()));
+            }
+            let v = v.trim();
+            if !["verified", "corrected", "unverified"]
+                .iter()
+                .any(|s| v.starts_with(s))
+            {
+                return Err(err(format!(
+                    "`quote-source: {v}` must start with verified, corrected or unverified"
+                )));
+            }
         } else if line.starts_with("title:") || line.starts_with("note:") {
         } else if let Some(rest) = line.strip_prefix("router ") {
             routers.push(parse_router(rest).map_err(err)?);
@@ -152,6 +170,7 @@ fn parse_case(path: &Path, text: &str) -> Result<Case, String> {
         } else {
             return Err(err(format!("cannot read `{line}`")));
         }
+        last_was_quote = false;
     }
     let rfc = rfc.ok_or("a case must name its section (`rfc:`)")?;
     if quotes == 0 {
