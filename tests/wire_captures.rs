@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use vrrpd::core::types::{Centisecs, Priority, Version};
 use vrrpd::core::wire::{
-    gratuitous_arp, unsolicited_na, Advertisement, ArpRepr, Auth, ChecksumMode, NdiscFrame,
+    announcement_into, gratuitous_arp, unsolicited_na, Advertisement, ArpRepr, Auth, ChecksumMode,
+    NdiscFrame, ANNOUNCEMENT_MAX_LEN,
 };
 
 const LINKTYPE_ETHERNET: u32 = 1;
@@ -256,6 +257,15 @@ fn check_garps(base: &str) -> usize {
         assert!(conf.vips.contains(&IpAddr::V4(arp.sender_ip)));
         let ours = gratuitous_arp(eth.src, arp.sender_ip);
         assert_eq!(&ours[..], &frame[..], "{base}: GARP for {}", arp.sender_ip);
+        // The burst path: the same bytes from a dirty, reused buffer.
+        let mut buf = [0xa5u8; ANNOUNCEMENT_MAX_LEN];
+        let burst = announcement_into(
+            &mut buf,
+            eth.src,
+            arp.sender_ip.into(),
+            Ipv6Addr::UNSPECIFIED,
+        );
+        assert_eq!(burst, Ok(&frame[..]), "{base}: GARP for {}", arp.sender_ip);
         n += 1;
     }
     n
@@ -285,7 +295,10 @@ fn unsolicited_na_matches_keepalived() {
         // keepalived sends the NA from the VIP itself.
         assert_eq!(na.src_ip, na.na.target);
         let ours = unsolicited_na(na.eth.src, na.src_ip, na.na.target);
-        assert_eq!(ours, frame, "{base}: NA for {}", na.na.target);
+        assert_eq!(&ours[..], &frame[..], "{base}: NA for {}", na.na.target);
+        let mut buf = [0xa5u8; ANNOUNCEMENT_MAX_LEN];
+        let burst = announcement_into(&mut buf, na.eth.src, na.na.target.into(), na.src_ip);
+        assert_eq!(burst, Ok(&frame[..]), "{base}: NA for {}", na.na.target);
         targets.push(IpAddr::V6(na.na.target));
     }
     for vip in &conf.vips {

@@ -14,7 +14,7 @@ use crate::core::router::{
 use crate::core::time::Instant;
 use crate::core::types::Version;
 use crate::core::wire::vrrp::{Advertisement, ChecksumMode};
-use crate::core::wire::{arp, ndisc, virtual_mac, VRRP_MCAST_V4, VRRP_MCAST_V6};
+use crate::core::wire::{self, virtual_mac, VRRP_MCAST_V4, VRRP_MCAST_V6};
 use crate::io::netlink::{LinkInfo, Netlink};
 use crate::io::packet_socket::FrameSender;
 use crate::io::vrrp_socket::VrrpSocket;
@@ -465,19 +465,22 @@ impl Instance {
             Some(v) => (v.mac, &v.frames),
             None => (self.mac, &self.frames),
         };
+        let na_src = match self.primary {
+            IpAddr::V6(p) => p,
+            IpAddr::V4(_) => Ipv6Addr::UNSPECIFIED,
+        };
+        // One buffer for the whole burst: no allocation per frame.
+        let mut buf = [0u8; wire::ANNOUNCEMENT_MAX_LEN];
         for vip in &self.cfg.virtual_ips {
-            let frame = match vip.addr {
-                IpAddr::V4(a) => arp::gratuitous_arp(mac, a).to_vec(),
-                IpAddr::V6(a) => {
-                    let src = match self.primary {
-                        IpAddr::V6(p) => p,
-                        IpAddr::V4(_) => Ipv6Addr::UNSPECIFIED,
-                    };
-                    ndisc::unsolicited_na(mac, src, a)
+            let frame = match wire::announcement_into(&mut buf, mac, vip.addr, na_src) {
+                Ok(frame) => frame,
+                Err(e) => {
+                    tracing::debug!(instance = %self.cfg.name, error = %e, "announcement not built");
+                    continue;
                 }
             };
             for _ in 0..repeat {
-                if let Err(e) = frames.send(&frame) {
+                if let Err(e) = frames.send(frame) {
                     tracing::debug!(instance = %self.cfg.name, error = %e, "announcement not sent");
                 }
             }

@@ -1,9 +1,18 @@
 //! ARP over Ethernet for IPv4 (RFC 826) and the gratuitous ARP a new master
-//! broadcasts for each virtual IPv4 address (RFC 5798 Section 6.4.2, RFC 5227 Section 3).
+//! broadcasts for each virtual IPv4 address (RFC 5798 Section 6.4.2, RFC 5227 Section 3):
+//! our value type over `pnet_packet`'s zero-copy [`ArpPacket`] view.
 
 use std::net::Ipv4Addr;
 
-use super::ethernet::{self, EthernetFrame, EthernetRepr, BROADCAST_MAC, ETHERTYPE_ARP};
+use pnet_base::MacAddr;
+use pnet_packet::arp::{
+    ArpHardwareType, ArpHardwareTypes, ArpOperation as PnetArpOperation, ArpPacket,
+    MutableArpPacket,
+};
+use pnet_packet::ethernet::{EtherType, EtherTypes, MutableEthernetPacket};
+use pnet_packet::{MutablePacket, Packet};
+
+use super::ethernet::{self, EthernetRepr, BROADCAST_MAC, ETHERTYPE_ARP};
 use super::WireError;
 
 /// ARP hardware type of Ethernet (RFC 826, IANA `ar$hrd` 1).
@@ -12,19 +21,6 @@ pub const HTYPE_ETHERNET: u16 = 1;
 pub const PACKET_LEN: usize = 28;
 /// Length of a gratuitous ARP frame: Ethernet header and ARP packet, unpadded.
 pub const GARP_FRAME_LEN: usize = ethernet::HEADER_LEN + PACKET_LEN;
-
-mod field {
-    pub type Field = core::ops::Range<usize>;
-    pub const HTYPE: Field = 0..2;
-    pub const PTYPE: Field = 2..4;
-    pub const HLEN: usize = 4;
-    pub const PLEN: usize = 5;
-    pub const OPER: Field = 6..8;
-    pub const SHA: Field = 8..14;
-    pub const SPA: Field = 14..18;
-    pub const THA: Field = 18..24;
-    pub const TPA: Field = 24..28;
-}
 
 /// The ARP operation (RFC 826 `ar$op`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -57,8 +53,7 @@ impl ArpOperation {
     }
 }
 
-/// A zero-copy view of an ARP packet (the Ethernet payload) for Ethernet
-/// hardware addresses and IPv4 protocol addresses.
+/// The value of an Ethernet/IPv4 ARP packet.
 ///
 /// ```text
 ///  0                   1                   2                   3
@@ -68,135 +63,10 @@ impl ArpOperation {
 /// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 /// |  HLEN (6)     |  PLEN (4)     |           Operation           |
 /// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-/// |                Sender Hardware Address (6 bytes)              |
-/// +                               +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-/// |                               |  Sender Protocol Address ...  |
-/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-/// |  ... (4 bytes)                |  Target Hardware Address ...  |
-/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+                               +
-/// |                        ... (6 bytes)                          |
-/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-/// |                 Target Protocol Address (4 bytes)             |
+/// |   Sender Hardware Address (6), Sender Protocol Address (4),   |
+/// |   Target Hardware Address (6), Target Protocol Address (4)    |
 /// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 /// ```
-#[derive(Debug, Clone)]
-pub struct ArpPacket<T: AsRef<[u8]>> {
-    buffer: T,
-}
-
-impl<T: AsRef<[u8]>> ArpPacket<T> {
-    /// Wraps `buffer` without checks; accessors may panic on a short buffer.
-    pub const fn new_unchecked(buffer: T) -> Self {
-        ArpPacket { buffer }
-    }
-
-    /// Wraps `buffer` after checking it holds [`PACKET_LEN`] bytes (more, such
-    /// as Ethernet padding, is allowed and ignored).
-    pub fn new_checked(buffer: T) -> Result<Self, WireError> {
-        if buffer.as_ref().len() < PACKET_LEN {
-            return Err(WireError::Truncated);
-        }
-        Ok(ArpPacket { buffer })
-    }
-
-    fn u16_at(&self, f: field::Field) -> u16 {
-        let b = &self.buffer.as_ref()[f];
-        u16::from_be_bytes([b[0], b[1]])
-    }
-
-    /// Hardware type (`ar$hrd`).
-    pub fn hardware_type(&self) -> u16 {
-        self.u16_at(field::HTYPE)
-    }
-
-    /// Protocol type (`ar$pro`), an EtherType.
-    pub fn protocol_type(&self) -> u16 {
-        self.u16_at(field::PTYPE)
-    }
-
-    /// Hardware address length (`ar$hln`).
-    pub fn hardware_len(&self) -> u8 {
-        self.buffer.as_ref()[field::HLEN]
-    }
-
-    /// Protocol address length (`ar$pln`).
-    pub fn protocol_len(&self) -> u8 {
-        self.buffer.as_ref()[field::PLEN]
-    }
-
-    /// Operation (`ar$op`).
-    pub fn operation(&self) -> ArpOperation {
-        ArpOperation::from_wire(self.u16_at(field::OPER))
-    }
-
-    /// Sender hardware address (`ar$sha`).
-    pub fn sender_hardware_addr(&self) -> [u8; 6] {
-        mac(&self.buffer.as_ref()[field::SHA])
-    }
-
-    /// Sender protocol address (`ar$spa`).
-    pub fn sender_protocol_addr(&self) -> Ipv4Addr {
-        ipv4(&self.buffer.as_ref()[field::SPA])
-    }
-
-    /// Target hardware address (`ar$tha`).
-    pub fn target_hardware_addr(&self) -> [u8; 6] {
-        mac(&self.buffer.as_ref()[field::THA])
-    }
-
-    /// Target protocol address (`ar$tpa`).
-    pub fn target_protocol_addr(&self) -> Ipv4Addr {
-        ipv4(&self.buffer.as_ref()[field::TPA])
-    }
-}
-
-impl<T: AsRef<[u8]> + AsMut<[u8]>> ArpPacket<T> {
-    /// Sets hardware type, protocol type and both lengths for Ethernet/IPv4.
-    pub fn set_ethernet_ipv4(&mut self) {
-        let b = self.buffer.as_mut();
-        b[field::HTYPE].copy_from_slice(&HTYPE_ETHERNET.to_be_bytes());
-        b[field::PTYPE].copy_from_slice(&ethernet::ETHERTYPE_IPV4.to_be_bytes());
-        b[field::HLEN] = 6;
-        b[field::PLEN] = 4;
-    }
-
-    /// Sets the operation.
-    pub fn set_operation(&mut self, op: ArpOperation) {
-        self.buffer.as_mut()[field::OPER].copy_from_slice(&op.to_wire().to_be_bytes());
-    }
-
-    /// Sets the sender hardware address.
-    pub fn set_sender_hardware_addr(&mut self, addr: [u8; 6]) {
-        self.buffer.as_mut()[field::SHA].copy_from_slice(&addr);
-    }
-
-    /// Sets the sender protocol address.
-    pub fn set_sender_protocol_addr(&mut self, addr: Ipv4Addr) {
-        self.buffer.as_mut()[field::SPA].copy_from_slice(&addr.octets());
-    }
-
-    /// Sets the target hardware address.
-    pub fn set_target_hardware_addr(&mut self, addr: [u8; 6]) {
-        self.buffer.as_mut()[field::THA].copy_from_slice(&addr);
-    }
-
-    /// Sets the target protocol address.
-    pub fn set_target_protocol_addr(&mut self, addr: Ipv4Addr) {
-        self.buffer.as_mut()[field::TPA].copy_from_slice(&addr.octets());
-    }
-}
-
-fn mac(b: &[u8]) -> [u8; 6] {
-    let mut out = [0u8; 6];
-    out.copy_from_slice(b);
-    out
-}
-
-fn ipv4(b: &[u8]) -> Ipv4Addr {
-    Ipv4Addr::new(b[0], b[1], b[2], b[3])
-}
-
-/// The value of an Ethernet/IPv4 ARP packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ArpRepr {
     /// Request or reply.
@@ -212,33 +82,34 @@ pub struct ArpRepr {
 }
 
 impl ArpRepr {
-    /// Reads a checked packet; refuses anything but Ethernet (6-byte) hardware
-    /// and IPv4 (4-byte) protocol addresses.
-    pub fn parse<T: AsRef<[u8]>>(packet: &ArpPacket<T>) -> Result<ArpRepr, WireError> {
-        if packet.hardware_type() != HTYPE_ETHERNET
-            || packet.protocol_type() != ethernet::ETHERTYPE_IPV4
-            || packet.hardware_len() != 6
-            || packet.protocol_len() != 4
+    /// Reads a packet; refuses anything but Ethernet (6-byte) hardware and
+    /// IPv4 (4-byte) protocol addresses. `pnet_packet` reads the addresses
+    /// at the Ethernet/IPv4 offsets whatever the length fields say, so the
+    /// lengths are checked here first.
+    pub fn parse(packet: &ArpPacket<'_>) -> Result<ArpRepr, WireError> {
+        if packet.get_hardware_type() != ArpHardwareTypes::Ethernet
+            || packet.get_protocol_type() != EtherTypes::Ipv4
+            || packet.get_hw_addr_len() != 6
+            || packet.get_proto_addr_len() != 4
         {
             return Err(WireError::Malformed("ARP: not Ethernet/IPv4"));
         }
         Ok(ArpRepr {
-            operation: packet.operation(),
-            sender_mac: packet.sender_hardware_addr(),
-            sender_ip: packet.sender_protocol_addr(),
-            target_mac: packet.target_hardware_addr(),
-            target_ip: packet.target_protocol_addr(),
+            operation: ArpOperation::from_wire(packet.get_operation().0),
+            sender_mac: packet.get_sender_hw_addr().octets(),
+            sender_ip: packet.get_sender_proto_addr(),
+            target_mac: packet.get_target_hw_addr().octets(),
+            target_ip: packet.get_target_proto_addr(),
         })
     }
 
     /// Parses a whole Ethernet frame carrying ARP (trailing padding allowed).
     pub fn parse_frame(frame: &[u8]) -> Result<(EthernetRepr, ArpRepr), WireError> {
-        let eth = EthernetFrame::new_checked(frame)?;
-        let eth_repr = EthernetRepr::parse(&eth);
+        let (eth_repr, eth) = EthernetRepr::parse_frame(frame)?;
         if eth_repr.ethertype != ETHERTYPE_ARP {
             return Err(WireError::Malformed("ARP: EtherType"));
         }
-        let arp = ArpPacket::new_checked(eth.payload())?;
+        let arp = ArpPacket::new(eth.payload()).ok_or(WireError::Truncated)?;
         Ok((eth_repr, ArpRepr::parse(&arp)?))
     }
 
@@ -247,14 +118,38 @@ impl ArpRepr {
         PACKET_LEN
     }
 
-    /// Writes the packet into a buffer of at least [`PACKET_LEN`] bytes.
-    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, packet: &mut ArpPacket<T>) {
-        packet.set_ethernet_ipv4();
-        packet.set_operation(self.operation);
-        packet.set_sender_hardware_addr(self.sender_mac);
-        packet.set_sender_protocol_addr(self.sender_ip);
-        packet.set_target_hardware_addr(self.target_mac);
-        packet.set_target_protocol_addr(self.target_ip);
+    /// Writes the packet.
+    pub fn emit(&self, packet: &mut MutableArpPacket<'_>) {
+        packet.set_hardware_type(ArpHardwareType(HTYPE_ETHERNET));
+        packet.set_protocol_type(EtherType(ethernet::ETHERTYPE_IPV4));
+        packet.set_hw_addr_len(6);
+        packet.set_proto_addr_len(4);
+        packet.set_operation(PnetArpOperation(self.operation.to_wire()));
+        packet.set_sender_hw_addr(MacAddr::from(self.sender_mac));
+        packet.set_sender_proto_addr(self.sender_ip);
+        packet.set_target_hw_addr(MacAddr::from(self.target_mac));
+        packet.set_target_proto_addr(self.target_ip);
+    }
+
+    /// Writes an Ethernet frame with `eth`'s header and this packet into the
+    /// first [`GARP_FRAME_LEN`] bytes of `buf` and returns them. No allocation.
+    pub fn emit_frame<'b>(
+        &self,
+        eth: &EthernetRepr,
+        buf: &'b mut [u8],
+    ) -> Result<&'b [u8], WireError> {
+        let got = buf.len();
+        let bytes = buf
+            .get_mut(..GARP_FRAME_LEN)
+            .ok_or(WireError::BufferLength {
+                needed: GARP_FRAME_LEN,
+                got,
+            })?;
+        let mut frame = MutableEthernetPacket::new(&mut bytes[..]).ok_or(WireError::Truncated)?;
+        eth.emit(&mut frame);
+        let mut arp = MutableArpPacket::new(frame.payload_mut()).ok_or(WireError::Truncated)?;
+        self.emit(&mut arp);
+        Ok(bytes)
     }
 
     /// Whether this announces `sender_ip` rather than asking for another
@@ -262,6 +157,37 @@ impl ArpRepr {
     pub fn is_gratuitous(&self) -> bool {
         self.sender_ip == self.target_ip
     }
+}
+
+/// The Ethernet header and ARP packet of the gratuitous ARP for `vip`; see
+/// [`gratuitous_arp`].
+const fn garp_reprs(src_mac: [u8; 6], vip: Ipv4Addr) -> (EthernetRepr, ArpRepr) {
+    (
+        EthernetRepr {
+            src: src_mac,
+            dst: BROADCAST_MAC,
+            ethertype: ETHERTYPE_ARP,
+        },
+        ArpRepr {
+            operation: ArpOperation::Request,
+            sender_mac: src_mac,
+            sender_ip: vip,
+            target_mac: BROADCAST_MAC,
+            target_ip: vip,
+        },
+    )
+}
+
+/// Writes the gratuitous ARP for `vip` (see [`gratuitous_arp`]) into the
+/// first [`GARP_FRAME_LEN`] bytes of `buf` and returns them: the hot path of
+/// a burst, one reused buffer, no allocation.
+pub fn gratuitous_arp_into(
+    buf: &mut [u8],
+    src_mac: [u8; 6],
+    vip: Ipv4Addr,
+) -> Result<&[u8], WireError> {
+    let (eth, arp) = garp_reprs(src_mac, vip);
+    arp.emit_frame(&eth, buf)
 }
 
 /// The gratuitous ARP a master broadcasts for a virtual IPv4 address when it
@@ -279,21 +205,8 @@ impl ArpRepr {
 /// one, else the interface MAC, as with keepalived without `use_vmac`.
 pub fn gratuitous_arp(src_mac: [u8; 6], vip: Ipv4Addr) -> [u8; GARP_FRAME_LEN] {
     let mut buf = [0u8; GARP_FRAME_LEN];
-    let mut frame = EthernetFrame::new_unchecked(&mut buf[..]);
-    EthernetRepr {
-        src: src_mac,
-        dst: BROADCAST_MAC,
-        ethertype: ETHERTYPE_ARP,
-    }
-    .emit(&mut frame);
-    ArpRepr {
-        operation: ArpOperation::Request,
-        sender_mac: src_mac,
-        sender_ip: vip,
-        target_mac: BROADCAST_MAC,
-        target_ip: vip,
-    }
-    .emit(&mut ArpPacket::new_unchecked(frame.payload_mut()));
+    // Cannot fail: the buffer has the exact length.
+    let _ = gratuitous_arp_into(&mut buf, src_mac, vip);
     buf
 }
 
@@ -314,8 +227,28 @@ mod tests {
     ];
 
     #[test]
+    fn test_packet_len() {
+        assert_eq!(ArpPacket::minimum_packet_size(), PACKET_LEN);
+    }
+
+    #[test]
     fn test_emit() {
         assert_eq!(gratuitous_arp(MAC, Ipv4Addr::new(192, 0, 2, 200)), GARP);
+    }
+
+    #[test]
+    fn test_emit_into_reused_buffer() {
+        // A longer, dirty buffer: the frame is its first 42 bytes, all written.
+        let mut buf = [0x5a_u8; 100];
+        let frame = gratuitous_arp_into(&mut buf, MAC, Ipv4Addr::new(192, 0, 2, 200)).unwrap();
+        assert_eq!(frame, &GARP[..]);
+        assert_eq!(
+            gratuitous_arp_into(&mut buf[..41], MAC, Ipv4Addr::LOCALHOST),
+            Err(WireError::BufferLength {
+                needed: 42,
+                got: 41
+            })
+        );
     }
 
     #[test]
@@ -384,8 +317,8 @@ mod tests {
                 target_ip: target_ip.into(),
             };
             let mut buf = [0u8; PACKET_LEN];
-            repr.emit(&mut ArpPacket::new_unchecked(&mut buf[..]));
-            let parsed = ArpRepr::parse(&ArpPacket::new_checked(&buf[..]).unwrap()).unwrap();
+            repr.emit(&mut MutableArpPacket::new(&mut buf[..]).unwrap());
+            let parsed = ArpRepr::parse(&ArpPacket::new(&buf[..]).unwrap()).unwrap();
             prop_assert_eq!(parsed, repr);
         }
 

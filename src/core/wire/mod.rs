@@ -1,16 +1,21 @@
 //! Wire formats: VRRP advertisements (v2/v3, IPv4/IPv6), gratuitous ARP and unsolicited NA frames.
 //!
-//! Written in the smoltcp style (see STYLE.md): each protocol has a zero-copy
-//! view over a byte buffer (`Packet<T: AsRef<[u8]>>`, with field offsets in a
-//! private `mod field`) and a value type that is parsed from it and emitted
-//! into it. Untrusted bytes go through `new_checked()` or a `parse()`, after
-//! which nothing panics.
+//! The VRRP advertisement is ours, written in the smoltcp style (see
+//! STYLE.md): a zero-copy view over a byte buffer (`Packet<T: AsRef<[u8]>>`,
+//! with field offsets in a private `mod field`) and a value type that is
+//! parsed from it and emitted into it. The frames around it (Ethernet, ARP,
+//! the NA) are not the product: `pnet_packet`'s zero-copy views read and
+//! write them, with smoltcp's `NdiscOption` for the NA's options (where
+//! pnet falls short, see [`ndisc`]), and our modules map our value types
+//! onto theirs. Untrusted bytes go through a `parse()`, after which nothing
+//! panics. docs/DEPENDENCIES.md says why each crate.
 //!
 //! - [`vrrp`]: the VRRP advertisement, [`Advertisement`], with parse and emit.
 //! - [`checksum`]: the Internet checksum and the IPv4/IPv6 pseudo-headers.
 //! - [`ethernet`]: the Ethernet II header that the ARP and NA frames carry.
 //! - [`arp`]: the gratuitous ARP a new master sends for each IPv4 VIP.
 //! - [`ndisc`]: the unsolicited Neighbor Advertisement a new master sends for each IPv6 VIP.
+//! - [`announcement_into`]: either of the last two, for one VIP, into a reused buffer.
 
 pub mod arp;
 pub mod checksum;
@@ -22,9 +27,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::core::types::{Centisecs, Version, Vrid};
 
-pub use self::arp::{gratuitous_arp, ArpOperation, ArpPacket, ArpRepr};
-pub use self::ethernet::{EthernetFrame, EthernetRepr};
-pub use self::ndisc::{unsolicited_na, NdiscFrame, NeighborAdvert};
+pub use self::arp::{gratuitous_arp, gratuitous_arp_into, ArpOperation, ArpRepr};
+pub use self::ethernet::EthernetRepr;
+pub use self::ndisc::{unsolicited_na, unsolicited_na_into, NdiscFrame, NeighborAdvert};
 pub use self::vrrp::{Advertisement, Auth, ChecksumMode, Packet as VrrpPacket};
 
 /// IP protocol number of VRRP (RFC 5798 Sections 5.1.1.4 and 5.1.2.4).
@@ -77,6 +82,27 @@ pub const fn virtual_mac(family: Family, vrid: Vrid) -> [u8; 6] {
         Family::Ipv6 => 0x02,
     };
     [0x00, 0x00, 0x5e, 0x00, kind, vrid.get()]
+}
+
+/// The length of the longest frame [`announcement_into`] writes (an
+/// unsolicited NA); a buffer of this length takes any announcement.
+pub const ANNOUNCEMENT_MAX_LEN: usize = ndisc::NA_FRAME_LEN;
+
+/// Writes the frame that announces `vip` after becoming master (RFC 5798
+/// Section 6.4.2) into `buf` and returns it: a gratuitous ARP from `src_mac`
+/// for an IPv4 VIP ([`gratuitous_arp`]), an unsolicited NA from
+/// `src_mac`/`na_src` for an IPv6 one ([`unsolicited_na`]). A burst reuses
+/// one buffer of [`ANNOUNCEMENT_MAX_LEN`] bytes and allocates nothing.
+pub fn announcement_into(
+    buf: &mut [u8],
+    src_mac: [u8; 6],
+    vip: IpAddr,
+    na_src: Ipv6Addr,
+) -> Result<&[u8], WireError> {
+    match vip {
+        IpAddr::V4(a) => gratuitous_arp_into(buf, src_mac, a),
+        IpAddr::V6(a) => unsolicited_na_into(buf, src_mac, na_src, a),
+    }
 }
 
 /// Why bytes could not be parsed, or a value could not be emitted.
@@ -175,6 +201,19 @@ mod tests {
         let vrid = Vrid::new(51).unwrap();
         assert_eq!(virtual_mac(Family::Ipv4, vrid), [0, 0, 0x5e, 0, 1, 51]);
         assert_eq!(virtual_mac(Family::Ipv6, vrid), [0, 0, 0x5e, 0, 2, 51]);
+    }
+
+    #[test]
+    fn test_announcement_into() {
+        let mac = [2, 0, 0, 0, 0, 1];
+        let v4 = Ipv4Addr::new(192, 0, 2, 200);
+        let v6: Ipv6Addr = "2001:db8::200".parse().unwrap();
+        let src: Ipv6Addr = "fe80::1".parse().unwrap();
+        let mut buf = [0u8; ANNOUNCEMENT_MAX_LEN];
+        let garp = announcement_into(&mut buf, mac, v4.into(), src).unwrap();
+        assert_eq!(garp, &gratuitous_arp(mac, v4)[..]);
+        let na = announcement_into(&mut buf, mac, v6.into(), src).unwrap();
+        assert_eq!(na, &unsolicited_na(mac, src, v6)[..]);
     }
 
     #[test]
