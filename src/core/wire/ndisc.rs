@@ -120,13 +120,15 @@ fn checksum_ok(stored: u16, computed: u16) -> bool {
 
 /// The first Target Link-Layer Address option of length 1 (an Ethernet MAC)
 /// in `opts`, through smoltcp's checked option view. Refuses options of
-/// length 0 or running past the message (RFC 4861 Section 7.1.2).
+/// length 0 or running past the message (RFC 4861 Section 7.1.2); smoltcp
+/// also refuses a Prefix Information or Redirected Header option too short
+/// for its type, neither of which belongs in an NA.
 fn target_lladdr(mut opts: &[u8]) -> Result<Option<[u8; 6]>, WireError> {
     let mut found = None;
     while !opts.is_empty() {
         let opt = NdiscOption::new_checked(opts).map_err(|_| match opts.get(1) {
             Some(0) => WireError::Malformed("NDP option of length 0"),
-            _ => WireError::Malformed("NDP option runs past the message"),
+            _ => WireError::Malformed("NDP option past the message or short for its type"),
         })?;
         let len = usize::from(opt.data_len()) * 8;
         if opt.option_type() == NdiscOptionType::TargetLinkLayerAddr
