@@ -82,6 +82,21 @@ impl Schedule {
         }
     }
 
+    /// Whether the keeper must be woken when the event loop's advert makes
+    /// `next` replace this schedule: the keeper may be asleep until this
+    /// schedule's [`Schedule::due`], and an advert out of turn (a priority
+    /// change, an answer to priority 0 or to a lower master) can make the
+    /// next one due earlier than that. Without the wake-up the keeper sends
+    /// its turn late, up to two intervals after the out-of-turn advert (found
+    /// by the simulator, docs/SIMULATION.md). In turn, the new schedule is
+    /// due after the old one and the keeper sleeps on.
+    ///
+    /// After a hang ([`Schedule::hung`]) the keeper sleeps until an entry
+    /// wakes it (up to a second): the loop's first advert after it must.
+    pub fn wakes_keeper(&self, next: &Schedule) -> bool {
+        next.due() < self.due() || self.hung(next.loop_sent)
+    }
+
     /// The event loop has not sent for longer than [`COVER`]: it is hung,
     /// not late, and the peer must see it.
     pub fn hung(&self, now: Instant) -> bool {
@@ -224,6 +239,28 @@ mod tests {
         let after: Vec<_> = wire.iter().filter(|w| w.0 > 200.0).copied().collect();
         assert!(after.iter().all(|w| w.1 != "late"), "{wire:?}");
         assert_eq!(after.iter().filter(|w| w.1 == "turn").count(), 9);
+    }
+
+    /// An advert in turn does not wake the keeper (it sleeps on to the new
+    /// turn); one out of turn, before the keeper's next wake-up, does.
+    #[test]
+    fn only_an_advert_out_of_turn_wakes_the_keeper() {
+        let at = |ms: u64| Instant::from_millis(ms);
+        let mut s = Schedule::new(I, at(0));
+        // Before its turn: the loop's next advert in turn (20 ms, or late).
+        assert!(!s.wakes_keeper(&Schedule::new(I, at(20))));
+        assert!(!s.wakes_keeper(&Schedule::new(I, at(27))));
+        // After its turn the keeper sleeps until 30 ms (its wake-up if the
+        // loop is late); the loop's advert at 20 ms is due at 30 ms: no wake-up.
+        assert_eq!(s.poll(at(10)), Some(Sent::Turn));
+        assert_eq!(s.due(), at(30));
+        assert!(!s.wakes_keeper(&Schedule::new(I, at(20))));
+        // Out of turn at 12 ms: the next is due at 22 ms, before 30 ms.
+        assert!(s.wakes_keeper(&Schedule::new(I, at(12))));
+        // The loop's first advert after a hang wakes it.
+        let late = at(0) + COVER + I;
+        assert!(s.hung(late));
+        assert!(s.wakes_keeper(&Schedule::new(I, late)));
     }
 
     /// The keeper's own vCPU stolen now and then (each wake-up 7 ms late):

@@ -200,7 +200,14 @@ impl KeeperSlot {
                 e.socket = socket.clone();
             }
             e.packets = packets;
-            e.schedule = Schedule::new(interval, now);
+            let next = Schedule::new(interval, now);
+            let wake = e.schedule.wakes_keeper(&next);
+            e.schedule = next;
+            drop(entries);
+            if wake {
+                // Out of turn: the keeper may sleep past the new turn.
+                self.shared.wake.notify_one();
+            }
             return;
         }
         entries.insert(
