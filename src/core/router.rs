@@ -651,12 +651,21 @@ impl VirtualRouter {
     }
 
     /// Backup behind a master that legitimately outranks us (higher
-    /// priority), as opposed to a backup that waits to preempt a lower one.
+    /// priority, or equal priority and a higher address: RFC 5798 Section
+    /// 6.4.3's tie-break), as opposed to a backup that waits to preempt a
+    /// lower one or follows an equal one that was there first.
+    ///
+    /// The tie-break matters to sync groups: with equal priorities, two
+    /// members of a group that lost their masters at slightly different
+    /// times could end up master on different nodes, each following an
+    /// equal-priority master elsewhere, and neither held (found by the
+    /// simulator, docs/SIMULATION.md).
     pub fn lost_election(&self) -> bool {
+        let ours = self.effective_priority();
         self.state == State::Backup
-            && self
-                .master
-                .is_some_and(|m| m.priority > self.effective_priority())
+            && self.master.is_some_and(|m| {
+                m.priority > ours || (m.priority == ours && ip_greater(m.addr, self.cfg.primary_ip))
+            })
     }
 
     /// A timer may have expired. Timers not yet due are left alone.
@@ -1244,6 +1253,34 @@ mod tests {
         assert_eq!(r.poll_timeout(), deadline);
         r.handle_timeout(t(1500));
         assert_eq!(r.state(), State::Backup);
+    }
+
+    /// A backup behind an equal-priority master with a higher address lost
+    /// the RFC 5798 §6.4.3 tie-break; behind one with a lower address (an
+    /// incumbent it does not preempt) it did not. Sync groups rely on the
+    /// difference (simulator seed 0x72f, docs/SIMULATION.md).
+    #[test]
+    fn lost_election_counts_the_address_tie_break() {
+        let mut r = VirtualRouter::new(cfg(251, 100));
+        r.handle_startup(t(0));
+        let higher = IpAddr::V4(Ipv4Addr::new(172, 16, 1, 252));
+        let lower = IpAddr::V4(Ipv4Addr::new(172, 16, 1, 250));
+        r.handle_advert(t(10), lower, &advert(100)).unwrap();
+        assert_eq!(r.state(), State::Backup);
+        assert!(!r.lost_election());
+        r.handle_advert(t(20), higher, &advert(100)).unwrap();
+        assert!(r.lost_election());
+        r.handle_advert(t(30), lower, &advert(150)).unwrap();
+        assert!(r.lost_election());
+        // Behind a lower master (no preempt): not beaten either.
+        let mut np = VirtualRouter::new(RouterConfig {
+            preempt: false,
+            ..cfg(251, 100)
+        });
+        np.handle_startup(t(0));
+        np.handle_advert(t(10), higher, &advert(99)).unwrap();
+        assert_eq!(np.master().map(|m| m.addr), Some(higher));
+        assert!(!np.lost_election());
     }
 
     /// A refused advert (our own address) is not recorded; priority 0 is.
