@@ -740,6 +740,7 @@ impl Daemon {
                     inst.teardown_vmac(&self.netlink).await;
                     match self.setup_instance(ic).await {
                         Ok(mut n) => {
+                            self.apply_known_tracks(&mut n, now);
                             n.start(now);
                             result.push(n);
                         }
@@ -751,6 +752,7 @@ impl Daemon {
                 None => match self.setup_instance(ic).await {
                     Ok(mut n) => {
                         info!(instance = %ic.name, "instance added by reload");
+                        self.apply_known_tracks(&mut n, now);
                         n.start(now);
                         result.push(n);
                     }
@@ -761,6 +763,20 @@ impl Daemon {
         self.instances = result;
         self.reindex();
         info!(instances = self.instances.len(), "reload done");
+    }
+
+    /// A new instance (restarted or added by a reload) starts with the
+    /// trackers' last known states: a running tracker only reports changes,
+    /// so without this a failed tracker would not count until it changes
+    /// again (found by the simulator, docs/SIMULATION.md).
+    fn apply_known_tracks(&self, inst: &mut Instance, now: Instant) {
+        for name in &inst.cfg.track {
+            if let Some((state, _)) = self.track_states.get(name) {
+                let weight = self.config.track(name).map_or(0, |t| t.weight);
+                inst.router
+                    .handle_track(now, name, track_effect(weight, *state));
+            }
+        }
     }
 
     /// After a reload: say which new settings need a restart (the metrics
