@@ -1,0 +1,507 @@
+//! The invariants, checked after every step of the world. Each has a name
+//! (used in failure reports and docs/SIMULATION.md) and a bound derived from
+//! the RFC timers and the scenario's latency and scheduling bounds, never
+//! from what a run happened to show.
+
+use std::time::Duration;
+
+use vrrpd::core::router::{Reason, State};
+use vrrpd::core::time::Instant;
+use vrrpd::core::types::Version;
+
+use crate::scenario::Fault;
+use crate::world::{Note, World};
+
+/// A broken invariant.
+#[derive(Debug, Clone)]
+pub struct Violation {
+    /// The invariant's name.
+    pub name: &'static str,
+    /// When.
+    pub at: Instant,
+    /// What was seen.
+    pub detail: String,
+}
+
+/// Largest values seen, for the campaign's figures.
+#[derive(Debug, Clone, Default)]
+pub struct Seen {
+    /// Longest dual-master overlap on a clean link, and its bound then.
+    pub dual: Duration,
+    /// Its bound, for the ratio.
+    pub dual_bound: Duration,
+    /// Largest ratio of an advert gap to its bound (per mille).
+    pub gap_permille: u64,
+    /// Longest gap between a steady master's adverts, and its interval.
+    pub gap: Duration,
+    /// Longest time from a graceful stop to the new master.
+    pub handover: Duration,
+    /// Graceful handovers checked.
+    pub handovers: u64,
+    /// Steps in the quiet window that were checked for convergence.
+    pub converged_checks: u64,
+    /// Dual-master episodes on a clean link.
+    pub duals: u64,
+    /// Runs that ended with a sync group split by a held master.
+    pub held_splits: u64,
+}
+
+/// The checker's memory between steps.
+#[derive(Clone)]
+pub struct Checker {
+    /// Start of the quiet window: the last change of anything.
+    pub quiet_since: Instant,
+    /// Per node and instance: last advert while master in this stint.
+    last_sent: Vec<Vec<Option<Instant>>>,
+    /// Per node: stalls (start, end) of the loop or the keeper.
+    stalls: Vec<Vec<(Instant, Instant)>>,
+    /// Per instance index, per pair (a, b), since when both are master on a clean link.
+    dual_since: Vec<Vec<Vec<Option<Instant>>>>,
+    /// Per instance index: a graceful handover must produce a master by then.
+    handover: Vec<Option<(Instant, Instant, usize)>>,
+    /// Figures.
+    pub seen: Seen,
+    /// A converged check saw a group split by a held master (the known
+    /// availability exception).
+    held_split: std::cell::Cell<bool>,
+}
+
+impl Checker {
+    /// A checker for a world about to start.
+    pub fn new(w: &World) -> Checker {
+        let n = w.nodes.len();
+        let k = w.sc.vrids.len();
+        let first_start =
+            w.sc.nodes
+                .iter()
+                .map(|n| n.start)
+                .max()
+                .unwrap_or(Instant::ZERO);
+        Checker {
+            quiet_since: first_start,
+            last_sent: vec![vec![None; k]; n],
+            stalls: vec![Vec::new(); n],
+            dual_since: vec![vec![vec![None; n]; n]; k],
+            handover: vec![None; k],
+            seen: Seen::default(),
+            held_split: std::cell::Cell::new(false),
+        }
+    }
+
+    /// What the checker remembers that decides its future verdicts (for
+    /// the exhaustive search's state fingerprint).
+    pub fn memory(&self) -> String {
+        format!(
+            "{}{:?}{:?}{:?}{:?}",
+            self.quiet_since, self.last_sent, self.stalls, self.dual_since, self.handover
+        )
+    }
+
+    /// Whether the network carries every copy on time now: no loss,
+    /// duplication, extra delay or cut link.
+    pub fn clean(w: &World) -> bool {
+        w.loss == 0
+            && w.dup == 0
+            && w.delay == 0
+            && w.now >= w.late_until
+            && w.link.iter().all(|r| r.iter().all(|&b| b))
+    }
+
+    fn stalled(&self, w: &World, i: usize) -> bool {
+        w.nodes[i].stall > w.now || w.nodes[i].kstall > w.now
+    }
+
+    fn stalled_between(&self, i: usize, from: Instant, to: Instant) -> bool {
+        self.stalls[i].iter().any(|&(s, e)| s <= to && e >= from)
+    }
+
+    /// Check everything after one step.
+    pub fn check(&mut self, w: &World) -> Result<(), Violation> {
+        let now = w.now;
+        let sc = &w.sc;
+        let fail = |name: &'static str, detail: String| Violation {
+            name,
+            at: now,
+            detail,
+        };
+        let lat = sc.max_latency();
+        let wake = Duration::from_micros(sc.wake_us);
+        let settle = sc.settle();
+        // ---- what the step did -------------------------------------------
+        for note in &w.notes {
+            match note {
+                Note::Broken(name, detail) => return Err(fail(name, detail.clone())),
+                Note::Fault(f) => {
+                    if !matches!(f, Fault::Junk(..)) {
+                        self.quiet_since = self.quiet_since.max(now);
+                        // A fault may take the backups a handover counts on.
+                        for h in &mut self.handover {
+                            *h = None;
+                        }
+                    }
+                    match *f {
+                        Fault::Stall { node, us, .. } => {
+                            let end = now + Duration::from_micros(us);
+                            self.stalls[node].push((now, end));
+                            self.quiet_since = self.quiet_since.max(end);
+                        }
+                        Fault::Delay(0) => {
+                            // Copies sent before may still be late.
+                            let late = Duration::from_micros(crate::scenario::MAX_DELAY_US);
+                            self.quiet_since = self.quiet_since.max(now + late);
+                        }
+                        Fault::Crash(i) | Fault::Stop(i) | Fault::Restart(i) => {
+                            for s in &mut self.last_sent[i] {
+                                *s = None;
+                            }
+                        }
+                        _ => {}
+                    }
+                    if !Self::clean(w) {
+                        // A graceful handover is only promised on a clean link.
+                        for h in &mut self.handover {
+                            *h = None;
+                        }
+                    }
+                }
+                Note::Changed(t) => {
+                    self.last_sent[t.node][t.inst] = None;
+                    if now > self.quiet_since + settle && Self::clean(w) {
+                        return Err(fail(
+                            "no_flap_when_static",
+                            format!(
+                                "node {} inst {}: {} -> {} ({}) {:?} after the quiet window began at {} (settle {:?})",
+                                t.node, t.inst, t.from, t.to, t.reason, t.reason, self.quiet_since, settle
+                            ),
+                        ));
+                    }
+                    // A master that resigns with priority 0 on a link that
+                    // carries it: a backup takes over within its Skew_Time.
+                    let resigns = t.from == State::Master
+                        && matches!(
+                            t.reason,
+                            Reason::Shutdown
+                                | Reason::Maintenance
+                                | Reason::TrackerFault(_)
+                                | Reason::SyncGroup(_)
+                        );
+                    // In a sync group with a member in Fault on another
+                    // node, the group may move the VIP through a held
+                    // member (the availability exception, "Known" in
+                    // docs/SIMULATION.md); the Skew_Time bound is the RFC's
+                    // mechanism and is checked where no group interferes.
+                    let group_fault = w.sc.sync
+                        && w.nodes.iter().enumerate().any(|(j, n)| {
+                            j != t.node
+                                && n.running
+                                && n.insts.iter().any(|x| x.router.state() == State::Fault)
+                        });
+                    if resigns
+                        && !group_fault
+                        && Self::clean(w)
+                        && w.nodes[t.node].link
+                        && !self.stalled(w, t.node)
+                    {
+                        self.arm_handover(w, t.node, t.inst);
+                    }
+                }
+                Note::Sent(i, k, prio) => {
+                    let (i, k) = (*i, *k);
+                    let inst = &w.nodes[i].insts[k];
+                    if prio.get() == 0 || inst.router.state() != State::Master {
+                        self.last_sent[i][k] = None;
+                        continue;
+                    }
+                    if let Some(prev) = self.last_sent[i][k] {
+                        let gap = now - prev;
+                        let bound = sc.max_gap();
+                        let permille = (gap.as_micros() * 1000 / bound.as_micros().max(1)) as u64;
+                        if !self.stalled_between(i, prev, now) {
+                            if permille > self.seen.gap_permille {
+                                self.seen.gap_permille = permille;
+                                self.seen.gap = gap;
+                            }
+                            if gap > bound {
+                                return Err(fail(
+                                    "advert_gap",
+                                    format!(
+                                        "node {i} inst {k}: master adverts {gap:?} apart (from {prev}), bound {bound:?}"
+                                    ),
+                                ));
+                            }
+                        }
+                    }
+                    self.last_sent[i][k] = Some(now);
+                }
+            }
+        }
+        // ---- state invariants ---------------------------------------------
+        let n = w.nodes.len();
+        for (i, node) in w.nodes.iter().enumerate() {
+            for (k, inst) in node.insts.iter().enumerate() {
+                let master = node.running && inst.router.state() == State::Master;
+                if inst.vips != master {
+                    return Err(fail(
+                        "vips_follow_master",
+                        format!(
+                            "node {i} inst {k}: VIPs {} in {} (running {})",
+                            if inst.vips { "held" } else { "absent" },
+                            inst.router.state(),
+                            node.running
+                        ),
+                    ));
+                }
+            }
+        }
+        // Conservation: every copy sent is in flight, queued, handled, or
+        // dropped under one network reason.
+        let queued: u64 = w.nodes.iter().map(|n| n.sock.len() as u64).sum();
+        let dropped: u64 = w.net_drops.values().sum();
+        if w.copies != w.flight.len() as u64 + queued + w.handled + dropped {
+            return Err(fail(
+                "drops_counted_once",
+                format!(
+                    "copies {} != in flight {} + queued {queued} + handled {} + dropped {dropped}",
+                    w.copies,
+                    w.flight.len(),
+                    w.handled
+                ),
+            ));
+        }
+        let clean = Self::clean(w);
+        for k in 0..sc.vrids.len() {
+            let masters: Vec<usize> = (0..n)
+                .filter(|&i| {
+                    w.nodes[i].running && w.nodes[i].insts[k].router.state() == State::Master
+                })
+                .collect();
+            // Dual masters on a clean link: bounded.
+            let dual_bound = self.dual_bound(w);
+            for a in 0..n {
+                for b in (a + 1)..n {
+                    let both = masters.contains(&a) && masters.contains(&b);
+                    let ok_link = clean
+                        && w.nodes[a].link
+                        && w.nodes[b].link
+                        && !self.stalled(w, a)
+                        && !self.stalled(w, b);
+                    let slot = &mut self.dual_since[k][a][b];
+                    if both && ok_link {
+                        let since = *slot.get_or_insert_with(|| {
+                            self.seen.duals += 1;
+                            now
+                        });
+                        let lasted = now - since;
+                        if lasted > self.seen.dual {
+                            self.seen.dual = lasted;
+                            self.seen.dual_bound = dual_bound;
+                        }
+                        if lasted > dual_bound {
+                            return Err(fail(
+                                "dual_master_bounded",
+                                format!(
+                                    "inst {k}: nodes {a} and {b} both master for {lasted:?} on a clean link (since {since}), bound {dual_bound:?}"
+                                ),
+                            ));
+                        }
+                    } else {
+                        *slot = None;
+                    }
+                }
+            }
+            // Graceful handover deadline.
+            if let Some((at, deadline, from)) = self.handover[k] {
+                // Any master will do: the one that resigned may be back
+                // (an instance restarted by a reload, an address owner).
+                if !masters.is_empty() {
+                    let took = now - at;
+                    self.seen.handovers += 1;
+                    self.seen.handover = self.seen.handover.max(took);
+                    self.handover[k] = None;
+                } else if now > deadline {
+                    return Err(fail(
+                        "graceful_handover",
+                        format!(
+                            "inst {k}: node {from} resigned at {at}; no new master by {deadline} ({:?} later)",
+                            deadline - at
+                        ),
+                    ));
+                }
+            }
+            let _ = (lat, wake);
+            // Convergence.
+            if clean && now >= self.quiet_since + settle {
+                self.seen.converged_checks += 1;
+                if self.held_split.get() {
+                    self.seen.held_splits = 1;
+                }
+                self.check_converged(w, k, &masters)
+                    .map_err(|d| fail(d.0, d.1))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Two masters that hear each other last at most one advert gap of the
+    /// higher one, plus the latency of its advert and the lower one's wake-up.
+    pub fn dual_bound(&self, w: &World) -> Duration {
+        let sc = &w.sc;
+        sc.max_gap() + sc.max_latency() + Duration::from_micros(sc.wake_us)
+    }
+
+    /// A master resigned: arm the deadline for a new one, if a backup that
+    /// hears it can take over (Skew_Time of the best such backup, plus
+    /// latency and two wake-ups: the advert's and the timer's).
+    fn arm_handover(&mut self, w: &World, from: usize, k: usize) {
+        let sc = &w.sc;
+        let mut best: Option<Duration> = None;
+        for (j, node) in w.nodes.iter().enumerate() {
+            if j == from || !node.running || !node.link || self.stalled(w, j) {
+                continue;
+            }
+            let r = &node.insts[k].router;
+            if r.state() != State::Backup {
+                continue;
+            }
+            // RFC 5798 §6.1 / RFC 3768 §6.1 Skew_Time, from the backup's
+            // priority and Master_Adver_Interval.
+            let p = 256 - r.effective_priority().get() as u64;
+            let skew = match sc.version {
+                Version::V2 => Duration::from_micros(p * 1_000_000 / 256),
+                Version::V3 => Duration::from_micros(
+                    p * r.master_adver_interval().to_duration().as_micros() as u64 / 256,
+                ),
+            };
+            best = Some(best.map_or(skew, |b| b.min(skew)));
+        }
+        if let Some(skew) = best {
+            let bound = skew + sc.max_latency() + 2 * Duration::from_micros(sc.wake_us);
+            self.handover[k] = Some((w.now, w.now + bound, from));
+        }
+    }
+
+    /// After the quiet window: exactly one master, one the RFC allows, every
+    /// instance in the state its conditions call for, sync groups agreeing.
+    fn check_converged(
+        &self,
+        w: &World,
+        k: usize,
+        masters: &[usize],
+    ) -> Result<(), (&'static str, String)> {
+        let n = w.nodes.len();
+        // States match the fault conditions; effective priority matches the model.
+        for i in 0..n {
+            let node = &w.nodes[i];
+            if !node.running {
+                continue;
+            }
+            let r = &node.insts[k].router;
+            let fault = w.model_fault(i, k);
+            let st = r.state();
+            if fault != (st == State::Fault) || st == State::Initialize {
+                return Err((
+                    "converged_states",
+                    format!("node {i} inst {k}: {st} but fault conditions {fault}"),
+                ));
+            }
+            let p = w.model_priority(i, k, &node.failed);
+            if !fault && r.effective_priority() != p {
+                return Err((
+                    "converged_states",
+                    format!(
+                        "node {i} inst {k}: effective priority {} but the model says {} (trackers {:?})",
+                        r.effective_priority(),
+                        p,
+                        node.failed
+                    ),
+                ));
+            }
+        }
+        let eligible: Vec<usize> = (0..n)
+            .filter(|&i| w.nodes[i].running && !w.model_fault(i, k))
+            .collect();
+        if eligible.is_empty() {
+            return if masters.is_empty() {
+                Ok(())
+            } else {
+                Err((
+                    "one_master",
+                    format!("inst {k}: masters {masters:?} with no eligible router"),
+                ))
+            };
+        }
+        if masters.len() != 1 {
+            return Err((
+                "one_master",
+                format!(
+                    "inst {k}: {} masters {masters:?} among eligible {eligible:?}",
+                    masters.len()
+                ),
+            ));
+        }
+        let m = masters[0];
+        let mp = w.nodes[m].insts[k].router.effective_priority();
+        // RFC 5798 §6.4.2: a backup with Preempt_Mode True and a higher
+        // priority discards the master's adverts and takes over; one that
+        // is held by its sync group does not preempt.
+        for &b in &eligible {
+            if b == m {
+                continue;
+            }
+            let node = &w.nodes[b];
+            let r = &node.insts[k].router;
+            let held = w.sc.sync
+                && node.insts.iter().enumerate().any(|(j, x)| {
+                    j != k && (x.router.state() == State::Fault || x.router.lost_election())
+                });
+            if node.insts[k].cfg.preempt && !held && r.effective_priority() > mp {
+                return Err((
+                    "one_master",
+                    format!(
+                        "inst {k}: node {m} (priority {mp}) is master, but node {b} (priority {}, preempt) should have taken over",
+                        r.effective_priority()
+                    ),
+                ));
+            }
+        }
+        // Sync groups agree: on each node, all members master or none.
+        if w.sc.sync && k == 0 {
+            // A master member held by its group (another member in Fault or
+            // beaten in an election) is the availability exception of
+            // handle_sync: it took over when its master went silent, and no
+            // rising edge makes it step down later (docs/SIMULATION.md,
+            // "Known"). A split it causes may show on another node.
+            let held_master = w.nodes.iter().any(|node| {
+                node.running
+                    && node.insts.iter().enumerate().any(|(a, x)| {
+                        x.router.state() == State::Master
+                            && node.insts.iter().enumerate().any(|(b, y)| {
+                                a != b
+                                    && (y.router.state() == State::Fault
+                                        || y.router.lost_election())
+                            })
+                    })
+            });
+            for (i, node) in w.nodes.iter().enumerate() {
+                if !node.running {
+                    continue;
+                }
+                let ms: Vec<bool> = node
+                    .insts
+                    .iter()
+                    .map(|x| x.router.state() == State::Master)
+                    .collect();
+                if ms.iter().any(|&x| x) && !ms.iter().all(|&x| x) {
+                    if !held_master {
+                        return Err((
+                            "sync_group_agrees",
+                            format!("node {i}: members master {ms:?}, none held"),
+                        ));
+                    }
+                    self.held_split.set(true);
+                }
+            }
+        }
+        Ok(())
+    }
+}
