@@ -185,18 +185,18 @@ impl Checker {
                                 | Reason::TrackerFault(_)
                                 | Reason::SyncGroup(_)
                         );
-                    // In a sync group with a member in Fault on another
-                    // node, the group may move the VIP through a held
-                    // member (the availability exception, "Known" in
-                    // docs/SIMULATION.md); the Skew_Time bound is the RFC's
-                    // mechanism and is checked where no group interferes.
-                    let group_fault = w.sc.sync
-                        && w.nodes.iter().enumerate().any(|(j, n)| {
-                            j != t.node
-                                && n.running
-                                && n.insts.iter().any(|x| x.router.state() == State::Fault)
-                        });
+                    // A sync group may move the VIP through a held member
+                    // (the availability exception, "Known" in
+                    // docs/SIMULATION.md), or hand one member's VRID on
+                    // when another's changes; the Skew_Time bound is the
+                    // RFC's mechanism and is checked without groups.
+                    let group_fault = w.sc.sync;
+                    // A fault whose input has not reached its daemon yet
+                    // (a reload, a link or tracker event) may still take
+                    // the backups away.
+                    let pending = w.nodes.iter().any(|n| !n.inputs.is_empty());
                     if resigns
+                        && !pending
                         && !group_fault
                         && Self::clean(w)
                         && w.nodes[t.node].link
