@@ -84,6 +84,9 @@ impl Input {
     }
 }
 
+/// The packets of a master's last advert, as the keeper repeats them.
+pub type Kept = Vec<(IpAddr, Rc<Vec<u8>>)>;
+
 /// One instance of a daemon.
 #[derive(Clone)]
 pub struct Inst {
@@ -94,7 +97,7 @@ pub struct Inst {
     /// The VIPs are on the interface.
     pub vips: bool,
     /// The keeper's entry for this instance: its schedule and packets.
-    pub kept: Option<(Schedule, Vec<(IpAddr, Rc<Vec<u8>>)>)>,
+    pub kept: Option<(Schedule, Kept)>,
     /// The instance shares its adverts with the keeper.
     pub shared: bool,
     /// The link state this instance last learnt (`Instance::link_up`).
@@ -906,13 +909,8 @@ impl World {
             }
             match res {
                 Ok(()) => "",
-                Err(reason) => match reason.name() {
-                    "version" => "router:version",
-                    "auth" => "router:auth",
-                    "interval_mismatch" => "router:interval_mismatch",
-                    "own_address" => "router:own_address",
-                    _ => "router:address_family",
-                },
+                // The instance's counters.drops.*, by the router's own name.
+                Err(reason) => router_reason(reason.name()),
             }
         })();
         if !reason.is_empty() && !reason.starts_with("router:") {
@@ -1307,6 +1305,19 @@ impl World {
                     TrackEffect::Fault
                 )
         })
+    }
+}
+
+/// A router drop reason as the simulator names it (`router:` + the counter).
+fn router_reason(name: &str) -> &'static str {
+    match name {
+        "version" => "router:version",
+        "auth" => "router:auth",
+        "interval_mismatch" => "router:interval_mismatch",
+        "own_address" => "router:own_address",
+        "address_family" => "router:address_family",
+        "interval_zero" => "router:interval_zero",
+        _ => "router:unknown",
     }
 }
 
