@@ -8,10 +8,11 @@
 //! a vrrpd key is reported as an [`ImportWarning`] with its keepalived line;
 //! the reference is `docs/IMPORT.md`.
 //!
-//! Steps: [`parse`] reads keepalived's block syntax into a statement tree,
-//! [`convert`] maps it to vrrpd values checked against vrrpd's rules, [`emit`]
-//! writes TOML, and the result is run through [`crate::config::parse_str`]
-//! so that any remaining disagreement is reported rather than hidden.
+//! Steps: `parse.rs` reads keepalived's block syntax into a statement tree,
+//! `convert/` maps it to vrrpd values checked against vrrpd's rules (one file
+//! per keepalived block), `emit.rs` writes TOML, and the result is run
+//! through [`crate::config::parse_str`] so that any remaining disagreement is
+//! reported rather than hidden.
 
 mod argv;
 mod convert;
