@@ -1,0 +1,56 @@
+//! Carrying out the routers' actions after each input: sync-group holds
+//! first, then the queue of every instance the input touched, in order
+//! ([`Instance::drain`](super::instance::Instance::drain) does the IO of each
+//! action: adverts, VIPs, ARP/NA, notify), then its next deadline.
+
+use super::Daemon;
+
+impl Daemon {
+    /// Sync groups: hold members out of mastership while another member
+    /// is in Fault or lost its election, until nothing changes.
+    fn apply_sync(&mut self) {
+        let now = self.clock.now();
+        for _ in 0..4 {
+            let before: Vec<_> = self.instances.iter().map(|i| i.router.state()).collect();
+            for group in &self.config.sync_groups {
+                let idx: Vec<usize> = group
+                    .instances
+                    .iter()
+                    .filter_map(|n| self.instances.iter().position(|i| &i.cfg.name == n))
+                    .collect();
+                let members: Vec<&crate::core::router::VirtualRouter> =
+                    idx.iter().map(|&i| &self.instances[i].router).collect();
+                let holds = crate::core::sync::holds(&members);
+                for (&i, held) in idx.iter().zip(holds) {
+                    self.instances[i].router.handle_sync(now, &group.name, held);
+                }
+            }
+            let after: Vec<_> = self.instances.iter().map(|i| i.router.state()).collect();
+            if before == after {
+                return;
+            }
+        }
+    }
+
+    /// Carry out the pending actions of every router an input touched, in
+    /// order, and reschedule them. With sync groups, all of them: a member's
+    /// change can hold or release the others.
+    pub(super) async fn drain(&mut self) {
+        let all = self.all_dirty || !self.config.sync_groups.is_empty();
+        self.apply_sync();
+        let touched: Vec<usize> = if all {
+            (0..self.instances.len()).collect()
+        } else {
+            let mut d = std::mem::take(&mut self.dirty);
+            d.sort_unstable();
+            d.dedup();
+            d
+        };
+        for n in touched {
+            self.instances[n].drain(&self.netlink, &self.notifier).await;
+            self.reschedule(n);
+        }
+        self.dirty.clear();
+        self.all_dirty = false;
+    }
+}

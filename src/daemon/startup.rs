@@ -1,0 +1,259 @@
+//! Start-up: the configuration file, the event sources the loop waits on
+//! ([`Inputs`]: netlink events, signals, the control socket, metrics,
+//! trackers, sd_notify), the [`Daemon`] itself, then every instance: its
+//! interface resolved, its socket opened (or shared), stale VIPs removed,
+//! the Startup event given, and its first actions carried out.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use crate::config::{self, Config, Family};
+use crate::io::netlink::{NetEvent, Netlink};
+use crate::io::vrrp_socket::VrrpSocket;
+use crate::notify::Notifier;
+use crate::track::{TrackEvent, TrackerSet};
+
+use super::control;
+use super::instance::Instance;
+use super::keeper;
+use super::metrics;
+use super::ratelimit::RateLimit;
+use super::rx::RX_BUF_LEN;
+use super::sdnotify::{self, SdNotify};
+use super::{os, Clock, Daemon, DaemonError, RunOptions, SocketKey};
+
+/// What the event loop waits on besides the VRRP sockets (which the
+/// [`Daemon`] reads itself) and the protocol timer.
+pub(super) struct Inputs {
+    /// Link and address events.
+    pub net_events: mpsc::Receiver<NetEvent>,
+    /// TERM and INT: graceful stop; HUP: reload.
+    pub sigterm: Signal,
+    pub sigint: Signal,
+    pub sighup: Signal,
+    /// Requests from the control socket, with the channel for the answer.
+    pub ctl_rx: mpsc::Receiver<control::Request>,
+    /// Snapshot requests from the metrics endpoint.
+    pub metrics_rx: mpsc::Receiver<metrics::SnapshotRequest>,
+    /// Tracker state changes (the sender is the daemon's, for reloads).
+    pub track_rx: mpsc::Receiver<TrackEvent>,
+    /// The sender the trackers report on; the daemon keeps a clone.
+    track_tx: mpsc::Sender<TrackEvent>,
+    /// systemd's readiness protocol (a no-op without `$NOTIFY_SOCKET`).
+    pub sd: SdNotify,
+    /// The control socket's path, removed at shutdown.
+    pub socket_path: PathBuf,
+    /// The control socket's and the metrics endpoint's tasks.
+    _control: tokio::task::JoinHandle<()>,
+    _metrics: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Load and validate the configuration file; its warnings go to the log.
+pub(super) fn load_config(path: &Path) -> Result<Config, DaemonError> {
+    let config = config::load(path)?;
+    for w in &config.warnings {
+        warn!(config = %path.display(), "{w}");
+    }
+    Ok(config)
+}
+
+impl Inputs {
+    /// Open netlink (returned for the daemon) and every event source.
+    pub async fn open(
+        opts: &RunOptions,
+        config: &Config,
+    ) -> Result<(Netlink, Inputs), DaemonError> {
+        let netlink = Netlink::new().map_err(|source| DaemonError::Io {
+            context: "opening netlink".into(),
+            source,
+        })?;
+        let net_events = netlink.subscribe().map_err(|source| DaemonError::Io {
+            context: "subscribing to netlink events".into(),
+            source,
+        })?;
+        let sigterm = signal(SignalKind::terminate()).map_err(os("installing SIGTERM handler"))?;
+        let sigint = signal(SignalKind::interrupt()).map_err(os("installing SIGINT handler"))?;
+        let sighup = signal(SignalKind::hangup()).map_err(os("installing SIGHUP handler"))?;
+
+        let socket_path = opts
+            .control_socket
+            .clone()
+            .unwrap_or_else(|| config.global.control_socket.clone());
+        let (ctl_tx, ctl_rx) = mpsc::channel(16);
+        let _control = control::serve(&socket_path, ctl_tx)
+            .map_err(os(&format!("control socket {}", socket_path.display())))?;
+
+        let (metrics_tx, metrics_rx) = mpsc::channel::<metrics::SnapshotRequest>(8);
+        let _metrics = match config.global.metrics_listen {
+            Some(addr) => Some(
+                metrics::serve(addr, metrics_tx)
+                    .await
+                    .map_err(os(&format!("metrics_listen {addr}")))?
+                    .0,
+            ),
+            None => None,
+        };
+        let sd = match &opts.notify_socket {
+            Some(v) => sdnotify::SdNotify::to_address(v).unwrap_or_else(|e| {
+                warn!(error = %e, "ignoring NOTIFY_SOCKET");
+                sdnotify::SdNotify::disabled()
+            }),
+            None => sdnotify::SdNotify::disabled(),
+        };
+
+        let (track_tx, track_rx) = mpsc::channel(256);
+        let inputs = Inputs {
+            net_events,
+            sigterm,
+            sigint,
+            sighup,
+            ctl_rx,
+            metrics_rx,
+            track_rx,
+            track_tx,
+            sd,
+            socket_path,
+            _control,
+            _metrics,
+        };
+        Ok((netlink, inputs))
+    }
+}
+
+impl Daemon {
+    /// The daemon with no instance yet; the trackers start reporting.
+    pub(super) fn new(
+        opts: RunOptions,
+        config: Config,
+        netlink: Netlink,
+        inputs: &Inputs,
+    ) -> Daemon {
+        let track_tx = inputs.track_tx.clone();
+        let trackers = TrackerSet::spawn(&config.tracks, track_tx.clone());
+        let notifier = Notifier::new(config.global.notify_fifo.clone());
+        Daemon {
+            opts,
+            config,
+            clock: Clock::new(),
+            netlink,
+            instances: Vec::new(),
+            sockets: Vec::new(),
+            rx_next: 0,
+            rx_buf: vec![0u8; RX_BUF_LEN],
+            drops: BTreeMap::new(),
+            logs: RateLimit::new(5, Duration::from_secs(10)),
+            trackers,
+            track_tx,
+            track_states: HashMap::new(),
+            notifier,
+            index: HashMap::new(),
+            deadlines: BTreeSet::new(),
+            scheduled: Vec::new(),
+            dirty: Vec::new(),
+            all_dirty: true,
+            keeper: keeper::Keeper::start_from_env(),
+        }
+    }
+
+    /// Set up every configured instance, give each the Startup event, and
+    /// carry out their first actions.
+    pub(super) async fn start_instances(&mut self) -> Result<(), DaemonError> {
+        for ic in &self.config.instances.clone() {
+            let inst = self.setup_instance(ic).await?;
+            self.instances.push(inst);
+        }
+        self.reindex();
+        let now = self.clock.now();
+        for inst in &mut self.instances {
+            inst.start(now);
+        }
+        self.drain().await;
+        Ok(())
+    }
+
+    /// Log the start and tell systemd the daemon is ready.
+    pub(super) fn ready(&self, inputs: &Inputs) {
+        info!(
+            instances = self.instances.len(),
+            control_socket = %inputs.socket_path.display(),
+            metrics = ?self.config.global.metrics_listen,
+            "vrrpd started"
+        );
+        inputs.sd.send(&sdnotify::Message::Status(format!(
+            "{} instances",
+            self.instances.len()
+        )));
+        inputs.sd.send(&sdnotify::Message::Ready);
+    }
+
+    /// Resolve an instance's interface and addresses, open (or share) its
+    /// socket, and remove VIPs a crashed earlier run left behind.
+    pub(super) async fn setup_instance(
+        &mut self,
+        ic: &config::Instance,
+    ) -> Result<Instance, DaemonError> {
+        let io = |context: String| move |source| DaemonError::Io { context, source };
+        let link = self
+            .netlink
+            .link_by_name(&ic.interface)
+            .await
+            .map_err(io(format!("looking up interface {}", ic.interface)))?
+            .ok_or_else(|| DaemonError::NoInterface {
+                instance: ic.name.clone(),
+                interface: ic.interface.clone(),
+            })?;
+        let primary: Option<IpAddr> = match (ic.source_ip, ic.family) {
+            (Some(ip), _) => Some(ip),
+            (None, Family::Ipv4) => self
+                .netlink
+                .primary_ipv4(link.index)
+                .await
+                .map_err(io(format!("reading addresses of {}", ic.interface)))?
+                .map(IpAddr::V4),
+            (None, Family::Ipv6) => self
+                .netlink
+                .link_local_v6(link.index)
+                .await
+                .map_err(io(format!("reading addresses of {}", ic.interface)))?
+                .map(IpAddr::V6),
+        };
+        let primary = primary.ok_or_else(|| DaemonError::NoSourceAddress {
+            instance: ic.name.clone(),
+            interface: ic.interface.clone(),
+            family: ic.family,
+        })?;
+        let key = SocketKey {
+            ifindex: link.index,
+            family: ic.family,
+        };
+        let socket = match self.sockets.iter().find(|(k, _)| *k == key) {
+            Some((_, s)) => s.clone(),
+            None => {
+                let s = match primary {
+                    IpAddr::V4(a) => VrrpSocket::open_v4(&ic.interface, link.index, Some(a)),
+                    IpAddr::V6(a) => VrrpSocket::open_v6(&ic.interface, link.index, Some(a)),
+                }
+                .map_err(io(format!("opening VRRP socket on {}", ic.interface)))?;
+                let s = Arc::new(s);
+                self.sockets.push((key, s.clone()));
+                s
+            }
+        };
+        let mut inst = Instance::new(ic.clone(), &self.config, link, primary, socket)
+            .map_err(io(format!("opening packet socket on {}", ic.interface)))?;
+        inst.set_keeper(self.keeper.as_ref().map(keeper::Keeper::slot));
+        inst.setup_vmac(&self.netlink).await.map_err(io(format!(
+            "creating the virtual MAC interface on {}",
+            ic.interface
+        )))?;
+        inst.remove_stale_vips(&self.netlink).await;
+        Ok(inst)
+    }
+}
