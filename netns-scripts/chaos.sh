@@ -25,7 +25,15 @@
 #   - no process died unexpectedly, no "panicked" in any vrrpd log;
 #   - vrrpd's RSS does not grow (last sample <= first + max(50%, 4 MiB));
 #   - after a clean stop (SIGTERM, exit 0), no VIP is left anywhere.
+# Timing: the faults last random real times and the soak paces itself with
+# sleeps (that is the point of a soak); everything the script waits FOR
+# (services up, the VIP settled, the client's neighbour entry) is a wait on
+# the condition (wait_until from lib/common.sh). The outage bounds per fault
+# type (BOUND below) are the soak's invariant, generous on purpose.
 set -euo pipefail
+
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib/common.sh"
 
 MINUTES=2
 SEED=$$
@@ -106,6 +114,13 @@ for h in client bal1 bal2 web; do
     ip -n "$P-$h" link set ext0 up
 done
 mac_of() { ip -n "$P-$1" link show ext0 | awk '/link\/ether/ {print $2}'; }
+# client_neigh_is MAC: the client's neighbour entry for the VIP names MAC.
+client_neigh_is() {
+    local n
+    n="$(nsx client ip neigh show "$VIP")"
+    echo "$n"
+    [[ "${n,,}" == *"${1,,}"* ]]
+}
 
 # ---- services -------------------------------------------------------------
 mkdir -p "$WORK/www"
@@ -160,6 +175,13 @@ start_vrrpd() {
 reap() { RC=0; wait "$1" 2>/dev/null || RC=$?; }
 
 for b in bal1 bal2; do start_haproxy "$b"; start_vrrpd "$b"; done
+# The load must not start before the services answer: a request that fails
+# because python or HAProxy had not started yet is no fault's.
+web_answers() { nsx client curl -fsS -m 2 -o /dev/null "http://$1/"; }
+wait_until 60 web_answers "${ADDR[web]}:8080" || { echo "chaos.sh: web server never answered: $WAIT_LAST" >&2; exit 2; }
+for b in bal1 bal2; do
+    wait_until 60 web_answers "${ADDR[$b]}" || { echo "chaos.sh: HAProxy on $b never answered: $WAIT_LAST" >&2; exit 2; }
+done
 # From here on, a failing check is a violation to report, never a silent exit.
 set +e
 
@@ -198,7 +220,7 @@ settle() {
 }
 
 say "seed $SEED, $MINUTES minute(s), work dir $WORK"
-if ! first="$(settle 15)"; then violation "startup: holders '$first' after 15 s"; fi
+if ! first="$(settle 30)"; then violation "startup: holders '$first' after 30 s"; fi
 say "startup: $first holds $VIP"
 
 # ---- load -----------------------------------------------------------------
@@ -248,6 +270,7 @@ run_fault() {
     # Half of the faults hit the master, the others a random balancer.
     if [ $((RANDOM % 2)) -eq 0 ]; then victim="$m"; else victim="bal$((RANDOM % 2 + 1))"; fi
     t0=$(now)
+    # The sleeps below are the faults' durations (random real time, on purpose).
     case "$f" in
         kill_vrrpd)
             kill -KILL "${VPID[$victim]}"; reap "${VPID[$victim]}"
@@ -275,27 +298,27 @@ run_fault() {
             victim="$m"
             nsx "$victim" ip addr del "$VIP/24" dev ext0 2>/dev/null || true ;;
         cpu)
-            # Two busy loops (the machine's two cores) in the victim's namespace.
+            # Two busy loops (the machine's two cores) in the victim's
+            # namespace for 5 s; the fault lasts until both have ended.
+            local l1 l2
             nsx "$victim" timeout 5 sh -c 'while :; do :; done' &
+            l1=$!
             nsx "$victim" timeout 5 sh -c 'while :; do :; done' &
-            sleep 5.5 ;;
+            l2=$!
+            wait "$l1" "$l2" ;;
     esac
     t1=$(now)
     FAULTS[$f]=$(( ${FAULTS[$f]:-0} + 1 ))
     local h
-    if ! h="$(settle 12)"; then
-        violation "$f on $victim: holders '$h' 12 s after the fault, expected only $(expected_master)"
+    if ! h="$(settle 20)"; then
+        violation "$f on $victim: holders '$h' 20 s after the fault, expected only $(expected_master)"
     fi
     if [ "$f" = partition ] && [ -n "$h" ]; then
         # Only the master's gratuitous ARP can point the client back at it.
-        local mac n ok=0
+        local mac
         mac="$(mac_of "$h")"
-        for _ in $(seq 30); do
-            n="$(nsx client ip neigh show "$VIP")"
-            if [[ "${n,,}" == *"${mac,,}"* ]]; then ok=1; break; fi
-            sleep 0.1
-        done
-        [ "$ok" -eq 1 ] || violation "partition healed: client's neighbour entry for $VIP is '$(nsx client ip neigh show "$VIP")', master $h has $mac"
+        wait_until 15 client_neigh_is "$mac" ||
+            violation "partition healed: client's neighbour entry for $VIP is '$WAIT_LAST' 15 s after settling, master $h has $mac"
     fi
     # load.log stamps a request when it starts, and a request may take up to
     # its 1 s timeout: one started just before t0 can still fail because of
@@ -308,11 +331,11 @@ while [ "$(date +%s)" -lt "$END_TS" ]; do
     check_alive
     sample_rss
     run_fault "${FAULT_TYPES[$((RANDOM % ${#FAULT_TYPES[@]}))]}"
-    sleep $((2 + RANDOM % 3))
+    sleep $((2 + RANDOM % 3)) # pacing between faults: real time on purpose
     sample_rss
 done
 check_alive
-sleep 2
+sleep 2 # a last stretch of load with no fault: real time on purpose
 
 # ---- clean stop -----------------------------------------------------------
 kill "$LOAD_PID" 2>/dev/null; wait "$LOAD_PID" 2>/dev/null || true; LOAD_PID=""

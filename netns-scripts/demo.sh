@@ -68,7 +68,7 @@ scenario() {
     local name="$1" title="$2" inject="$3" t_fault since
     since="$(now_ms)"
     probe_start "$OUT/$name" "${PROBE_SECS}s" || fail "cannot start the prober"
-    sleep "$FAULT_AFTER"
+    sleep "$FAULT_AFTER" # normal traffic before the fault: a measurement window
     t_fault="$(now_ms)"
     echo "$t_fault,$title" >"$OUT/$name-fault.csv"
     "$inject"
@@ -107,7 +107,7 @@ say "    ready ($((SECONDS - t)) s)"
 # ---------------------------------------------------------------------------
 step 2/5 "Starting the lab: client, 2 balancers (HAProxy + vrrpd), 3 web servers + 2 backups"
 quiet "$LAB" up
-MASTER="$(wait_some_master 15)" || fail "no single VIP holder after 15 s: $(master)"
+MASTER="$(wait_some_master 30)" || fail "no single VIP holder after 30 s: $(master)"
 say "    VIP holder: $MASTER   (vrrpd: bal1 $(vrrpd_state bal1), bal2 $(vrrpd_state bal2))"
 say "    six requests from lab-client to $VIP_URL:"
 for _ in 1 2 3 4 5 6; do
@@ -133,7 +133,7 @@ fi
 "$LAB" start-haproxy "$MASTER" >>"$LOG" 2>&1 || fail "cannot restart HAProxy on $MASTER"
 if [ "$NOW" = "$MASTER" ]; then
     say "    HAProxy restarted on $MASTER: the client is served again by $(client_sees)."
-elif wait_master "$MASTER" 15; then
+elif wait_master "$MASTER"; then
     say "    HAProxy restarted on $MASTER; $MASTER is master again (priority 150, preempt)."
 else
     say "    HAProxy restarted on $MASTER; VIP holder: $(master)"
@@ -146,7 +146,7 @@ say "    the client is now served by: $(client_sees)  (the dead node still has t
 say "    configured, but nobody can reach it; the new master's gratuitous ARP moved the traffic)"
 quiet "$LAB" link "$MASTER" up
 quiet "$LAB" start-vrrpd "$MASTER"
-if wait_master "$MASTER" 15; then
+if wait_master "$MASTER"; then
     say "    $MASTER back (link up, vrrpd restarted): it removed its stale VIP and took over again."
 else
     say "    $MASTER back; VIP holder: $(master)"

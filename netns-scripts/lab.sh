@@ -21,13 +21,16 @@
 # Usage: lab.sh <command> [args]   (run "lab.sh help" for the list)
 set -euo pipefail
 
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib/common.sh"
+
 # ---------------------------------------------------------------------------
 # Settings (environment overrides)
 # ---------------------------------------------------------------------------
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$SCRIPT_DIR/.." && pwd)"
 STATE="${LAB_STATE:-/run/vrrpd-lab}"   # pid files, logs, generated configs
-WAIT_SECS="${LAB_WAIT:-20}"            # bounded wait for services in "up"
+WAIT_SECS="${LAB_WAIT:-30}"            # bound on every wait for a service
 MAXCONN="${LAB_MAXCONN:-4}"            # concurrent requests per web server
 QUEUE="${LAB_QUEUE:-1}"                # queued requests that trigger overflow
 SLOW_BYTES="${LAB_SLOW_BYTES:-2048}"   # size of /slow (sent at 1 KiB/s)
@@ -109,12 +112,22 @@ pid_running() {
     [[ "$cmdline" == *"$pattern"* ]]
 }
 
+# pid_gone PID: the process has exited (a zombie is gone for practical
+# purposes); prints its state otherwise.
+pid_gone() {
+    local st
+    st="$(grep '^State:' "/proc/$1/status" 2>/dev/null)" || return 0
+    echo "$st"
+    [[ "$st" == *Z* ]]
+}
+
 # stop_pidfile PIDFILE PATTERN [SIG]: signal the process. For TERM/INT/KILL
-# (the default is TERM) wait up to 5 s for it to exit, escalate to SIGKILL,
-# and remove the pid file. Any other signal (STOP, CONT, USR1, HUP, ...) is
-# just sent: the process is expected to live on.
+# (the default is TERM) wait until it has exited (at most WAIT_SECS; a
+# daemon's clean stop includes its own work, such as vrrpd's priority-0
+# advert), escalate to SIGKILL (logged), and remove the pid file. Any other
+# signal (STOP, CONT, USR1, HUP, ...) is just sent: the process lives on.
 stop_pidfile() {
-    local pidfile="$1" pattern="$2" sig="${3:-TERM}" pid i
+    local pidfile="$1" pattern="$2" sig="${3:-TERM}" pid
     sig="${sig#SIG}"
     if pid_running "$pidfile" "$pattern"; then
         pid="$(head -n1 "$pidfile")"
@@ -123,28 +136,21 @@ stop_pidfile() {
             TERM | INT | KILL | 15 | 2 | 9) ;;
             *) return 0 ;;
         esac
-        for i in $(seq 50); do
-            [ -d "/proc/$pid" ] || break
-            # A zombie is gone for practical purposes.
-            grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null && break
-            sleep 0.1
-        done
-        if [ -d "/proc/$pid" ]; then
+        if ! wait_until "$WAIT_SECS" pid_gone "$pid"; then
+            log "pid $pid ($pattern) still there ${WAIT_SECS}s after SIG$sig ($WAIT_LAST): SIGKILL"
             kill -KILL "$pid" 2>/dev/null || true
         fi
     fi
     rm -f "$pidfile"
 }
 
-# wait_for DESCRIPTION CMD...: retry CMD every 0.2 s for WAIT_SECS seconds.
+# wait_for DESCRIPTION CMD...: wait until CMD succeeds (wait_until, at most
+# WAIT_SECS); dies with what CMD said last when it never does.
 wait_for() {
-    local what="$1" deadline
+    local what="$1"
     shift
-    deadline=$((SECONDS + WAIT_SECS))
-    until "$@" >/dev/null 2>&1; do
-        [ "$SECONDS" -lt "$deadline" ] || die "timed out after ${WAIT_SECS}s waiting for $what"
-        sleep 0.2
-    done
+    wait_until "$WAIT_SECS" "$@" ||
+        die "timed out after ${WAIT_SECS}s waiting for $what (last: ${WAIT_LAST:-no output})"
 }
 
 # ---------------------------------------------------------------------------
@@ -485,7 +491,7 @@ haproxy_running() { pid_running "$STATE/haproxy-$1.pid" "haproxy-$1.cfg"; }
 # HAProxy runs as a background job in master-worker mode (-W) without -D:
 # the master's pid goes to haproxy-<b>.pid (-p), its log to haproxy-<b>.log.
 start_haproxy() {
-    local b="$1" cfg="$STATE/haproxy-$1.cfg" i
+    local b="$1" cfg="$STATE/haproxy-$1.cfg"
     ns_exists "$b" || die "no namespace for $b (is the lab up?)"
     if haproxy_running "$b"; then
         return 0
@@ -496,11 +502,8 @@ start_haproxy() {
     rm -f "$STATE/haproxy-$b.pid"
     setsid ip netns exec "$(ns "$b")" haproxy -W -f "$cfg" -p "$STATE/haproxy-$b.pid" \
         >>"$STATE/haproxy-$b.log" 2>&1 </dev/null &
-    for i in $(seq 50); do
-        haproxy_running "$b" && break
-        sleep 0.1
-    done
-    haproxy_running "$b" || die "HAProxy did not start in $(ns "$b"), see $STATE/haproxy-$b.log"
+    wait_until "$WAIT_SECS" haproxy_running "$b" ||
+        die "HAProxy did not start in $(ns "$b") within ${WAIT_SECS}s, see $STATE/haproxy-$b.log"
     log "started haproxy in $(ns "$b") (master pid $(cat "$STATE/haproxy-$b.pid"))"
 }
 
@@ -532,6 +535,10 @@ vrrpd_bin() {
 
 vrrpd_running() { pid_running "$STATE/vrrpd-$1.pid" "vrrpd"; }
 
+# vrrpd_started BAL PID: vrrpd serves its control socket, or PID has exited
+# (either ends the wait after a start).
+vrrpd_started() { [ -S "$STATE/vrrpd-$1.sock" ] || pid_gone "$2" >/dev/null; }
+
 # vrrpd_conf BAL: the balancer's config for the current layout.
 vrrpd_conf() {
     case "$(layout)" in
@@ -560,17 +567,21 @@ start_vrrpd() {
         return 0
     fi
     # Every namespace shares one filesystem: each daemon gets its own
-    # control socket (vrrpd status --socket $STATE/vrrpd-bal1.sock).
+    # control socket (vrrpd status --socket $STATE/vrrpd-bal1.sock). A
+    # socket left by a killed vrrpd goes first: the new one says "ready".
+    rm -f "$STATE/vrrpd-$b.sock"
     setsid ip netns exec "$(ns "$b")" "$bin" --config "$conf" --socket "$STATE/vrrpd-$b.sock" \
         >>"$STATE/vrrpd-$b.log" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$STATE/vrrpd-$b.pid"
-    sleep 0.5
-    if vrrpd_running "$b"; then
+    # Ready once it serves its control socket; an early exit ends the wait too.
+    wait_until "$WAIT_SECS" vrrpd_started "$b" "$pid" || true
+    if vrrpd_running "$b" && [ -S "$STATE/vrrpd-$b.sock" ]; then
         log "started vrrpd in $(ns "$b") (pid $pid, log $STATE/vrrpd-$b.log)"
     else
+        if vrrpd_running "$b"; then kill -KILL "$pid" 2>/dev/null || true; fi
         rm -f "$STATE/vrrpd-$b.pid"
-        $fail "vrrpd exited at once in $(ns "$b"): $(tail -n 3 "$STATE/vrrpd-$b.log" | tr '\n' ' ')"
+        $fail "vrrpd did not come up in $(ns "$b") (exited, or no control socket after ${WAIT_SECS}s): $(tail -n 3 "$STATE/vrrpd-$b.log" | tr '\n' ' ')"
     fi
 }
 
@@ -679,6 +690,18 @@ cmd_up() {
     fi
 }
 
+# no_live_pids: no live (non-zombie) process left in any lab namespace.
+no_live_pids() {
+    local n pid left=""
+    for n in $(all_namespaces); do
+        [ -e "/run/netns/$n" ] || continue
+        for pid in $(ip netns pids "$n" 2>/dev/null); do
+            pid_gone "$pid" >/dev/null || left+=" $pid"
+        done
+    done
+    [ -z "$left" ] || { echo "left:$left"; return 1; }
+}
+
 cmd_down() {
     need_root
     local b s n pid
@@ -697,7 +720,8 @@ cmd_down() {
             kill -TERM "$pid" 2>/dev/null || true
         done
     done
-    sleep 0.2
+    # Whatever did not exit on TERM within a few seconds gets KILL below.
+    wait_until 5 no_live_pids || true
     for n in $(all_namespaces); do
         [ -e "/run/netns/$n" ] || continue
         for pid in $(ip netns pids "$n" 2>/dev/null); do

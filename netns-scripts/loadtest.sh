@@ -88,7 +88,7 @@ LABTOOL="$(labtool_bin)" || fail "vrrpd-labtool not built"
 vrrpd_bin_path >/dev/null || fail "vrrpd not built"
 say "starting the lab"
 quiet "$LAB" up
-MASTER="$(wait_some_master 15)" || fail "no VIP holder after 15 s ($(master))"
+MASTER="$(wait_some_master 30)" || fail "no single VIP holder after 30 s ($(master))"
 say "master: $MASTER"
 
 {
@@ -187,10 +187,10 @@ run_scenario() {
     BG_PIDS=()
     bg_load "$name" "$PROBE_SECS"
     probe_start "$OUT/$name" "${PROBE_SECS}s" || fail "prober"
-    sleep "$FAULT_AFTER"
+    sleep "$FAULT_AFTER" # normal traffic before the fault: a measurement window
     "$inject" "$name"
     if [ -n "$restore" ]; then
-        sleep 3
+        sleep 3 # how long the fault lasts: real time on purpose
         "$restore" "$name"
     fi
     wait "$PROBE_PID" || fail "prober failed ($OUT/$name.probe.log)"
@@ -211,8 +211,13 @@ restore_master() {
     "$LAB" start-haproxy "$MASTER" >>"$LOG" 2>&1 || true
     "$LAB" start-vrrpd "$MASTER" >>"$LOG" 2>&1 || true
     "$LAB" start-server all >>"$LOG" 2>&1 || true
-    wait_master "$MASTER" 15 || say "  warning: $MASTER did not take the VIP back (holder: $(master))"
-    sleep 1 # let HAProxy's health checks settle
+    wait_master "$MASTER" || say "  warning: $MASTER did not take the VIP back (holder: $WAIT_LAST)"
+    # HAProxy's health checks have seen every web server come back.
+    local b
+    for b in bal1 bal2; do
+        wait_until 30 haproxy_all_up "$(bal_addr "$b")" ||
+            say "  warning: HAProxy on $b does not see every server UP: $WAIT_LAST"
+    done
 }
 
 inj_node() {

@@ -22,13 +22,15 @@
 # (target/release or target/debug, or VRRPD_BIN). Refuses to run if a lab with
 # the same namespace prefix (LAB_NS_PREFIX, default "lab-") is up.
 # SELFTEST_KEEP=1 keeps the lab after a failure. Takes about 2 minutes.
+#
+# Waits are on conditions (wait_until from lib/common.sh, generous bounds);
+# the measured times are printed, never asserted.
 set -euo pipefail
 # Note: output is captured before grep (never "cmd | grep -q"): grep -q may
 # exit early, the writer gets SIGPIPE, and pipefail reports a failure.
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-LAB="$HERE/lab.sh"
-STATE="${LAB_STATE:-/run/vrrpd-lab}"
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib/common.sh"
 NSP="${LAB_NS_PREFIX:-lab-}"
 VIP=172.16.1.254
 INT_VIP=10.0.0.254
@@ -46,7 +48,6 @@ fail() {
     say "FAIL $*"
     exit 1
 }
-now_ms() { date +%s%3N; }
 
 on_exit() {
     local rc=$? p
@@ -74,21 +75,17 @@ vips_line() {
     lab vips 2>/dev/null | awk '{d = $2; sub(/0$/, "", d); h = $3; for (i = 4; i <= NF; i++) h = h "+" $i; printf "%s%s=%s", (NR > 1 ? " " : ""), d, h}'
 }
 
-# wait_until SECS CMD...: retry CMD every 0.1 s; prints the elapsed ms.
-wait_until() {
-    local secs="$1" t0 deadline
-    shift
-    t0="$(now_ms)"
-    deadline=$((t0 + secs * 1000))
-    until "$@" >/dev/null 2>&1; do
-        [ "$(now_ms)" -lt "$deadline" ] || return 1
-        sleep 0.1
-    done
-    echo $(($(now_ms) - t0))
+# Conditions for wait_until (lib/common.sh; master_is is there too); each
+# prints what it saw.
+vips_are() {
+    local l
+    l="$(vips_line)"
+    echo "$l"
+    [ "$l" = "$1" ]
 }
-vips_are() { [ "$(vips_line)" = "$1" ]; }
-master_is() { [ "$(lab master 2>/dev/null)" = "$1" ]; }
 stp_has() { [[ "$(lab stp 2>/dev/null)" == *"$1"* ]]; }
+# Bound on each wait (seconds): only reached when something is broken.
+BOUND=40
 
 # probe_start NAME URL EXPECT: from the client, a new connection every 50 ms
 # (300 ms timeout) until probe_stop; each line "unix_ms ok|fail [balancer]".
@@ -136,15 +133,27 @@ outage() {
 }
 field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 
-# wait_probe_ok NAME: until probe NAME's latest request was answered, at
-# most 15 s. After an STP topology change the bridges relearn the MACs on
-# the new path (FDB ageing drops to forward_delay), which can take seconds.
-wait_probe_ok() {
-    local t1
-    t1="$(now_ms)"
-    until [ "$(tail -n 1 "$PROBE_DIR/$1" 2>/dev/null | awk '{print $2}')" = ok ] ||
-        [ $(($(now_ms) - t1)) -ge 15000 ]; do
-        sleep 0.2
+# probe_ok NAME [BALANCER]: probe NAME's latest request was answered (by
+# BALANCER, if given); prints that line.
+probe_ok() {
+    local l
+    l="$(tail -n 1 "$PROBE_DIR/$1" 2>/dev/null)"
+    echo "${l:-no request yet}"
+    [[ "$l" == *" ok ${2:-}"* ]]
+}
+
+# wait_probe_ok NAME [BALANCER]: until probe NAME's latest request was
+# answered (by BALANCER), at most BOUND s; the callers check the result in
+# the probe's log. After an STP topology change the bridges relearn the
+# MACs on the new path (FDB ageing drops to forward_delay): seconds.
+wait_probe_ok() { wait_until "$BOUND" probe_ok "$@" || true; }
+
+# wait_probes_answered NAME...: every named probe has had an answer (the
+# probe runs, the path works) before a fault is injected; fails otherwise.
+wait_probes_answered() {
+    local n
+    for n in "$@"; do
+        wait_until "$BOUND" probe_ok "$n" || fail "probe $n never got an answer before the fault: $WAIT_LAST"
     done
 }
 
@@ -182,8 +191,9 @@ test_sync() {
     say "== layout --sync (3 directors, VI_1 + VI_2 in sync group VG1, VI_3 on hb)"
     lab up --sync >"$PROBE_DIR/up-sync.log" 2>&1 || fail "up --sync: $(tail -n 3 "$PROBE_DIR/up-sync.log")"
     [ "$(lab_namespaces | wc -l)" -eq 10 ] || fail "expected 10 namespaces: $(lab_namespaces | tr '\n' ' ')"
-    t="$(wait_until 15 vips_are "ext=bal1 int=bal1 hb=bal1")" ||
-        fail "bal1 did not take all three VIPs: $(vips_line)"
+    wait_until "$BOUND" vips_are "ext=bal1 int=bal1 hb=bal1" ||
+        fail "bal1 did not take all three VIPs within ${BOUND}s: $WAIT_LAST"
+    t="$WAIT_MS"
     pass "up --sync: 10 namespaces; bal1 (150) holds ext, int and hb VIPs (${t} ms after up)"
 
     # Wiring: the servers' gateway, forwarding, the client's route.
@@ -208,7 +218,7 @@ test_sync() {
     # --- cut the master's internal link ------------------------------------
     probe_start sync-routed http://10.0.0.1/ "server=serv1 client=172.16.1.100"
     probe_start sync-proxy "http://$VIP:8000/" "server=serv"
-    sleep 1
+    wait_probes_answered sync-routed sync-proxy
     t0="$(now_ms)"
     lab link bal1 down int 2>/dev/null
     # Sample the holders until both VIPs sit on one new director.
@@ -222,10 +232,12 @@ test_sync() {
             ms_both=$(($(now_ms) - t0))
             break
         fi
-        [ $(($(now_ms) - t0)) -lt 15000 ] || fail "VIPs did not move together within 15 s: $line"
+        [ $(($(now_ms) - t0)) -lt $((BOUND * 1000)) ] || fail "VIPs did not move together within ${BOUND}s: $line"
         sleep 0.1
     done
-    sleep 2
+    # Until both paths answer again (through bal2), then the probes stop.
+    wait_probe_ok sync-routed
+    wait_probe_ok sync-proxy bal2
     probe_stop
     for line in "${samples[@]}"; do
         ext="$(field ext "$line")"
@@ -260,7 +272,8 @@ test_sync() {
     # --- restore: both come back to bal1 together ----------------------------
     t0="$(now_ms)"
     lab link bal1 up int 2>/dev/null
-    t="$(wait_until 15 vips_are "ext=bal1 int=bal1 hb=bal1")" || fail "VIPs did not return to bal1: $(vips_line)"
+    wait_until "$BOUND" vips_are "ext=bal1 int=bal1 hb=bal1" || fail "VIPs did not return to bal1: $WAIT_LAST"
+    t="$WAIT_MS"
     body="$(in_client curl -s -m 2 http://10.0.0.3/)" || true
     [[ "$body" == "server=serv3 client=172.16.1.100 "* ]] || fail "routed request after restore: '$body'"
     SYNC_BACK_MS="$t"
@@ -277,7 +290,8 @@ test_stp() {
     say "== layout --l2 stp-vxlan (vm1/vm2, STP bridges exta/extb, VXLAN id 42)"
     lab up --l2 stp-vxlan >"$PROBE_DIR/up-stp.log" 2>&1 || fail "up --l2 stp-vxlan: $(tail -n 3 "$PROBE_DIR/up-stp.log")"
     [ "$(lab_namespaces | wc -l)" -eq 11 ] || fail "expected 11 namespaces: $(lab_namespaces | tr '\n' ' ')"
-    t="$(wait_until 20 master_is bal1)" || fail "bal1 did not become master: $(lab master)"
+    wait_until "$BOUND" master_is bal1 || fail "bal1 did not become master within ${BOUND}s: $WAIT_LAST"
+    t="$WAIT_MS"
     pass "up --l2 stp-vxlan: 11 namespaces; bal1 holds the VIP (${t} ms after up)"
 
     st="$(lab stp)"
@@ -297,17 +311,19 @@ test_stp() {
     active=a
     other=b
     probe_start stp-cut "http://$VIP:8000/" "server=serv"
-    sleep 1
+    wait_probes_answered stp-cut
     t0="$(now_ms)"
     lab path "$active" down 2>/dev/null
     while ! stp_has "vm2 ext up$other forwarding"; do
         samples+=("$(lab master 2>/dev/null || true)")
-        [ $(($(now_ms) - t0)) -lt 15000 ] || fail "STP did not re-converge within 15 s: $(lab stp)"
+        [ $(($(now_ms) - t0)) -lt $((BOUND * 1000)) ] || fail "STP did not re-converge within ${BOUND}s: $(lab stp)"
         sleep 0.1
     done
     STP_CUT_MS=$(($(now_ms) - t0))
     # Keep watching for a second VRRP master a while longer (adverts resume
-    # on the new path; the backup's Master_Down_Interval is ~9 s).
+    # on the new path; the backup's Master_Down_Interval is ~9 s). Real
+    # time on purpose: an observation window (40 samples, >= 4 s), not a
+    # wait for something to happen.
     for _ in $(seq 40); do
         samples+=("$(lab master 2>/dev/null || true)")
         sleep 0.1
@@ -325,16 +341,21 @@ test_stp() {
     # --- restore it -------------------------------------------------------
     samples=()
     probe_start stp-back "http://$VIP:8000/" "server=serv"
-    sleep 0.5
+    wait_probes_answered stp-back
     t0="$(now_ms)"
     lab path "$active" up 2>/dev/null
     while ! { stp_has "vm2 ext up$active forwarding" && stp_has "vm2 ext up$other blocking"; }; do
         samples+=("$(lab master 2>/dev/null || true)")
-        [ $(($(now_ms) - t0)) -lt 15000 ] || fail "STP did not return to path a within 15 s: $(lab stp)"
+        [ $(($(now_ms) - t0)) -lt $((BOUND * 1000)) ] || fail "STP did not return to path a within ${BOUND}s: $(lab stp)"
         sleep 0.1
     done
     STP_BACK_MS=$(($(now_ms) - t0))
-    sleep 2
+    # As after the cut: watch for a second VRRP master while the bridges
+    # relearn (observation window, real time on purpose).
+    for _ in $(seq 20); do
+        samples+=("$(lab master 2>/dev/null || true)")
+        sleep 0.1
+    done
     wait_probe_ok stp-back
     probe_stop
     for line in "${samples[@]}"; do
@@ -347,12 +368,14 @@ test_stp() {
 
     # --- cut the master's link: VRRP moves the VIP --------------------------
     probe_start stp-bal "http://$VIP:8000/" "server=serv"
-    sleep 1
+    wait_probes_answered stp-bal
     t0="$(now_ms)"
     lab link bal1 down 2>/dev/null
-    t="$(wait_until 20 master_is bal2)" || fail "bal2 did not take over: $(lab master)"
+    wait_until "$BOUND" master_is bal2 || fail "bal2 did not take over within ${BOUND}s: $WAIT_LAST"
     STP_VRRP_MS=$(($(now_ms) - t0))
-    sleep 1.5
+    # Until the client is answered through bal2 (its gratuitous ARP moved
+    # the client), then the probe stops.
+    wait_probe_ok stp-bal bal2
     probe_stop
     o="$(outage stp-bal "$t0")"
     [ "$(field last "$o")" = ok ] || fail "client traffic did not come back after the VRRP failover: $o"
@@ -364,7 +387,8 @@ test_stp() {
 
     t0="$(now_ms)"
     lab link bal1 up 2>/dev/null
-    t="$(wait_until 30 master_is bal1)" || fail "bal1 did not take the VIP back: $(lab master)"
+    wait_until "$BOUND" master_is bal1 || fail "bal1 did not take the VIP back within ${BOUND}s: $WAIT_LAST"
+    t="$WAIT_MS"
     STP_PREEMPT_MS="$t"
     pass "bal1's link back: bal1 master again after ${t} ms (STP port start + Master_Down_Interval, preempt)"
 

@@ -10,13 +10,24 @@
 # Exits non-zero on the first failure. Must run as root. Refuses to run if a
 # lab is already up (it would be torn down). SELFTEST_KEEP=1 keeps the lab
 # after a failure for inspection.
+#
+# Every check waits on the condition itself (wait_until from lib/common.sh,
+# generous bounds), never on a sleep: the overflow check, for one, waits
+# until HAProxy's own statistics show the primaries full and a request
+# queued before it looks where the next request goes.
 set -euo pipefail
 # Note: output is captured before grep -q (never "cmd | grep -q"): grep -q
 # may exit early, the writer gets SIGPIPE, and pipefail reports a failure.
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-LAB="$HERE/lab.sh"
-STATE="${LAB_STATE:-/run/vrrpd-lab}"
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib/common.sh"
+# The slow page takes SLOW_BYTES/1024 s to send. 8 s leaves the 16
+# saturating requests room to start (each is a curl through "ip netns exec",
+# which a loaded machine starts slowly) while the first ones still hold
+# their slots; the check below waits for the saturation it needs anyway.
+export LAB_SLOW_BYTES="${LAB_SLOW_BYTES:-8192}"
+# Bound on each wait (seconds): only reached when something is broken.
+BOUND=30
 BALANCERS=(bal1 bal2)
 declare -A EXT_IP=([bal1]=172.16.1.250 [bal2]=172.16.1.251)
 declare -A INT_IP=([bal1]=10.0.0.250 [bal2]=10.0.0.251)
@@ -52,18 +63,29 @@ get() { "$LAB" exec client curl -s -m 3 "http://$1${2:-/}"; }
 # Just the server name from a response ("server=serv1 ..." -> serv1).
 served_by() { get "$1:8000" | sed -n 's/^server=\([a-z0-9]*\) .*/\1/p'; }
 
-# poll SECONDS CMD...: retry CMD every 0.2 s until it succeeds.
-poll() {
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@" >/dev/null 2>&1; do
-        [ "$SECONDS" -lt "$deadline" ] || return 1
-        sleep 0.2
-    done
+# Conditions for wait_until: each prints what it saw.
+served_by_backup() {
+    local s
+    s="$(served_by "$1")"
+    echo "served by ${s:-nobody}"
+    [[ "$s" == bkp* ]]
 }
-served_by_backup() { [[ "$(served_by "$1")" == bkp* ]]; }
-served_by_primary() { [[ "$(served_by "$1")" == serv* ]]; }
-gets_503() { [ "$("$LAB" exec client curl -s -m 3 -o /dev/null -w '%{http_code}' "http://$1:8000/")" = 503 ]; }
+served_by_primary() {
+    local s
+    s="$(served_by "$1")"
+    echo "served by ${s:-nobody}"
+    [[ "$s" == serv* ]]
+}
+gets_503() {
+    local c
+    c="$("$LAB" exec client curl -s -m 3 -o /dev/null -w '%{http_code}' "http://$1:8000/")" || true
+    echo "HTTP ${c:-none}"
+    [ "$c" = 503 ]
+}
+# primaries_full ADDR: HAProxy's stats show every primary at its maxconn
+# (scur = slim) and a request waiting in the primaries' queue (the
+# "queue(primaries) ge LAB_QUEUE" overflow rule).
+primaries_full() { backend_full "$1" primaries "${LAB_QUEUE:-1}"; }
 
 # What the lab could leak into the host (root) namespace: links named like
 # lab links, addresses or routes in the lab subnets, lab-* namespaces' mounts
@@ -96,7 +118,7 @@ main() {
         fail "a lab is already up; run '$LAB down' first"
     fi
     trap on_exit EXIT
-    local before after b first=() second=() seen bal hdr body pid1 pid2 sat_out
+    local before after b first=() second=() seen bal hdr body pid1 pid2 sat_out sat_pid
 
     [ -z "$(host_leaks)" ] || fail "host already has lab-like links/addresses/routes: $(host_leaks)"
     before="$(host_links)"
@@ -145,52 +167,66 @@ main() {
 
     # --- all primaries down: both backups answer -------------------------
     "$LAB" stop-server all-primaries
-    poll 6 served_by_backup "${EXT_IP[bal1]}" || fail "backups did not take over"
+    wait_until "$BOUND" served_by_backup "${EXT_IP[bal1]}" ||
+        fail "backups did not take over within ${BOUND}s: $WAIT_LAST; $(haproxy_servers "${EXT_IP[bal1]}" primaries | tr '\n' ';')"
     seen="$(for _ in 1 2 3 4; do served_by "${EXT_IP[bal1]}"; done | sort -u | paste -sd' ' -)"
     [ "$seen" = "bkp1 bkp2" ] || fail "with primaries down, served by '$seen', want 'bkp1 bkp2'"
     pass "primaries down: backups bkp1 and bkp2 share the load"
 
     "$LAB" start-server all-primaries
-    poll 6 served_by_primary "${EXT_IP[bal1]}" || fail "primaries did not come back"
+    wait_until "$BOUND" served_by_primary "${EXT_IP[bal1]}" ||
+        fail "primaries did not come back within ${BOUND}s: $WAIT_LAST"
+    # All of them, before they are filled up below.
+    wait_until "$BOUND" haproxy_all_up "${EXT_IP[bal1]}" ||
+        fail "HAProxy on bal1 does not see every server UP: $WAIT_LAST"
     pass "primaries back: traffic returns to serv*"
 
     # --- overflow: saturate primaries, new requests go to backups ----------
     sat_out="$(mktemp)"
     "$LAB" saturate bal1 >"$sat_out" 2>&1 &
-    sleep 0.5
-    poll 2 served_by_backup "${EXT_IP[bal1]}" || fail "no overflow to backups while saturated"
-    wait
+    sat_pid=$!
+    # HAProxy's own view: every primary at maxconn and a request queued.
+    wait_until "$BOUND" primaries_full "${EXT_IP[bal1]}" ||
+        fail "primaries never full with a request queued within ${BOUND}s (HAProxy: $WAIT_LAST)"
+    local full="$WAIT_LAST"
+    # Now the overflow rule must send a new request to a backup. (The slow
+    # requests hold their slots for LAB_SLOW_BYTES/1 KiB s; check the
+    # queue is still there after the request, so that a "no" is not a race.)
+    served_by_backup "${EXT_IP[bal1]}" >/dev/null ||
+        fail "no overflow to the backups while HAProxy shows the primaries full ($full), after: $(primaries_full "${EXT_IP[bal1]}")"
+    wait "$sat_pid" || fail "lab.sh saturate failed: $(cat "$sat_out")"
     grep -q 'server=bkp' "$sat_out" || fail "saturating requests never reached a backup: $(cat "$sat_out")"
-    grep -q 'server=serv' "$sat_out" || fail "saturating requests never reached a primary"
+    grep -q 'server=serv' "$sat_out" || fail "saturating requests never reached a primary: $(cat "$sat_out")"
     rm -f "$sat_out"
-    served_by_primary "${EXT_IP[bal1]}" || fail "after saturation, traffic did not return to primaries"
-    pass "overflow: backups take load while primaries are saturated"
+    wait_until "$BOUND" served_by_primary "${EXT_IP[bal1]}" ||
+        fail "after saturation, traffic did not return to the primaries: $WAIT_LAST"
+    pass "overflow: backups take new requests while HAProxy shows the primaries full ($full)"
 
     # --- everything down: 503 sorry page ---------------------------------
     "$LAB" stop-server all
-    poll 6 gets_503 "${EXT_IP[bal1]}" || fail "no 503 with all servers down"
+    wait_until "$BOUND" gets_503 "${EXT_IP[bal1]}" || fail "no 503 with all servers down: $WAIT_LAST"
     body="$(get "${EXT_IP[bal1]}:8000")"
     grep -q 'sorry-page' <<<"$body" || fail "503 body is not the sorry page: $body"
     hdr="$("$LAB" exec client curl -s -m 3 -D - -o /dev/null "http://${EXT_IP[bal1]}:8000/")"
     grep -qi '^x-balancer: bal1' <<<"$hdr" || fail "sorry page lacks X-Balancer"
     pass "all servers down: 503 with the sorry page"
     "$LAB" start-server all
-    poll 6 served_by_primary "${EXT_IP[bal1]}" || fail "servers did not come back"
+    wait_until "$BOUND" served_by_primary "${EXT_IP[bal1]}" || fail "servers did not come back: $WAIT_LAST"
 
     # --- kill/start HAProxy ------------------------------------------------
     "$LAB" kill-haproxy bal1
     if get "${EXT_IP[bal1]}:8000" >/dev/null; then fail "bal1 still answers after kill-haproxy"; fi
     pgrep -f "$STATE/haproxy-bal1.cfg" >/dev/null && fail "haproxy-bal1 processes left after kill"
     "$LAB" start-haproxy bal1
-    poll 6 served_by_primary "${EXT_IP[bal1]}" || fail "bal1 did not answer after start-haproxy"
+    wait_until "$BOUND" served_by_primary "${EXT_IP[bal1]}" || fail "bal1 did not answer after start-haproxy: $WAIT_LAST"
     pass "kill-haproxy / start-haproxy"
 
     # --- external link down/up ---------------------------------------------
     "$LAB" link bal1 down
     if get "${EXT_IP[bal1]}:8000" >/dev/null; then fail "bal1 reachable with its link down"; fi
-    served_by_primary "${EXT_IP[bal2]}" || fail "bal2 affected by bal1's link"
+    served_by_primary "${EXT_IP[bal2]}" >/dev/null || fail "bal2 affected by bal1's link"
     "$LAB" link bal1 up
-    poll 6 served_by_primary "${EXT_IP[bal1]}" || fail "bal1 unreachable after link up"
+    wait_until "$BOUND" served_by_primary "${EXT_IP[bal1]}" || fail "bal1 unreachable after link up: $WAIT_LAST"
     pass "link down/up"
 
     # --- master without vrrpd: nobody holds the VIP ------------------------

@@ -119,10 +119,13 @@ fn ipv4_scenario(tag: &str, vprio: u8, fprio: u8) {
 /// FRR says `Master`; check that it also sends adverts (its counter grows at 1 s).
 fn frr_really_sends(f: &Frr, fam: &str) {
     let before = f.adverts_sent(fam);
-    std::thread::sleep(Duration::from_millis(2500));
-    let after = f.adverts_sent(fam);
+    let mut after = before;
+    let grew = wait_until(Duration::from_secs(10), Duration::from_millis(100), || {
+        after = f.adverts_sent(fam);
+        after >= before + 2
+    });
     assert!(
-        after >= before + 2,
+        grew,
         "FRR master sent {before} then {after} adverts\n{}",
         f.logs()
     );

@@ -300,9 +300,9 @@ fn netlink_events_link_and_address() {
     let (a_name, b_name) = (p.a.0.clone(), p.b.0.clone());
     p.a.run(move || async move {
         let nl = Netlink::new().unwrap();
+        // The subscription's socket is bound to its groups when subscribe()
+        // returns: events from here on are queued for it, polled or not.
         let mut rx = nl.subscribe().unwrap();
-        // Give the subscription socket a moment to be polled once.
-        tokio::time::sleep(Duration::from_millis(50)).await;
         let ipn = |ns: &str, args: &[&str]| {
             let mut all = vec!["-n", ns];
             all.extend_from_slice(args);

@@ -48,6 +48,36 @@ fn netns_inode(path: &str) -> u64 {
 }
 
 #[test]
+fn log_time_reads_tracing_timestamps() {
+    let t = log_time("2024-02-29T23:59:58.250000Z  INFO vrrpd: (VI_1) Entering MASTER STATE")
+        .expect("a timestamp");
+    // date -u -d 2024-02-29T23:59:58Z +%s
+    assert_eq!(
+        t,
+        std::time::UNIX_EPOCH + Duration::from_millis(1_709_251_198_250)
+    );
+    assert_eq!(
+        log_time("1970-01-01T00:00:00Z x"),
+        Some(std::time::UNIX_EPOCH),
+        "no fraction"
+    );
+    assert_eq!(log_time("no timestamp here"), None);
+}
+
+#[test]
+fn logged_after_skips_earlier_lines() {
+    let since = log_time("2025-01-01T00:00:10.000000Z").unwrap();
+    let log = "2025-01-01T00:00:09.000000Z  INFO (VI_1) Entering MASTER STATE\n\
+               2025-01-01T00:00:11.500000Z  INFO (VI_1) Entering BACKUP STATE\n\
+               2025-01-01T00:00:12.250000Z  INFO (VI_1) Entering MASTER STATE reason=x\n";
+    assert_eq!(
+        logged_after(log, &["Entering MASTER STATE"], since),
+        Some(Duration::from_millis(2250))
+    );
+    assert_eq!(logged_after(log, &["Entering FAULT"], since), None);
+}
+
+#[test]
 fn wait_helpers_poll_and_measure() {
     // No root needed.
     assert!(wait_until(SEC, Duration::from_millis(1), || true));

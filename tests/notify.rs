@@ -59,35 +59,55 @@ fn ev(from: &str, to: &str, prio: u8, ms: u64) -> TransitionEvent {
 async fn commands_run_in_order_with_env() {
     let d = Scratch::new();
     let log = d.0.join("log");
-    // Appends its environment after sleeping $1 seconds: if two ran at
-    // once, the slow first one would append last.
+    let gate = d.0.join("gate");
+    // Appends its environment; with "wait" only once the gate file exists.
+    // The first command waits: if two ran at once, it would append last.
     let exe = d.exe(
         "note.sh",
         &format!(
-            "#!/bin/sh\nsleep \"$1\"\necho \"$VRRPD_INSTANCE|$VRRPD_FROM|$VRRPD_TO|$VRRPD_STATE|$VRRPD_PRIORITY|$VRRPD_TIME_MS|$VRRPD_REASON\" >> {}\n",
+            "#!/bin/sh\nif [ \"$1\" = wait ]; then while [ ! -e {} ]; do sleep 0.01; done; fi\n\
+             echo \"$VRRPD_INSTANCE|$VRRPD_FROM|$VRRPD_TO|$VRRPD_STATE|$VRRPD_PRIORITY|$VRRPD_TIME_MS|$VRRPD_REASON\" >> {}\n",
+            s(&gate),
             s(&log)
         ),
     );
+    // Should transition() block until a command is done, the gate opens
+    // after 20 s anyway (so that the test fails instead of hanging).
+    let g = gate.clone();
+    let opener = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(20));
+        let _ = std::fs::write(g, "");
+    });
     let n = Notifier::new(None);
     let t0 = Instant::now();
     n.transition(
         ev("INIT", "BACKUP", 100, 1000),
-        Some(vec![exe.clone(), "0.3".into()]),
+        Some(vec![exe.clone(), "wait".into()]),
     );
     n.transition(
         ev("BACKUP", "MASTER", 100, 2000),
-        Some(vec![exe.clone(), "0".into()]),
+        Some(vec![exe.clone(), "go".into()]),
     );
     n.transition(
         ev("MASTER", "FAULT", 0, 3000),
-        Some(vec![exe.clone(), "0.1".into()]),
+        Some(vec![exe.clone(), "go".into()]),
     );
     n.transition(ev("FAULT", "BACKUP", 100, 4000), None); // no command
+    let took = t0.elapsed();
     assert!(
-        t0.elapsed() < Duration::from_millis(50),
-        "transition() blocked"
+        took < Duration::from_secs(10),
+        "transition() blocked until the gate opened: {took:?}"
     );
+    // While the first command waits, the others do not run: watched for a
+    // while (an observation window, real time on purpose).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !log.exists(),
+        "a command ran before the one ahead of it ended"
+    );
+    std::fs::write(&gate, "").expect("open the gate");
     n.shutdown().await;
+    drop(opener); // detached: it finds the gate open and exits
     let text = std::fs::read_to_string(&log).expect("log");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
@@ -155,7 +175,8 @@ async fn hung_command_is_killed_and_the_next_runs() {
         "the command after the hung one did not run"
     );
     assert!(took >= Duration::from_millis(290), "{took:?}");
-    assert!(took < Duration::from_secs(3), "{took:?}");
+    // Killed at the timeout, not waited for (the sleep lasts over 30 s).
+    assert!(took < Duration::from_secs(20), "{took:?}");
     // The sleep is gone.
     for e in std::fs::read_dir("/proc").expect("proc").flatten() {
         if let Ok(c) = std::fs::read(e.path().join("cmdline")) {
@@ -194,9 +215,9 @@ fn reader(path: &Path) -> std::fs::File {
         .expect("open fifo for reading")
 }
 
-/// Reads lines from a non-blocking reader until `n` arrived (or 2 s passed).
+/// Reads lines from a non-blocking reader until `n` arrived (or 10 s passed).
 async fn read_lines(r: &mut std::fs::File, n: usize) -> Vec<serde_json::Value> {
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let deadline = Instant::now() + Duration::from_secs(10);
     let mut buf = Vec::new();
     loop {
         let mut chunk = [0u8; 4096];
@@ -219,8 +240,10 @@ async fn read_lines(r: &mut std::fs::File, n: usize) -> Vec<serde_json::Value> {
     }
 }
 
+/// Waits (at most 10 s: a blocked writer would block for ever) until
+/// `count` lines were dropped.
 async fn wait_dropped(n: &Notifier, count: u64) {
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let deadline = Instant::now() + Duration::from_secs(10);
     while n.dropped_lines() < count {
         assert!(
             Instant::now() < deadline,
@@ -267,12 +290,10 @@ async fn fifo_stream() {
 
     // The reader leaves: lines are dropped and counted, nothing blocks.
     drop(r);
-    let t0 = Instant::now();
     for i in 0..5 {
         n.transition(ev("FAULT", "BACKUP", 100, 10 + i), None);
     }
     wait_dropped(&n, 5).await;
-    assert!(t0.elapsed() < Duration::from_secs(1));
 
     // A new reader gets the next line (the FIFO is reopened after EPIPE).
     let mut r = reader(&path);
@@ -293,7 +314,7 @@ async fn fifo_without_reader_never_blocks() {
         n.transition(ev("BACKUP", "MASTER", 100, i), None);
     }
     wait_dropped(&n, 100).await;
-    tokio::time::timeout(Duration::from_secs(1), n.shutdown())
+    tokio::time::timeout(Duration::from_secs(10), n.shutdown())
         .await
         .expect("shutdown blocked");
 }

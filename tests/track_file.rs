@@ -1,15 +1,17 @@
 //! The `file` tracker: values follow the file through inotify events.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 use vrrpd::config::{Track, TrackKind};
 use vrrpd::track::{TrackEvent, TrackState, TrackerSet};
 
 async fn next(rx: &mut mpsc::Receiver<TrackEvent>) -> TrackEvent {
-    // Well under the tracker's 5 s safety re-read: only inotify can be this fast.
-    tokio::time::timeout(Duration::from_secs(2), rx.recv())
+    // Under the tracker's 5 s safety re-read: only inotify can be this fast.
+    // (The one bound here that a very slow machine could reach: it has to
+    // stay below 5 s to tell inotify from the re-read.)
+    tokio::time::timeout(Duration::from_secs(4), rx.recv())
         .await
         .expect("no tracker event in time")
         .expect("channel closed")
@@ -37,11 +39,9 @@ async fn values_follow_the_file() {
     );
     assert!(ev.detail.contains("holds 0"), "{ev:?}");
 
-    let t0 = Instant::now();
     std::fs::write(&path, "5\n").expect("write");
     let ev = next(&mut rx).await;
     assert_eq!(ev.state, TrackState::Value(5), "{ev:?}");
-    assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
 
     std::fs::write(&path, "five\n").expect("write");
     let ev = next(&mut rx).await;
@@ -60,7 +60,8 @@ async fn values_follow_the_file() {
     let ev = next(&mut rx).await;
     assert_eq!(ev.state, TrackState::Value(-3), "{ev:?}");
 
-    // Other files in the directory do not produce events.
+    // Other files in the directory do not produce events (watched for a
+    // while: an observation window, real time on purpose).
     std::fs::write(dir.join("other"), "7").expect("write");
     assert!(
         tokio::time::timeout(Duration::from_millis(200), rx.recv())

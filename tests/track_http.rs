@@ -79,7 +79,7 @@ fn http_track(port: u16, rise: u32, fall: u32, timeout_ms: u64) -> Track {
 }
 
 async fn next(rx: &mut mpsc::Receiver<TrackEvent>) -> TrackEvent {
-    tokio::time::timeout(Duration::from_secs(3), rx.recv())
+    tokio::time::timeout(Duration::from_secs(10), rx.recv())
         .await
         .expect("no tracker event in time")
         .expect("channel closed")
@@ -89,7 +89,7 @@ async fn next(rx: &mut mpsc::Receiver<TrackEvent>) -> TrackEvent {
 async fn status_change_with_rise_and_fall() {
     let srv = server(200).await;
     let (tx, mut rx) = mpsc::channel(16);
-    let _set = TrackerSet::spawn(&[http_track(srv.port, 2, 3, 100)], tx);
+    let _set = TrackerSet::spawn(&[http_track(srv.port, 2, 3, 2000)], tx);
     let ev = next(&mut rx).await;
     assert_eq!(ev.state, TrackState::Up, "{ev:?}");
     let req = srv.last_request.lock().expect("lock").clone();
@@ -126,7 +126,7 @@ async fn refused_connection_is_down() {
     let port = listener.local_addr().expect("addr").port();
     drop(listener); // nothing listens there now
     let (tx, mut rx) = mpsc::channel(16);
-    let _set = TrackerSet::spawn(&[http_track(port, 1, 1, 100)], tx);
+    let _set = TrackerSet::spawn(&[http_track(port, 1, 1, 2000)], tx);
     let ev = next(&mut rx).await;
     assert_eq!(ev.state, TrackState::Down, "{ev:?}");
     assert!(ev.detail.contains("connect"), "{ev:?}");
@@ -136,12 +136,12 @@ async fn refused_connection_is_down() {
 async fn timeout_is_down() {
     let srv = server(200).await;
     let (tx, mut rx) = mpsc::channel(16);
-    let _set = TrackerSet::spawn(&[http_track(srv.port, 1, 1, 80)], tx);
+    let _set = TrackerSet::spawn(&[http_track(srv.port, 1, 1, 500)], tx);
     assert_eq!(next(&mut rx).await.state, TrackState::Up);
     srv.status.store(0, Ordering::SeqCst); // accepts, never answers
     let ev = next(&mut rx).await;
     assert_eq!(ev.state, TrackState::Down, "{ev:?}");
-    assert!(ev.detail.contains("no answer within 80ms"), "{ev:?}");
+    assert!(ev.detail.contains("no answer within 500ms"), "{ev:?}");
 }
 
 #[tokio::test]
@@ -154,7 +154,7 @@ async fn garbage_answer_is_down() {
         }
     });
     let (tx, mut rx) = mpsc::channel(16);
-    let _set = TrackerSet::spawn(&[http_track(port, 1, 1, 100)], tx);
+    let _set = TrackerSet::spawn(&[http_track(port, 1, 1, 2000)], tx);
     let ev = next(&mut rx).await;
     assert_eq!(ev.state, TrackState::Down, "{ev:?}");
     assert!(ev.detail.contains("not an HTTP status line"), "{ev:?}");

@@ -98,7 +98,7 @@ fn spawn_in(
 }
 
 fn next(rx: &std_mpsc::Receiver<TrackEvent>) -> TrackEvent {
-    rx.recv_timeout(Duration::from_secs(3))
+    rx.recv_timeout(Duration::from_secs(10))
         .expect("no tracker event in time")
 }
 

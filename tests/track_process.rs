@@ -64,7 +64,7 @@ async fn quiet(rx: &mut mpsc::Receiver<TrackEvent>, d: Duration) {
 /// Waits until /proc says the child is a zombie (killed, not reaped).
 fn wait_zombie(child: &Child) {
     let path = format!("/proc/{}/stat", child.id());
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let stat = std::fs::read_to_string(&path).expect("stat");
         let state = stat
@@ -86,12 +86,12 @@ async fn one_kill_latency(tag: &str) -> Duration {
     let mut child = started(tag);
     let (tx, mut rx) = mpsc::channel(16);
     let _set = TrackerSet::spawn(&[by_cmdline(tag, Duration::from_secs(3600))], tx);
-    let ev = next(&mut rx, Duration::from_secs(2)).await;
+    let ev = next(&mut rx, Duration::from_secs(10)).await;
     assert_eq!(ev.state, TrackState::Up, "{ev:?}");
     assert!(ev.detail.contains(&child.id().to_string()), "{ev:?}");
     sigkill(&child);
     let t0 = Instant::now();
-    let ev = next(&mut rx, Duration::from_secs(2)).await;
+    let ev = next(&mut rx, Duration::from_secs(10)).await;
     let latency = t0.elapsed();
     assert_eq!(ev.state, TrackState::Down, "{ev:?}");
     // The child is still unreaped here: a zombie counts as dead.
@@ -104,7 +104,7 @@ async fn one_kill_latency(tag: &str) -> Duration {
 fn started(tag: &str) -> Child {
     let child = sleeper(tag);
     let path = format!("/proc/{}/cmdline", child.id());
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let deadline = Instant::now() + Duration::from_secs(10);
     while !std::fs::read(&path)
         .map(|c| String::from_utf8_lossy(&c).contains(tag))
         .unwrap_or(false)
@@ -119,7 +119,9 @@ fn started(tag: &str) -> Child {
 async fn death_is_detected_at_once() {
     let latency = one_kill_latency(&tag()).await;
     eprintln!("process death detected after {latency:?}");
-    assert!(latency <= Duration::from_millis(200), "took {latency:?}");
+    // The rescan comes once an hour: anything in seconds is the pidfd. (The
+    // latency itself is measured by measure_detection_latency below.)
+    assert!(latency <= Duration::from_secs(10), "took {latency:?}");
 }
 
 #[tokio::test]
@@ -127,14 +129,14 @@ async fn restart_is_found_by_rescan() {
     let tag = tag();
     let (tx, mut rx) = mpsc::channel(16);
     let _set = TrackerSet::spawn(&[by_cmdline(&tag, Duration::from_millis(100))], tx);
-    let ev = next(&mut rx, Duration::from_secs(2)).await;
+    let ev = next(&mut rx, Duration::from_secs(10)).await;
     assert_eq!(ev.state, TrackState::Down, "nothing runs yet: {ev:?}");
     for _ in 0..2 {
         let mut child = started(&tag);
-        let ev = next(&mut rx, Duration::from_secs(2)).await;
+        let ev = next(&mut rx, Duration::from_secs(10)).await;
         assert_eq!(ev.state, TrackState::Up, "{ev:?}");
         sigkill(&child);
-        let ev = next(&mut rx, Duration::from_secs(2)).await;
+        let ev = next(&mut rx, Duration::from_secs(10)).await;
         assert_eq!(ev.state, TrackState::Down, "{ev:?}");
         child.wait().expect("reap");
     }
@@ -148,9 +150,10 @@ async fn zombie_is_not_a_live_process() {
     wait_zombie(&child);
     let (tx, mut rx) = mpsc::channel(16);
     let _set = TrackerSet::spawn(&[by_cmdline(&tag, Duration::from_millis(100))], tx);
-    let ev = next(&mut rx, Duration::from_secs(2)).await;
+    let ev = next(&mut rx, Duration::from_secs(10)).await;
     assert_eq!(ev.state, TrackState::Down, "{ev:?}");
-    // Still down on later rescans.
+    // Still down on later rescans (an observation window over about three
+    // of them: real time on purpose).
     quiet(&mut rx, Duration::from_millis(350)).await;
     child.wait().expect("reap");
 }
@@ -163,12 +166,14 @@ async fn any_matching_process_counts() {
     let mut b = started(&tag);
     let (tx, mut rx) = mpsc::channel(16);
     let _set = TrackerSet::spawn(&[by_cmdline(&tag, Duration::from_secs(3600))], tx);
-    let ev = next(&mut rx, Duration::from_secs(2)).await;
+    let ev = next(&mut rx, Duration::from_secs(10)).await;
     assert_eq!(ev.state, TrackState::Up, "{ev:?}");
     sigkill(&a);
+    // No Down while b lives (an observation window, real time on purpose).
     quiet(&mut rx, Duration::from_millis(300)).await;
     sigkill(&b);
-    let ev = next(&mut rx, Duration::from_millis(500)).await;
+    // The rescan comes once an hour: an event at all is the pidfd's.
+    let ev = next(&mut rx, Duration::from_secs(10)).await;
     assert_eq!(ev.state, TrackState::Down, "{ev:?}");
     a.wait().expect("reap");
     b.wait().expect("reap");
@@ -196,25 +201,23 @@ async fn pidfile_mode() {
     };
     let (tx, mut rx) = mpsc::channel(16);
     let _set = TrackerSet::spawn(&[track], tx);
-    let ev = next(&mut rx, Duration::from_secs(2)).await;
+    let ev = next(&mut rx, Duration::from_secs(10)).await;
     assert_eq!(ev.state, TrackState::Up, "{ev:?}");
     assert!(ev.detail.contains(&first.id().to_string()), "{ev:?}");
     // Only the pidfile's process counts, although `other` looks the same.
     sigkill(&first);
-    let t0 = Instant::now();
-    let ev = next(&mut rx, Duration::from_secs(2)).await;
+    let ev = next(&mut rx, Duration::from_secs(10)).await;
     assert_eq!(ev.state, TrackState::Down, "{ev:?}");
-    assert!(t0.elapsed() < Duration::from_millis(200));
     first.wait().expect("reap");
     // A restart writes a new PID: found on the next rescan.
     let mut second = started(&tag);
     std::fs::write(&pidfile, format!("{}\n", second.id())).expect("write pidfile");
-    let ev = next(&mut rx, Duration::from_secs(2)).await;
+    let ev = next(&mut rx, Duration::from_secs(10)).await;
     assert_eq!(ev.state, TrackState::Up, "{ev:?}");
     assert!(ev.detail.contains(&second.id().to_string()), "{ev:?}");
     // A pidfile naming a dead PID, or no pidfile at all, is down.
     std::fs::remove_file(&pidfile).expect("rm");
-    let ev = next(&mut rx, Duration::from_secs(2)).await;
+    let ev = next(&mut rx, Duration::from_secs(10)).await;
     assert_eq!(ev.state, TrackState::Down, "{ev:?}");
     for c in [&mut second, &mut other] {
         sigkill(c);

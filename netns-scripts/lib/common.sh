@@ -1,7 +1,13 @@
 # shellcheck shell=bash
-# lib/common.sh - helpers shared by demo.sh, loadtest.sh and lab-test.sh.
+# lib/common.sh - helpers shared by the lab scripts (lab.sh, demo.sh,
+# loadtest.sh, lab-test.sh, selftest*.sh, chaos.sh).
 # Source it after setting nothing; it defines LAB, REPO_DIR, STATE, VIP and
 # a few functions. Needs bash.
+#
+# Waiting: never "sleep N" and hope. Wait on the condition itself with
+# wait_until (below) and a generous bound; on a timeout, say what was seen
+# last ($WAIT_LAST). A sleep that stays is real time (a load window, a
+# "nothing flaps for N s" watch) and says so in a comment. See docs/TESTING.md.
 
 LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SCRIPTS_DIR="$(cd "$LIB_DIR/.." && pwd)"
@@ -35,6 +41,92 @@ require_root_and_no_lab() {
 
 # now_ms: Unix time in milliseconds.
 now_ms() { date +%s%3N; }
+
+# wait_until SECS CMD...: run CMD every 0.1 s until it succeeds; give up
+# after SECS seconds (one last try after the deadline, so an oversleeping
+# machine does not turn a success into a failure). Sets WAIT_MS (how long
+# it took, or the time spent when giving up) and WAIT_LAST (CMD's output,
+# stdout and stderr, at its last try: what a failure message should show).
+# Returns 0 when CMD succeeded, 1 at the deadline. Use generous bounds: the
+# machine may be small and busy; the bound only matters when it fails.
+# shellcheck disable=SC2034  # WAIT_MS and WAIT_LAST are for the caller
+wait_until() {
+    local secs="$1" t0 deadline
+    shift
+    t0="$(now_ms)"
+    deadline=$((t0 + secs * 1000))
+    WAIT_LAST=""
+    while :; do
+        if WAIT_LAST="$("$@" 2>&1)"; then
+            WAIT_MS=$(($(now_ms) - t0))
+            return 0
+        fi
+        if [ "$(now_ms)" -ge "$deadline" ]; then
+            if WAIT_LAST="$("$@" 2>&1)"; then
+                WAIT_MS=$(($(now_ms) - t0))
+                return 0
+            fi
+            WAIT_MS=$(($(now_ms) - t0))
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+# bal_addr BAL: the balancer's own external address (bal1 -> 172.16.1.250).
+bal_addr() { echo "172.16.1.$((249 + ${1#bal}))"; }
+
+# haproxy_csv ADDR: HAProxy's statistics as CSV (GET ADDR:8404/stats;csv
+# from the client namespace), header line first.
+haproxy_csv() {
+    ip netns exec "${LAB_NS_PREFIX:-lab-}client" curl -fsS -m 5 "http://$1:8404/stats;csv"
+}
+
+# haproxy_servers ADDR BACKEND: one line per server of BACKEND as HAProxy
+# sees it: "name status scur slim qcur role" (slim "-" when unlimited; role
+# "active" or "backup"), and a last line "BACKEND - - - qcur -" (the
+# requests queued on the backend itself).
+haproxy_servers() {
+    local csv
+    csv="$(haproxy_csv "$1")" || return 1
+    awk -F, -v be="$2" '
+        NR == 1 { sub(/^# */, ""); for (i = 1; i <= NF; i++) col[$i] = i; next }
+        $col["pxname"] == be && $col["svname"] != "FRONTEND" {
+            sl = $col["slim"]; if (sl == "") sl = "-"
+            if ($col["svname"] == "BACKEND") last = "BACKEND - - - " ($col["qcur"] + 0) " -"
+            else print $col["svname"], $col["status"], $col["scur"] + 0, sl, $col["qcur"] + 0,
+                ($col["bck"] == 1 ? "backup" : "active")
+        }
+        END { if (last != "") print last }' <<<"$csv"
+}
+
+# haproxy_all_up ADDR: every server of every backend is UP (prints the
+# servers that are not, for a failure message).
+haproxy_all_up() {
+    local csv
+    csv="$(haproxy_csv "$1")" || return 1
+    awk -F, '
+        NR == 1 { sub(/^# */, ""); for (i = 1; i <= NF; i++) col[$i] = i; next }
+        $col["svname"] != "FRONTEND" && $col["svname"] != "BACKEND" && $col["status"] !~ /^UP/ {
+            bad = bad " " $col["pxname"] "/" $col["svname"] "=" $col["status"] }
+        END { if (bad != "") { print "not UP:" bad; exit 1 } }' <<<"$csv"
+}
+
+# backend_full ADDR BACKEND MIN_QUEUED: every active (non-backup) server of
+# BACKEND that is UP carries its limit (scur >= slim), and at least
+# MIN_QUEUED requests wait in the backend's queues: what HAProxy's
+# "queue(BACKEND) ge N" overflow rule reacts to. Prints what it saw,
+# "serv1 4/4 serv2 4/4 serv3 4/4 queued 1", either way.
+backend_full() {
+    local rows
+    rows="$(haproxy_servers "$1" "$2")" || return 1
+    awk -v min="$3" '
+        { q += $5 }
+        $1 == "BACKEND" || $6 == "backup" || $4 == "-" { next }
+        $2 !~ /^UP/ { next }                    # a down server takes nothing
+        { n++; line = line $1 " " $3 "/" $4 " "; if ($3 + 0 < $4 + 0) notfull++ }
+        END { print line "queued " q; exit !(n > 0 && notfull == 0 && q >= min) }' <<<"$rows"
+}
 
 # labtool_bin: the built prober (release, else debug), or $LABTOOL_BIN.
 labtool_bin() {
@@ -96,28 +188,30 @@ build_all() {
 # master: the VIP holder ("none" or several names when not exactly one).
 master() { "$LAB" master 2>/dev/null || true; }
 
-# wait_master NAME [SECS]: wait until exactly NAME holds the VIP.
-wait_master() {
-    local want="$1" secs="${2:-15}" _
-    for _ in $(seq $((secs * 5))); do
-        [ "$(master)" = "$want" ] && return 0
-        sleep 0.2
-    done
-    return 1
+# master_is NAME: exactly NAME holds the VIP (prints the holders).
+master_is() {
+    local m
+    m="$(master)"
+    echo "$m"
+    [ "$m" = "$1" ]
 }
 
-# wait_some_master [SECS]: wait until exactly one balancer holds the VIP.
+# one_master: exactly one balancer holds the VIP (prints the holders).
+one_master() {
+    local m
+    m="$(master)"
+    echo "$m"
+    [[ "$m" =~ ^bal[1-3]$ ]]
+}
+
+# wait_master NAME [SECS]: wait until exactly NAME holds the VIP.
+wait_master() { wait_until "${2:-30}" master_is "$1"; }
+
+# wait_some_master [SECS]: wait until exactly one balancer holds the VIP;
+# prints it.
 wait_some_master() {
-    local secs="${1:-15}" m _
-    for _ in $(seq $((secs * 5))); do
-        m="$(master)"
-        if [[ "$m" =~ ^bal[1-3]$ ]]; then
-            echo "$m"
-            return 0
-        fi
-        sleep 0.2
-    done
-    return 1
+    wait_until "${1:-30}" one_master || return 1
+    echo "$WAIT_LAST"
 }
 
 # vrrpd_state BAL: "MASTER 150" (state, effective priority) from the control socket.

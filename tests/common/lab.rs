@@ -65,10 +65,12 @@ fn netns_add(ns: &str) {
     ip_ok(&["-n", ns, "link", "set", "lo", "up"]);
 }
 
-/// SIGKILLs every process whose network namespace is `ns` (never this test process).
+/// SIGKILLs every process whose network namespace is `ns` (never this test process), until
+/// none is left (at most 10 s: a loaded machine takes its time to tear a process down).
 fn kill_netns_pids(ns: &str) {
     let me = std::process::id() as i32;
-    for _round in 0..3 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
         let out = run("ip", &["netns", "pids", ns]);
         let pids: Vec<i32> = String::from_utf8_lossy(&out.stdout)
             .split_whitespace()
@@ -88,18 +90,15 @@ fn kill_netns_pids(ns: &str) {
 /// Kills the processes in `ns` and deletes it; reports (does not panic on) failure.
 fn netns_destroy(ns: &str) {
     kill_netns_pids(ns);
-    for attempt in 0..3 {
+    // `ip netns del` fails while the mount is busy; retry for a while.
+    let mut err = String::new();
+    let gone = super::wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
         let out = run("ip", &["netns", "del", ns]);
-        if out.status.success() || !Path::new("/run/netns").join(ns).exists() {
-            return;
-        }
-        if attempt == 2 {
-            super::loud(&format!(
-                "[harness] could not delete netns {ns}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(50));
+        err = String::from_utf8_lossy(&out.stderr).into_owned();
+        out.status.success() || !Path::new("/run/netns").join(ns).exists()
+    });
+    if !gone {
+        super::loud(&format!("[harness] could not delete netns {ns}: {err}"));
     }
 }
 
@@ -391,6 +390,20 @@ impl Lab {
             addr_cidr.split('/').next().unwrap_or_default().to_string()
         };
         ip_ok(&["-n", &ns, "link", "set", "dev", ifname, "up"]);
+        // The kernel adds the IPv6 link-local address once the link has carrier, which it
+        // learns asynchronously (linkwatch): wait for it, so that the host is usable as
+        // soon as it is returned, on a busy machine too.
+        let mut seen = String::new();
+        let ready = super::wait_until(Duration::from_secs(10), Duration::from_millis(5), || {
+            seen = ip_ok(&[
+                "-n", &ns, "-o", "-6", "addr", "show", "dev", ifname, "scope", "link",
+            ]);
+            seen.contains("fe80:") && !seen.contains("tentative")
+        });
+        assert!(
+            ready,
+            "{ns}/{ifname}: no usable IPv6 link-local address after 10 s: {seen}"
+        );
         Host {
             ns,
             short,
@@ -636,7 +649,7 @@ impl Host {
         let target_is_ip = Path::new(args[0]).file_name() == Some("ip".as_ref());
         if let (Some(ip_exe), false) = (ip_exe, target_is_ip) {
             let exe = format!("/proc/{pid}/exe");
-            wait_until(Duration::from_secs(5), Duration::from_millis(1), || {
+            wait_until(Duration::from_secs(10), Duration::from_millis(1), || {
                 match std::fs::read_link(&exe) {
                     Ok(p) => p != ip_exe,
                     Err(_) => true, // exited (zombie or gone)
@@ -795,6 +808,25 @@ impl Host {
             .parse()
             .unwrap_or_else(|e| panic!("bad IP {addr}: {e}"));
         self.in_netns(|| TcpStream::connect_timeout(&SocketAddr::new(ip, port), timeout).is_ok())
+    }
+
+    /// Bytes waiting in the receive queues of this namespace's raw IP sockets for protocol
+    /// `proto` (IPv4 and IPv6, from `/proc/net/raw` and `/proc/net/raw6`): 0 once the daemon
+    /// has read everything the kernel queued for it. Wait on this, not on a sleep, before
+    /// counting what a daemon did with a burst of packets.
+    pub fn raw_rx_queued(&self, proto: u8) -> u64 {
+        let text = self.exec_ok(&["cat", "/proc/net/raw", "/proc/net/raw6"]);
+        let want = format!("{proto:04X}");
+        text.lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                // sl, local_address (ADDR:PROTO), rem_address, st, tx_queue:rx_queue, ...
+                let local = f.get(1)?;
+                let queues = f.get(4)?;
+                (local.rsplit(':').next()? == want).then_some(())?;
+                u64::from_str_radix(queues.split(':').nth(1)?, 16).ok()
+            })
+            .sum()
     }
 
     /// Serves this host's short name on TCP `port` (all addresses, IPv4 and IPv6) until the

@@ -14,7 +14,9 @@
 //! - [`Proc`]: a process running inside a namespace, its output in a log file, SIGKILLed on drop.
 //! - [`Sniffer`]: an `AF_PACKET` capture on one interface of a host, with timestamps, to check
 //!   what goes on the wire (VRRP adverts, gratuitous ARP, ...).
-//! - [`wait_until`] / [`measure_until`]: polling helpers with generous bounds.
+//! - [`wait_until`] / [`measure_until`]: polling helpers with generous bounds; wait on the
+//!   condition itself, never on a sleep (docs/TESTING.md). [`logged_after`]: when the daemon
+//!   logged an event, by its own timestamp (for asserting protocol times on a busy machine).
 //!
 //! Every test that needs the lab starts with `if !require_root() { return; }`.
 //!
@@ -62,7 +64,7 @@ mod wait;
 pub use lab::{cleanup_stale, holders, Host, Lab, Port, TcpBanner, NS_PREFIX};
 pub use proc::Proc;
 pub use sniff::{Frame, Sniffer, IPPROTO_VRRP};
-pub use wait::{measure_until, wait_until};
+pub use wait::{log_time, logged_after, measure_until, wait_until};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};

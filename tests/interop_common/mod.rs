@@ -442,15 +442,17 @@ impl Frr {
                 // master. The kernel only creates that address once the macvlan has carrier; if
                 // FRR's backup puts the macvlan in protodown first, the address is missing at
                 // the Backup -> Master transition and FRR logs "Failed to find address to bind
-                // on vrrp6-<vrid>" and sends nothing. So wait for it before starting FRR.
+                // on vrrp6-<vrid>" and sends nothing. So wait for it before starting FRR. (The
+                // harness turns DAD off, so it is never "tentative" here; were it on, a
+                // tentative address could not be bound to either.)
+                let mut seen = String::new();
                 let ll = || {
-                    host.addrs().iter().any(|(i, a)| {
-                        i.split('@').next() == Some(mv.as_str()) && a.starts_with("fe80:")
-                    })
+                    seen = host.ip(&["-o", "-6", "addr", "show", "dev", &mv, "scope", "link"]);
+                    seen.contains("fe80:") && !seen.contains("tentative")
                 };
                 assert!(
-                    wait_until(Duration::from_secs(5), Duration::from_millis(10), ll),
-                    "no link-local address on {mv}"
+                    wait_until(Duration::from_secs(10), Duration::from_millis(10), ll),
+                    "no usable link-local address on {mv}: {seen}"
                 );
             }
         }
@@ -497,14 +499,6 @@ impl Frr {
                 },
                 || frr.log("zebra"),
             );
-        }
-        if vips.iter().any(|v| v.contains(':')) {
-            // Even then, an IPv6 router whose vrrpd started right away still failed to bind
-            // at its first Backup -> Master transition (every time in this lab, when that came
-            // 3.6 s after start; later transitions worked). Two seconds of quiet between zebra
-            // and vrrpd made it work every time: an FRR 8.4 start-up race, see
-            // docs/INTEROP.md.
-            std::thread::sleep(Duration::from_secs(2));
         }
         frr.vrrpd = Some(frr.spawn_daemon("vrrpd"));
         let vty = frr.dir.join("vrrpd.vty");
