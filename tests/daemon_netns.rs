@@ -743,8 +743,9 @@ fn bad_packets_change_nothing_and_are_counted() {
         bytes(&advert(3, 12, 254, None))[..10].to_vec(),
         255,
     ); // truncated
-       // Until bal1 has counted the last of them (the truncated one): the
-       // earlier ones were read before it.
+
+    // Until bal1 has counted the last of them (the truncated one): the
+    // earlier ones were read before it.
     let mut after = Value::Null;
     wait_until(Duration::from_secs(10), Duration::from_millis(20), || {
         after = bals[0].status();
