@@ -85,21 +85,33 @@ fails=()
 for k in $(seq "$N"); do
     [ "$RECLONE" -eq 1 ] && [ "$k" -gt 1 ] && clone
     log="$OUT/run-$k.log"
-    t0=$SECONDS
+    start="$WORK/start"
+    rm -f -- "$start"
+    asked=$(date +%s)
     rc=0
+    # The run notes when it really starts (after the lock, if any).
+    # shellcheck disable=SC2016  # expanded by that sh
+    run=(sh -c 'date +%s >"$1"; exec bash .ci/run' run "$start")
     if [ -n "$LOCK" ]; then
-        (cd "$WORK/vrrpd" && CI=true flock "$LOCK" bash .ci/run) >"$log" 2>&1 </dev/null || rc=$?
+        (cd "$WORK/vrrpd" && CI=true flock "$LOCK" "${run[@]}") >"$log" 2>&1 </dev/null || rc=$?
     else
-        (cd "$WORK/vrrpd" && CI=true bash .ci/run) >"$log" 2>&1 </dev/null || rc=$?
+        (cd "$WORK/vrrpd" && CI=true "${run[@]}") >"$log" 2>&1 </dev/null || rc=$?
     fi
-    took=$((SECONDS - t0))
+    ended=$(date +%s)
+    began="$asked"
+    [ -s "$start" ] && began="$(cat "$start")"
+    took=$((ended - began))
+    lockinfo=""
+    if [ -n "$LOCK" ]; then
+        lockinfo=" (after $(((began - asked) / 60)) min $(((began - asked) % 60)) s waiting for the lock)"
+    fi
     if [ "$rc" -eq 0 ]; then
         passes=$((passes + 1))
-        say "run $k/$N: pass in $((took / 60)) min $((took % 60)) s"
+        say "run $k/$N: pass in $((took / 60)) min $((took % 60)) s$lockinfo"
         [ "$KEEP" -eq 1 ] || rm -f -- "$log"
     else
         fails+=("$k")
-        say "run $k/$N: FAIL (exit $rc) after $((took / 60)) min $((took % 60)) s; log: $log"
+        say "run $k/$N: FAIL (exit $rc) after $((took / 60)) min $((took % 60)) s$lockinfo; log: $log"
         # The lines that say what failed: the suite's FAIL/panic lines, then the tail.
         grep -aE 'FAIL|panicked at|^failures:|^test .* FAILED|VIOLATION|error(\[|:)' "$log" |
             head -n 20 | sed 's/^/    | /' | tee -a "$SUMMARY" || true
