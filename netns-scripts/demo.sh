@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # demo.sh - one-minute tour of vrrpd in the namespace lab.
 #
-#   (as root) netns-scripts/demo.sh
+#   (as root) netns-scripts/demo.sh [--containers]
+#
+# --containers: each balancer is a systemd container (lab-containers.sh)
+# running Debian's haproxy.service and vrrpd from its .deb; the faults are
+# then systemctl kill -s KILL haproxy / vrrpd inside the container.
 #
 # Installs what the lab needs (apt) and builds vrrpd + vrrpd-labtool
 # (cargo build --release), starts the lab (lab.sh up), shows who is master
@@ -35,6 +39,8 @@ fail() {
     say "details: $LOG"
     exit 1
 }
+UP_ARGS=()
+[ "${1:-}" = --containers ] && UP_ARGS=(--containers)
 require_root_and_no_lab
 mkdir -p "$OUT"
 : >"$LOG"
@@ -106,7 +112,7 @@ say "    ready ($((SECONDS - t)) s)"
 
 # ---------------------------------------------------------------------------
 step 2/5 "Starting the lab: client, 2 balancers (HAProxy + vrrpd), 3 web servers + 2 backups"
-quiet "$LAB" up
+quiet "$LAB" up "${UP_ARGS[@]}"
 MASTER="$(wait_some_master 30)" || fail "no single VIP holder after 30 s: $(master)"
 say "    VIP holder: $MASTER   (vrrpd: bal1 $(vrrpd_state bal1), bal2 $(vrrpd_state bal2))"
 say "    six requests from lab-client to $VIP_URL:"

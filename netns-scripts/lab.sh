@@ -670,6 +670,8 @@ cmd_up() {
     for s in "${PRIMARIES[@]}" "${BACKUPS[@]}"; do
         wait_for "web server $s on ${INT_IP[$s]}:80" probe_server "$s"
     done
+    # lab-containers.sh boots the balancers as containers with their own services.
+    [ "${LAB_BALANCERS:-}" = containers ] && { log "namespaces and servers up; balancers left to lab-containers.sh"; return 0; }
     for b in $(balancers); do
         start_haproxy "$b"
     done
@@ -922,6 +924,8 @@ Usage: $0 <command> [args]
                                 --sync: ext + int VIP in a sync group, heartbeat bridge
                                 (3 directors by default); --l2 stp-vxlan: two VMs, STP
                                 on the external side, VXLAN on the internal side
+  up --containers [--directors 2|3]
+                                balancers as systemd containers (lab-containers.sh help)
   down                          stop everything, delete namespaces and $STATE
   status                        namespaces, VIP holder, processes
   master                        print the VIP holder (exit 1: none, 2: several)
@@ -947,6 +951,10 @@ EOF
 
 main() {
     local cmd="${1:-help}" s
+    # Balancers as systemd containers (up --containers): lab-containers.sh.
+    if [ -z "${LAB_CT_INNER:-}" ] && { [ -f "$STATE/containers" ] || [[ " $* " == *" --containers "* ]]; }; then
+        exec "$SCRIPT_DIR/lab-containers.sh" "$@"
+    fi
     [ $# -gt 0 ] && shift
     case "$cmd" in
         deps) cmd_deps ;;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # loadtest.sh - load and failover scenarios in the namespace lab, with a report.
 #
-#   (as root) netns-scripts/loadtest.sh [--quick] [--out DIR] [--no-build] [--keep]
+#   (as root) netns-scripts/loadtest.sh [--quick] [--out DIR] [--no-build] [--keep] [--containers]
 #
 # Scenarios (each a few seconds to ~20 s; --quick shortens all of them, < 2 min):
 #   steady     ab grid against the VIP: -n 1000..5000 x -c 1,5,20
@@ -20,7 +20,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib/common.sh"
 
-QUICK=0 BUILD=1 KEEP=0 OUT=""
+QUICK=0 BUILD=1 KEEP=0 OUT="" UP_ARGS=()
 ARGS="$*"
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -32,6 +32,7 @@ while [ $# -gt 0 ]; do
         --out=*) OUT="${1#*=}" ;;
         --no-build) BUILD=0 ;;
         --keep) KEEP=1 ;;
+        --containers) UP_ARGS=(--containers) ;; # balancers as systemd containers (lab-containers.sh)
         -h | --help)
             sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
@@ -87,7 +88,7 @@ fi
 LABTOOL="$(labtool_bin)" || fail "vrrpd-labtool not built"
 vrrpd_bin_path >/dev/null || fail "vrrpd not built"
 say "starting the lab"
-quiet "$LAB" up
+quiet "$LAB" up "${UP_ARGS[@]}"
 MASTER="$(wait_some_master 30)" || fail "no single VIP holder after 30 s ($(master))"
 say "master: $MASTER"
 
@@ -97,6 +98,7 @@ say "master: $MASTER"
     echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), host: $(uname -sr), $(nproc) CPU(s)"
     echo "- vrrpd: $(vrrpd_bin_path) ($(cd "$REPO_DIR" && git describe --always --dirty 2>/dev/null || echo unknown))"
     echo "- mode: $([ "$QUICK" -eq 1 ] && echo quick || echo full); command: \`$0 $ARGS\`"
+    [ "${#UP_ARGS[@]}" -gt 0 ] && echo "- balancers: systemd containers (lab-containers.sh): Debian's haproxy.service, vrrpd.service from the .deb"
     echo "- lab: 2 balancers (HAProxy + vrrpd, VIP $VIP, bal1 priority 150, bal2 100),"
     echo "  3 primaries + 2 backups, maxconn ${LAB_MAXCONN:-4} per server, overflow when 1 request queues"
     echo "- prober: a new TCP connection every 5 ms from lab-client to the VIP (connect timeout"

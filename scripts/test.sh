@@ -5,9 +5,11 @@
 # clippy with warnings as errors, every cargo test (unit, simulated LAN,
 # captures, config, and the network-namespace tests with real kernel sockets,
 # real HAProxy, keepalived and FRR), the lab's own tests (self-test, demo,
-# a quick load test, the other layouts), a 2-minute chaos soak, cargo deny
-# (licences, bans) and a 10 s fuzzing smoke run per target. cargo-deny and
-# cargo-fuzz are installed from crates.io when missing.
+# a quick load test, the other layouts), the Debian package and the
+# balancers as systemd containers (selftest-containers.sh), a 2-minute chaos
+# soak, cargo deny (licences, bans) and a 10 s fuzzing smoke run per target.
+# cargo-deny, cargo-deb and cargo-fuzz are installed from crates.io when
+# missing.
 #
 # Run as root: the namespace tests need it. With VRRPD_REQUIRE_NETNS=1 (CI
 # sets it) a namespace test that would skip fails instead.
@@ -17,7 +19,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 say() { printf '\n==> %s\n' "$*"; }
 
 # Debian packages the tests use. Installed only when missing.
-PKGS=(iproute2 iputils-ping procps psmisc curl haproxy keepalived frr nginx-light apache2-utils)
+PKGS=(iproute2 iputils-ping procps psmisc curl haproxy keepalived frr nginx-light apache2-utils
+    debootstrap systemd-container lintian podman runc)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -82,6 +85,10 @@ if [[ $(id -u) -eq 0 ]]; then
     netns-scripts/lab-test.sh
     say "netns-scripts/selftest-layouts.sh (the sync-group and STP+VXLAN lab layouts)"
     netns-scripts/selftest-layouts.sh
+    say "netns-scripts/selftest-containers.sh (the .deb, lintian, balancers as systemd containers, the OCI image)"
+    if cargo_tool cargo-deb cargo-deb@3.8.0; then
+        netns-scripts/selftest-containers.sh
+    fi
     say "netns-scripts/chaos.sh --minutes 2 (random faults under load, invariants checked)"
     netns-scripts/chaos.sh --minutes 2
 elif [[ "${VRRPD_REQUIRE_NETNS:-}" == 1 ]]; then
