@@ -42,7 +42,8 @@
 #                             else systemctl kill -s SIG vrrpd (KILL: Restart=on-failure
 #                             brings it back after RestartSec=1s)
 #   start-vrrpd BAL           systemctl start vrrpd (returns once vrrpd sent READY=1)
-#   poweroff BAL              systemctl poweroff inside; waits until the container is gone
+#   poweroff BAL              SIGRTMIN+4 to its init, as machinectl poweroff (or systemctl
+#                             poweroff inside): units stop in order; waits until it is gone
 #   power-cut BAL             the container's init SIGKILLed and its links cut: a dead VM
 #   boot BAL                  boot a powered-off container (links up again)
 #   journal BAL [args]        journalctl in the container (e.g. journal bal1 -u vrrpd)
@@ -63,7 +64,7 @@ SUITE=bookworm
 # What the containers run. The cache key is a hash of these lines (and of
 # ROOT_RECIPE, raised whenever the steps after debootstrap change).
 ROOT_PKGS=(systemd systemd-sysv dbus iproute2 haproxy)
-ROOT_RECIPE=1
+ROOT_RECIPE=2
 CT_DIR="$STATE/ct"
 CT_WAIT="${LAB_CT_WAIT:-90}" # bound on a boot or a power-off, in seconds
 declare -A EXT_IP=([bal1]=172.16.1.250 [bal2]=172.16.1.251 [bal3]=172.16.1.252)
@@ -154,8 +155,8 @@ cmd_root() {
     # A quiet, quick boot: no timers or login prompt; a persistent journal
     # (so a balancer's log survives its power-off and the host can read it).
     systemctl --root="$tmp" mask --quiet apt-daily.timer apt-daily-upgrade.timer \
-        dpkg-db-backup.timer e2scrub_all.timer e2scrub_reap.service console-getty.service \
-        systemd-logind.service 2>/dev/null || true
+        dpkg-db-backup.timer e2scrub_all.timer e2scrub_reap.service console-getty.service ||
+        log "warning: could not mask the timers in the root (harmless)"
     mkdir -p "$tmp/var/log/journal"
     # Each container gets its own machine-id and hostname in its layer.
     : >"$tmp/etc/machine-id"
@@ -165,6 +166,7 @@ cmd_root() {
         echo "built $(date -u '+%Y-%m-%dT%H:%M:%SZ') in $((SECONDS - t0)) s from $MIRROR"
         printf '%s\n' "suite $SUITE" "recipe $ROOT_RECIPE" "${ROOT_PKGS[@]}"
     } >"$tmp/.vrrpd-lab-root"
+    rm -rf -- "$root" # a root without its marker is a leftover, never in use
     mv -- "$tmp" "$root"
     exec 9>&-
     log "root built in $((SECONDS - t0)) s"
@@ -391,18 +393,22 @@ ct_gone() {
     grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null
 }
 
-# ct_poweroff BAL [force]: a clean power-off (systemctl poweroff: units stop
-# in order, vrrpd sends priority 0), or with "force" SIGKILL to the
-# container's init (the kernel ends every process of its PID namespace).
+# ct_poweroff BAL [force]: power the container off as machinectl does,
+# SIGRTMIN+4 to its init (systemd stops every unit in order: vrrpd sends
+# priority 0), or with "force" SIGKILL to its init (the kernel ends every
+# process of its PID namespace at once). False if it is still there after
+# CT_WAIT seconds.
 ct_poweroff() {
-    local b="$1" force="${2:-}" leader
+    local b="$1" force="${2:-}" leader deadline=$((SECONDS + CT_WAIT))
     if leader="$(ct_leader "$b")"; then
-        if [ "$force" = force ]; then
-            kill -KILL "$leader"
-        else
-            nsenter -t "$leader" -a -- systemctl poweroff 2>/dev/null || kill -KILL "$leader"
-        fi
-        wait_until "$CT_WAIT" "container $b to power off" ct_gone "$b"
+        if [ "$force" = force ]; then kill -KILL "$leader"; else kill -s RTMIN+4 "$leader"; fi
+        until ct_gone "$b"; do
+            if [ "$SECONDS" -ge "$deadline" ]; then
+                log "container $b did not power off within ${CT_WAIT}s"
+                return 1
+            fi
+            sleep 0.2
+        done
     fi
     stop_follower "$b"
     cgroup_remove "$b"
@@ -666,7 +672,7 @@ cmd_start_unit() {
 cmd_power_cut() {
     local b="$1"
     ct_running "$b" || die "container $b is not running"
-    ct_poweroff "$b" force
+    ct_poweroff "$b" force || die "container $b is still there after SIGKILL"
     inner link "$b" down ext >&2
     inner link "$b" down int >&2
     log "$b: power cut (init SIGKILLed, links down)"
@@ -712,7 +718,8 @@ main() {
             ;;
         poweroff)
             check_balancer "${1:-}"
-            ct_poweroff "$1"
+            ct_running "$1" || die "container $1 is not running"
+            ct_poweroff "$1" || die "container $1 did not power off"
             log "$1 powered off"
             ;;
         power-cut)
@@ -723,7 +730,7 @@ main() {
             check_balancer "${1:-}"
             cmd_boot "$1"
             ;;
-        help | -h | --help) sed -n '2,52p' "$0" | sed 's/^# \{0,1\}//' ;;
+        help | -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0" ;;
         *) inner "$cmd" "$@" ;;
     esac
 }
