@@ -76,10 +76,19 @@ teardown() {
     for p in "${BG_PIDS[@]}" "${PROBE_PID:-}"; do
         [ -n "$p" ] && kill "$p" 2>/dev/null
     done
+    save_journals
     if [ -e /run/netns/lab-sw ]; then
         "$LAB" down >>"$LOG" 2>&1 || true
     fi
     exit "$rc"
+}
+# save_journals: each container's whole journal into $OUT (for a post-mortem).
+save_journals() {
+    local b
+    for b in bal1 bal2; do
+        [ -d "$STATE/ct/$b/root/var/log/journal" ] || continue
+        "$CT" journal "$b" -o short-precise >"$OUT/journal-$b.txt" 2>&1 || true
+    done
 }
 trap teardown EXIT
 trap 'exit 130' INT TERM
@@ -94,13 +103,15 @@ counter() { status_json "$1" | grep -o "\"$2\":[0-9]*" | head -n1 | cut -d: -f2;
 seen_priority() {
     status_json "$1" | grep -o '"last_master_seen":{[^}]*}' | grep -o '"priority":[0-9]*' | cut -d: -f2
 }
-# cursor BAL: the journal cursor of BAL's newest entry.
-cursor() { ct "$1" journalctl -n 1 -o cat --show-cursor --no-pager | sed -n 's/^-- cursor: //p'; }
-# journal_after BAL CURSOR [ARGS]: BAL's journal after CURSOR, messages only.
+# stamp: now, for journal_after (the containers share the host's clock).
+# (Journal cursors were tried first: --after-cursor with -u sometimes
+# returned nothing after systemd had logged at debug level.)
+stamp() { date +%s.%N; }
+# journal_after BAL STAMP [ARGS]: BAL's journal since STAMP, messages only.
 journal_after() {
-    local b="$1" c="$2"
+    local b="$1" t="$2"
     shift 2
-    ct "$b" journalctl --no-pager -o cat --after-cursor="$c" "$@"
+    ct "$b" journalctl --no-pager -o cat --since "@$t" "$@"
 }
 # wait_cond SECS CMD...: true once CMD succeeds (every 0.2 s), false after SECS.
 wait_cond() {
@@ -212,7 +223,7 @@ done
 step "systemctl start vrrpd: active only after READY=1 (bal2, systemd at debug level)"
 quiet ct bal2 systemctl stop vrrpd
 quiet ct bal2 systemd-analyze set-log-level debug
-c="$(cursor bal2)"
+c="$(stamp)"
 quiet ct bal2 systemctl start vrrpd
 # start returned: the unit is active, so the control socket must answer now.
 check "the control socket answers as soon as systemctl start returns" status_json bal2
@@ -231,18 +242,19 @@ check "PID 1: 'Started vrrpd.service' only after READY=1" \
 step "systemctl reload vrrpd (priority 150 -> 160): no mastership flap"
 wait_master bal1 30 || fail "bal1 is not master before the reload (holder: $(master))"
 pid="$(prop bal1 vrrpd MainPID)"
-c1="$(cursor bal1)" c2="$(cursor bal2)"
+c1="$(stamp)" c2="$c1"
 quiet ct bal1 sed -i 's/^priority = 150$/priority = 160/' /etc/vrrpd/vrrp.toml
 check "systemctl reload vrrpd returns 0" ct bal1 systemctl reload vrrpd
 seen160() { is_eq "$(seen_priority bal2)" 160; }
 check "bal2 hears bal1 advertise priority 160" wait_cond 30 seen160
 check "same main PID after the reload ($pid)" is_eq "$(prop bal1 vrrpd MainPID)" "$pid"
-check "no state change on bal1 since the reload" \
-    sh -c "! '$CT' ct bal1 journalctl --no-pager -o cat --after-cursor='$c1' -u vrrpd | grep -q 'Entering'"
-check "no state change on bal2 since the reload" \
-    sh -c "! '$CT' ct bal2 journalctl --no-pager -o cat --after-cursor='$c2' -u vrrpd | grep -q 'Entering'"
-check "bal1 still holds the VIP" is_eq "$(master)" bal1
-check "PID 1 reports the reload done" sh -c "'$CT' ct bal1 journalctl --no-pager -o cat --after-cursor='$c1' _PID=1 | grep -q '^Reloaded vrrpd.service'"
+journal_after bal1 "$c1" -u vrrpd.service >"$OUT/reload-bal1.txt" || bad "cannot read bal1's journal"
+journal_after bal2 "$c2" -u vrrpd.service >"$OUT/reload-bal2.txt" || bad "cannot read bal2's journal"
+check "no state change on bal1 since the reload" sh -c "! grep -q 'Entering' '$OUT/reload-bal1.txt'"
+check "no state change on bal2 since the reload" sh -c "! grep -q 'Entering' '$OUT/reload-bal2.txt'"
+m="$(master)"
+check "bal1 still holds the VIP (holder: $m)" is_eq "$m" bal1
+check "PID 1 reports the reload done" sh -c "'$CT' ct bal1 journalctl --no-pager -o cat --since '@$c1' _PID=1 | grep -q '^Reloaded vrrpd.service'"
 quiet ct bal1 sed -i 's/^priority = 160$/priority = 150/' /etc/vrrpd/vrrp.toml
 quiet ct bal1 systemctl reload vrrpd
 seen150() { is_eq "$(seen_priority bal2)" 150; }
@@ -267,7 +279,7 @@ step "systemctl kill -s KILL vrrpd: Restart=on-failure, the stale VIP removed"
 ip -n lab-bal1 -o monitor address dev ext0 >"$OUT/kill-monitor.txt" 2>&1 &
 BG_PIDS+=($!)
 pid="$(prop bal1 vrrpd MainPID)" n0="$(prop bal1 vrrpd NRestarts)"
-c1="$(cursor bal1)"
+c1="$(stamp)"
 quiet ct bal1 systemctl kill -s KILL vrrpd
 restarted() {
     [ "$(prop bal1 vrrpd NRestarts)" = $((n0 + 1)) ] && [ "$(prop bal1 vrrpd ActiveState)" = active ] &&
@@ -277,7 +289,7 @@ check "systemd restarted vrrpd (NRestarts $n0 -> $((n0 + 1)), new main PID, acti
 deleted() { grep -q "Deleted.* $VIP/" "$OUT/kill-monitor.txt"; }
 check "the kernel saw the VIP deleted on bal1 after the restart" wait_cond 20 deleted
 check "the new daemon logged it: 'removed a stale VIP left by an earlier run'" \
-    sh -c "'$CT' ct bal1 journalctl --no-pager -o cat --after-cursor='$c1' -u vrrpd | grep -q 'removed a stale VIP left by an earlier run'"
+    sh -c "'$CT' ct bal1 journalctl --no-pager -o cat --since '@$c1' -u vrrpd | grep -q 'removed a stale VIP left by an earlier run'"
 check "bal1 is master again" wait_master bal1 30
 kill "${BG_PIDS[@]}" 2>/dev/null || true
 BG_PIDS=()
@@ -306,6 +318,7 @@ check "bal1 booted again takes the VIP back (preempt)" wait_master bal1 60
 
 # ---------------------------------------------------------------------------
 step "lab.sh down"
+save_journals
 quiet "$LAB" down
 check "no lab namespace left" sh -c "! ip netns list | grep -qE '^lab-'"
 # (by command line: pid numbers are recycled quickly on a busy machine)
