@@ -91,15 +91,12 @@ balancers() {
     printf '%s\n' "${all[@]:0:n}"
 }
 
-# wait_until SECS DESCRIPTION CMD...: retry CMD every 0.2 s, at most SECS.
-wait_until() {
-    local secs="$1" what="$2" deadline
+# wait_or_die SECS DESCRIPTION CMD...: common.sh's wait_until, or die
+# saying what CMD printed last.
+wait_or_die() {
+    local secs="$1" what="$2"
     shift 2
-    deadline=$((SECONDS + secs))
-    until "$@" >/dev/null 2>&1; do
-        [ "$SECONDS" -lt "$deadline" ] || die "timed out after ${secs}s waiting for $what"
-        sleep 0.2
-    done
+    wait_until "$secs" "$@" || die "timed out after ${secs}s waiting for $what (last: ${WAIT_LAST:-nothing})"
 }
 
 # ---------------------------------------------------------------------------
@@ -353,8 +350,8 @@ ct_boot() {
 # ct_wait_booted BAL: bounded wait for the boot, then the host-side links.
 ct_wait_booted() {
     local b="$1" d="$CT_DIR/$1" leader st
-    wait_until "$CT_WAIT" "container $b to start systemd" ct_leader "$b"
-    wait_until "$CT_WAIT" "container $b to finish booting" booted "$b"
+    wait_or_die "$CT_WAIT" "container $b to start systemd" ct_leader "$b"
+    wait_or_die "$CT_WAIT" "container $b to finish booting" booted "$b"
     st="$(ct "$b" systemctl is-system-running 2>/dev/null || true)"
     if [ "$st" != running ]; then
         log "warning: $b is $st: $(ct "$b" systemctl --failed --no-legend --plain 2>/dev/null | awk '{print $1}' | paste -sd' ' -)"
@@ -399,16 +396,13 @@ ct_gone() {
 # process of its PID namespace at once). False if it is still there after
 # CT_WAIT seconds.
 ct_poweroff() {
-    local b="$1" force="${2:-}" leader deadline=$((SECONDS + CT_WAIT))
+    local b="$1" force="${2:-}" leader
     if leader="$(ct_leader "$b")"; then
         if [ "$force" = force ]; then kill -KILL "$leader"; else kill -s RTMIN+4 "$leader"; fi
-        until ct_gone "$b"; do
-            if [ "$SECONDS" -ge "$deadline" ]; then
-                log "container $b did not power off within ${CT_WAIT}s"
-                return 1
-            fi
-            sleep 0.2
-        done
+        if ! wait_until "$CT_WAIT" ct_gone "$b"; then
+            log "container $b did not power off within ${CT_WAIT}s"
+            return 1
+        fi
     fi
     stop_follower "$b"
     cgroup_remove "$b"
@@ -524,7 +518,7 @@ cmd_oci_demo() {
             -v "$STATE/oci-$b.toml:/etc/vrrpd/vrrp.toml:ro" "$image" >/dev/null
     done
     for b in bal1 bal2; do
-        wait_until 60 "vrrpd status in the container of $b (the readiness probe)" oci_ready "$b"
+        wait_or_die 60 "vrrpd status in the container of $b (the readiness probe)" oci_ready "$b"
     done
     echo "oci: $image running in $(ns_of bal1) and $(ns_of bal2) (podman, runc, --cap-drop all --cap-add NET_ADMIN,NET_RAW)"
     echo "oci: readiness probe (vrrpd status) answers in both"
@@ -587,8 +581,8 @@ cmd_up() {
         ct_wait_booted "$b"
     done
     for b in $(balancers); do
-        wait_until "$CT_WAIT" "HAProxy (haproxy.service) in $b to serve" service_serves "$b"
-        wait_until "$CT_WAIT" "vrrpd.service in $b to be active" unit_active "$b" vrrpd.service
+        wait_or_die "$CT_WAIT" "HAProxy (haproxy.service) in $b to serve" service_serves "$b"
+        wait_or_die "$CT_WAIT" "vrrpd.service in $b to be active" unit_active "$b" vrrpd.service
     done
     log "lab is up: $directors balancers as systemd containers (root $root, $(basename "$deb"))"
 }
@@ -664,7 +658,7 @@ cmd_start_unit() {
     ct_running "$b" || die "container $b is not running"
     ct "$b" systemctl start "$unit"
     if [ "$unit" = haproxy ]; then
-        wait_until "$CT_WAIT" "HAProxy in $b to serve" service_serves "$b"
+        wait_or_die "$CT_WAIT" "HAProxy in $b to serve" service_serves "$b"
     fi
     log "$b: systemctl start $unit"
 }

@@ -113,15 +113,6 @@ journal_after() {
     shift 2
     ct "$b" journalctl --no-pager -o cat --since "@$t" "$@"
 }
-# wait_cond SECS CMD...: true once CMD succeeds (every 0.2 s), false after SECS.
-wait_cond() {
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@" >/dev/null 2>&1; do
-        [ "$SECONDS" -lt "$deadline" ] || return 1
-        sleep 0.2
-    done
-}
 is_eq() { [ "$1" = "$2" ]; }
 gt() { [ "${1:-0}" -gt "${2:-0}" ]; }
 lines_before() { # lines_before TEXT A B: the first line matching A comes before the first matching B
@@ -246,7 +237,7 @@ c1="$(stamp)" c2="$c1"
 quiet ct bal1 sed -i 's/^priority = 150$/priority = 160/' /etc/vrrpd/vrrp.toml
 check "systemctl reload vrrpd returns 0" ct bal1 systemctl reload vrrpd
 seen160() { is_eq "$(seen_priority bal2)" 160; }
-check "bal2 hears bal1 advertise priority 160" wait_cond 30 seen160
+check "bal2 hears bal1 advertise priority 160" wait_until 30 seen160
 check "same main PID after the reload ($pid)" is_eq "$(prop bal1 vrrpd MainPID)" "$pid"
 journal_after bal1 "$c1" -u vrrpd.service >"$OUT/reload-bal1.txt" || bad "cannot read bal1's journal"
 journal_after bal2 "$c2" -u vrrpd.service >"$OUT/reload-bal2.txt" || bad "cannot read bal2's journal"
@@ -258,7 +249,7 @@ check "PID 1 reports the reload done" sh -c "'$CT' ct bal1 journalctl --no-pager
 quiet ct bal1 sed -i 's/^priority = 160$/priority = 150/' /etc/vrrpd/vrrp.toml
 quiet ct bal1 systemctl reload vrrpd
 seen150() { is_eq "$(seen_priority bal2)" 150; }
-wait_cond 30 seen150 || fail "bal1 did not go back to priority 150"
+wait_until 30 seen150 || fail "bal1 did not go back to priority 150"
 
 # ---------------------------------------------------------------------------
 step "systemctl stop vrrpd on the master: priority 0, VIP removed"
@@ -267,7 +258,7 @@ quiet ct bal1 systemctl stop vrrpd
 # stop returned: the daemon has exited, after removing its VIP.
 check "the VIP is gone from bal1 when systemctl stop returns" sh -c "! ip -n lab-bal1 -o -4 addr show dev ext0 | grep -q ' $VIP/'"
 p0_after() { gt "$(counter bal2 priority_zero_received)" "$p0"; }
-check "bal2 received bal1's priority-0 advert (priority_zero_received $p0 -> more)" wait_cond 10 p0_after
+check "bal2 received bal1's priority-0 advert (priority_zero_received $p0 -> more)" wait_until 10 p0_after
 check "bal2 takes the VIP" wait_master bal2 15
 check "vrrpd.service on bal1: inactive, Result=success" \
     is_eq "$(prop bal1 vrrpd ActiveState) $(prop bal1 vrrpd Result)" "inactive success"
@@ -285,9 +276,9 @@ restarted() {
     [ "$(prop bal1 vrrpd NRestarts)" = $((n0 + 1)) ] && [ "$(prop bal1 vrrpd ActiveState)" = active ] &&
         [ "$(prop bal1 vrrpd MainPID)" != "$pid" ] && [ "$(prop bal1 vrrpd MainPID)" != 0 ]
 }
-check "systemd restarted vrrpd (NRestarts $n0 -> $((n0 + 1)), new main PID, active)" wait_cond 30 restarted
+check "systemd restarted vrrpd (NRestarts $n0 -> $((n0 + 1)), new main PID, active)" wait_until 30 restarted
 deleted() { grep -q "Deleted.* $VIP/" "$OUT/kill-monitor.txt"; }
-check "the kernel saw the VIP deleted on bal1 after the restart" wait_cond 20 deleted
+check "the kernel saw the VIP deleted on bal1 after the restart" wait_until 20 deleted
 check "the new daemon logged it: 'removed a stale VIP left by an earlier run'" \
     sh -c "'$CT' ct bal1 journalctl --no-pager -o cat --since '@$c1' -u vrrpd | grep -q 'removed a stale VIP left by an earlier run'"
 check "bal1 is master again" wait_master bal1 30
@@ -297,11 +288,11 @@ BG_PIDS=()
 # ---------------------------------------------------------------------------
 step "the master container powered off under the lab's prober"
 client_on() { is_eq "$(client_sees)" "$1"; }
-wait_cond 15 client_on bal1 || fail "the client is not served by bal1 ($(client_sees))"
+wait_until 15 client_on bal1 || fail "the client is not served by bal1 ($(client_sees))"
 n="$(served)"
 probe_start "$OUT/poweroff" 15s || fail "cannot start the prober"
 probing() { gt "$(served)" $((n + 20)); }
-wait_cond 10 probing || fail "the prober's requests do not reach the web servers"
+wait_until 10 probing || fail "the prober's requests do not reach the web servers"
 echo "$(now_ms),bal1 powered off (systemctl poweroff)" >"$OUT/poweroff-fault.csv"
 quiet "$CT" poweroff bal1
 check "bal2 takes the VIP" wait_master bal2 15
