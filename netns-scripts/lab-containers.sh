@@ -448,7 +448,7 @@ podman_setup() {
 cmd_image() {
     need_root
     podman_setup
-    local root base deb ctx version image
+    local root base deb ctx version image old
     root="$(cmd_root)"
     base="localhost/vrrpd-lab-base:$(root_key)"
     if ! podman image exists "$base"; then
@@ -458,6 +458,7 @@ cmd_image() {
     deb="$(deb_path)"
     version="$(dpkg-deb -f "$deb" Version)"
     image="localhost/vrrpd:$version"
+    old="$(podman image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)"
     ctx="$(mktemp -d "${TMPDIR:-/tmp}/vrrpd-image.XXXXXX")"
     cp "$deb" "$ctx/"
     log "building $image (contrib/Containerfile, BASE=$base)"
@@ -468,6 +469,10 @@ cmd_image() {
         die "podman build failed (log: $ctx.log)"
     fi
     rm -rf -- "$ctx" "$ctx.log"
+    # The image this build replaced under the same tag (none left behind).
+    if [ -n "$old" ] && [ "$old" != "$(podman image inspect --format '{{.Id}}' "$image")" ]; then
+        podman rmi "$old" >/dev/null 2>&1 || true
+    fi
     echo "$image"
 }
 
