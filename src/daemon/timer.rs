@@ -148,23 +148,33 @@ impl DeadlineTimer {
 mod tests {
     use super::*;
 
+    /// The kernel holds the deadline itself, to the nanosecond, not a rounded one (as tokio's
+    /// millisecond wheel would): the remaining time read back with timerfd_gettime, taken
+    /// between two clock reads, brackets the absolute deadline. Nothing here depends on how
+    /// busy the machine is; how late the wake-up is on a quiet machine is a benchmark's
+    /// question, not a test's.
     #[tokio::test(flavor = "current_thread")]
-    async fn fires_at_the_deadline_not_a_millisecond_later() {
+    async fn armed_at_the_exact_deadline_and_never_fires_early() {
         let clock = Clock::new();
         let mut t = DeadlineTimer::new(clock).unwrap();
-        let mut late = Vec::new();
-        for _ in 0..20 {
-            let deadline = clock.now() + Duration::from_micros(2_050);
+        for i in 0..5u64 {
+            // Odd microseconds, so that any rounding to a millisecond shows.
+            let deadline = clock.now() + Duration::from_micros(30_000 + 1_237 * i);
             t.arm(Some(deadline)).unwrap();
+            let before = monotonic();
+            let left = match t.fd.get_ref().0.get().unwrap() {
+                Some(Expiration::OneShot(ts)) => Duration::from(ts),
+                other => panic!("armed one-shot expected, got {other:?}"),
+            };
+            let after = monotonic();
+            let at = clock.absolute(deadline);
+            assert!(
+                before + left <= at && at <= after + left,
+                "armed for {left:?} from now, deadline {at:?}, read between {before:?} and {after:?}"
+            );
             t.expired().await;
-            let now = clock.now();
-            assert!(now >= deadline, "fired early");
-            late.push((now - deadline).as_micros());
+            assert!(clock.now() >= deadline, "fired early");
         }
-        late.sort();
-        // The median lateness is far below tokio's whole-millisecond rounding
-        // (generous bound: this machine is shared).
-        assert!(late[10] < 800, "median lateness {} us", late[10]);
     }
 
     #[tokio::test(flavor = "current_thread")]
