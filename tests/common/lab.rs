@@ -662,6 +662,9 @@ impl Host {
     /// Starts the `vrrpd` binary under test with `--config CONFIG` and `extra` arguments;
     /// output goes to `log` (see [`Host::spawn_env`]); `RUST_LOG` is passed through, or set
     /// to `debug` when unset.
+    ///
+    /// Without `--socket` in `extra` or `control_socket` in the config, the control socket is
+    /// `config` with the extension `.sock`.
     pub fn spawn_vrrpd(&self, config: &Path, extra: &[&str], log: impl AsRef<Path>) -> Proc {
         self.spawn_vrrpd_env(config, extra, &[], log)
     }
@@ -674,8 +677,19 @@ impl Host {
         env: &[(&str, &str)],
         log: impl AsRef<Path>,
     ) -> Proc {
+        // Namespaces share the file system: two daemons left on the default control socket
+        // (/run/vrrpd/vrrpd.sock) collide, with each other or with any other vrrpd on the
+        // machine. Unless the test chose one, each daemon gets its own beside its config.
+        let chosen = extra.contains(&"--socket")
+            || std::fs::read_to_string(config)
+                .map(|t| t.contains("control_socket"))
+                .unwrap_or(false);
+        let socket = config.with_extension("sock").to_string_lossy().into_owned();
         let config = config.to_string_lossy().into_owned();
         let mut args = vec![super::vrrpd_bin(), "--config", config.as_str()];
+        if !chosen {
+            args.extend_from_slice(&["--socket", socket.as_str()]);
+        }
         args.extend_from_slice(extra);
         let rust_log = std::env::var("RUST_LOG").unwrap_or_else(|_| "debug".to_string());
         let mut vars = vec![("RUST_LOG", rust_log.as_str())];
