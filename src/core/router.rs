@@ -875,18 +875,30 @@ impl VirtualRouter {
                     priority: adv.priority,
                 },
             );
+            if self.cfg.version == Version::V3 {
+                self.master_adver_interval = adv.max_adver_int;
+            }
             // One last advert at our own priority (keepalived's
             // `higher_prio_send_advert`). After a partition heals, clients
             // on our side still point at our MAC; the new master may never
             // have heard us as a lower master, so it would not re-announce.
             // This advert makes it take its lower-master path: an advert
             // back and a gratuitous ARP/NA burst, and clients follow it.
-            // An RFC peer simply discards a lower-priority advert.
-            self.send_advert(ours);
+            //
+            // It carries the Master_Adver_Interval just adopted, the new
+            // master's, not ours. A backup at or below our priority accepts
+            // this advert (RFC 5798 §6.4.2: "Set Master_Adver_Interval to
+            // Adver Interval contained in the ADVERTISEMENT"), and it often
+            // arrives after the new master's. With our own, shorter
+            // interval in it, such a backup's Master_Down_Timer ran out
+            // before the slower new master's next advert, and it took over
+            // for nothing, then stepped down with its own last advert, and
+            // so on across the backups (simulator seed 0xd86c4,
+            // docs/SIMULATION.md). With the new master's interval, every
+            // backup (vrrpd, keepalived or FRR) times out no earlier than
+            // behind the new master itself.
+            self.send_advert_with(ours, self.master_adver_interval);
             self.actions.push_back(Action::RemoveVips);
-            if self.cfg.version == Version::V3 {
-                self.master_adver_interval = adv.max_adver_int;
-            }
             self.master = Some(MasterInfo {
                 addr: src,
                 priority: adv.priority,
@@ -1069,6 +1081,13 @@ impl VirtualRouter {
     }
 
     fn send_advert(&mut self, priority: Priority) {
+        self.send_advert_with(priority, self.cfg.advert_interval);
+    }
+
+    /// An advert with this Max Adver Int (v3). Only a master stepping down
+    /// sends another interval than its own (see `master_rx`); v2 intervals
+    /// always match (RFC 3768 Section 7.1).
+    fn send_advert_with(&mut self, priority: Priority, interval: Centisecs) {
         self.stats.adverts_sent += 1;
         if priority == Priority::RESIGN {
             self.stats.priority_zero_sent += 1;
@@ -1081,7 +1100,10 @@ impl VirtualRouter {
             version: self.cfg.version,
             vrid: self.cfg.vrid.get(),
             priority,
-            max_adver_int: self.cfg.advert_interval,
+            max_adver_int: match self.cfg.version {
+                Version::V2 => self.cfg.advert_interval,
+                Version::V3 => interval,
+            },
             addrs: self.cfg.vips.clone(),
             auth,
         }));
@@ -1281,6 +1303,66 @@ mod tests {
         np.handle_advert(t(10), higher, &advert(99)).unwrap();
         assert_eq!(np.master().map(|m| m.addr), Some(higher));
         assert!(!np.lost_election());
+    }
+
+    /// A master that steps down for a higher master with a longer v3
+    /// interval sends its last advert (at its own priority) with the new
+    /// master's interval. A backup at that priority accepts it, often after
+    /// the new master's advert (RFC 5798 §6.4.2), and so must not learn a
+    /// shorter Master_Adver_Interval from it: it would time out before the
+    /// new master's next advert and take over for nothing (simulator seeds
+    /// 0xaac3e, 0xb962a, 0xd545f, 0xd86c4; docs/SIMULATION.md).
+    #[test]
+    fn last_advert_when_stepping_down_carries_the_new_masters_interval() {
+        let fast = |octet, prio| RouterConfig {
+            advert_interval: Centisecs(1),
+            ..cfg(octet, prio)
+        };
+        let new_master = IpAddr::V4(Ipv4Addr::new(172, 16, 1, 252));
+        let stepping_down = IpAddr::V4(Ipv4Addr::new(172, 16, 1, 251));
+        let slow = advert(150); // 100 cs
+        let mut old = VirtualRouter::new(fast(251, 100));
+        old.handle_startup(t(0));
+        old.handle_timeout(t(100));
+        assert_eq!(old.state(), State::Master);
+        drain(&mut old);
+        old.handle_advert(t(200), new_master, &slow).unwrap();
+        assert_eq!(old.state(), State::Backup);
+        let sent: Vec<Advertisement> = drain(&mut old)
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::SendAdvert(adv) => Some(adv),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].priority, Priority(100));
+        assert_eq!(sent[0].max_adver_int, Centisecs(100));
+        assert_eq!(old.master_adver_interval(), Centisecs(100));
+        // A backup at the same priority and the old 10 ms interval hears
+        // the new master, then the last advert.
+        let mut b = VirtualRouter::new(fast(250, 100));
+        b.handle_startup(t(0));
+        b.handle_advert(t(200), new_master, &slow).unwrap();
+        b.handle_advert(t(201), stepping_down, &sent[0]).unwrap();
+        assert_eq!(b.master_adver_interval(), Centisecs(100));
+        // The new master's next advert is due at 1.2 s; until then (and
+        // for a Master_Down_Interval of 1 s adverts) the backup waits.
+        b.handle_timeout(t(1200));
+        assert_eq!(b.state(), State::Backup);
+        assert!(b.poll_timeout() >= Some(t(3201)));
+        // Our own adverts, as master, keep our interval.
+        let mut m = VirtualRouter::new(fast(251, 100));
+        m.handle_startup(t(0));
+        m.handle_timeout(t(100));
+        let own: Vec<Centisecs> = drain(&mut m)
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::SendAdvert(adv) => Some(adv.max_adver_int),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(own, vec![Centisecs(1)]);
     }
 
     /// A refused advert (our own address) is not recorded; priority 0 is.
