@@ -347,8 +347,16 @@ pub struct VirtualRouter {
     /// An operator asked for this router to stay out of mastership.
     maintenance: bool,
     /// Another member of our sync group lost its election or is in Fault:
-    /// we must not preempt (see [`VirtualRouter::handle_sync`]).
+    /// we must not become master (see [`VirtualRouter::handle_sync`]).
     sync_held: bool,
+    /// [`VirtualRouter::handle_sync`] has been called: the router is in a
+    /// sync group, and its caller applies the group's holds after every
+    /// input, so takeovers are decided there.
+    sync_member: bool,
+    /// A sync-group member's Master_Down_Timer (or preempt delay) ran out:
+    /// the takeover, with the reason it will carry, waits for
+    /// [`VirtualRouter::handle_sync`] to find the group free.
+    deferred_takeover: Option<Reason>,
     /// The Startup event has happened and Shutdown has not.
     running: bool,
     /// The master we follow, when backup.
@@ -384,6 +392,8 @@ impl VirtualRouter {
             iface_up: true,
             maintenance: false,
             sync_held: false,
+            sync_member: false,
+            deferred_takeover: None,
             running: false,
             master: None,
             last_heard: None,
@@ -627,27 +637,63 @@ impl VirtualRouter {
     }
 
     /// Sync groups (keepalived's `vrrp_sync_group`): the members of a group
-    /// move together. The caller tells each member whether another member is
-    /// out of mastership for a reason that should take the whole group along:
-    /// it is in Fault, or it lost an election ([`VirtualRouter::lost_election`]).
+    /// move together, all master on one node or none. The caller tells each
+    /// member whether another member is out of mastership for a reason that
+    /// should take the whole group along: it is in Fault, or it lost an
+    /// election ([`VirtualRouter::lost_election`]).
     ///
-    /// On the rising edge a master steps down: priority 0 (so its peer takes
-    /// over after Skew_Time), VIPs removed, Backup. While held, a backup does
-    /// not preempt a lower master, so the group stays on the peer. A held
-    /// backup still takes over when its master goes silent
-    /// (Master_Down_Timer): availability first, and no flap, since the
-    /// step-down happens only on the edge.
+    /// A held member is never master, as in keepalived, where a member
+    /// goes to MASTER only when every member of its group wants to, and a
+    /// member in FAULT takes the group to FAULT:
+    /// - a held master steps down: priority 0 (so a peer takes over after
+    ///   its Skew_Time), VIPs removed, Backup;
+    /// - a held backup does not preempt;
+    /// - when a held backup's Master_Down_Timer fires, it forgets its
+    ///   silent master and stays Backup; it takes over at once when the
+    ///   hold lifts, unless a master is heard first.
+    ///
+    /// Once this has been called, the router's takeovers happen here: when
+    /// its Master_Down_Timer or preempt delay runs out,
+    /// [`VirtualRouter::handle_timeout`] only records the takeover, and the
+    /// next call carries it out if the group is free. The caller must
+    /// therefore call this for every member after every input, the timers'
+    /// included, as the daemon does (`apply_sync`). The hold the router
+    /// knew at the timer could be stale: the daemon reads the queued
+    /// packets before its due timers, and one of them may just have made
+    /// another member lose its election; taking over then would put the
+    /// member in Master for an instant, with its gratuitous ARPs, and out
+    /// again (found by the simulator).
+    ///
+    /// So a group whose member has failed on this node does not keep the
+    /// other members' addresses here, and a group never stays split across
+    /// nodes. Until 2026-12 a held backup took over when its master went
+    /// silent and kept the mastership with no later trigger to give it back,
+    /// which left groups split across nodes (simulator seed 0x197f5,
+    /// docs/SIMULATION.md). The price: with a member failed on every node,
+    /// the other members' addresses are nowhere, as in keepalived.
     pub fn handle_sync(&mut self, now: Instant, group: &str, held: bool) {
-        let rising = held && !self.sync_held;
+        self.sync_member = true;
         self.sync_held = held;
-        if rising && self.state == State::Master {
+        if held && self.state == State::Master {
             self.transition(now, State::Backup, Reason::SyncGroup(group.to_owned()));
             self.send_advert(Priority::RESIGN);
             self.actions.push_back(Action::RemoveVips);
             self.timers.master_down = Some(now + self.master_down_interval());
         } else if held {
             self.timers.preempt = None;
+        } else if self.state == State::Backup {
+            match self.deferred_takeover.take() {
+                Some(Reason::PreemptDelayExpired) if !self.preempt_wanted() => {}
+                Some(reason) => self.become_master(now, reason),
+                None => {}
+            }
         }
+    }
+
+    /// Whether a sync-group member's takeover waits for
+    /// [`VirtualRouter::handle_sync`] (its group holds it).
+    pub fn takeover_deferred(&self) -> bool {
+        self.deferred_takeover.is_some()
     }
 
     /// Backup behind a master that legitimately outranks us (higher
@@ -692,11 +738,28 @@ impl VirtualRouter {
                     } else {
                         Reason::MasterDown
                     };
-                    self.become_master(now, reason);
+                    if self.sync_member {
+                        // In a sync group: the master is gone, and
+                        // `handle_sync`, next, takes over if the group is
+                        // free, or waits for its hold to lift. Forgetting
+                        // the master matters: a silent master must not
+                        // count as an election this member lost, or two
+                        // members that both lost their masters would hold
+                        // each other for ever.
+                        self.timers.master_down = None;
+                        self.master = None;
+                        self.deferred_takeover = Some(reason);
+                    } else {
+                        self.become_master(now, reason);
+                    }
                 } else if due(self.timers.preempt) {
                     self.timers.preempt = None;
                     if self.preempt_wanted() {
-                        self.become_master(now, Reason::PreemptDelayExpired);
+                        if self.sync_member {
+                            self.deferred_takeover = Some(Reason::PreemptDelayExpired);
+                        } else {
+                            self.become_master(now, Reason::PreemptDelayExpired);
+                        }
                     }
                 }
             }
@@ -792,6 +855,7 @@ impl VirtualRouter {
                 priority: adv.priority,
             });
             self.timers.master_down = Some(now + self.skew_time());
+            self.deferred_takeover = None;
             return;
         }
         let ours = self.effective_priority();
@@ -848,6 +912,7 @@ impl VirtualRouter {
             priority: adv.priority,
         });
         self.timers.master_down = Some(now + self.master_down_interval());
+        self.deferred_takeover = None;
     }
 
     /// Master state receive rules (RFC 5798 Section 6.4.3; RFC 9568 Section 6.4.3).
@@ -944,7 +1009,12 @@ impl VirtualRouter {
             }
             return;
         }
-        if self.cfg.priority == Priority::OWNER && self.effective_priority() == Priority::OWNER {
+        if self.cfg.priority == Priority::OWNER
+            && self.effective_priority() == Priority::OWNER
+            && !self.sync_held
+        {
+            // (An owner that its sync group holds starts as Backup instead:
+            // it would only step down again; see `handle_sync`.)
             // "If the Priority = 255 (i.e., the router owns the IPvX
             // address(es) associated with the virtual router), then: Send an
             // ADVERTISEMENT; Broadcast a gratuitous ARP ...; Set the
@@ -1067,6 +1137,7 @@ impl VirtualRouter {
         self.since = now;
         self.timers = Timers::default();
         self.master = None;
+        self.deferred_takeover = None;
         self.announce_second_pending = false;
         self.stats.transitions += 1;
         self.actions
@@ -1363,6 +1434,157 @@ mod tests {
             })
             .collect();
         assert_eq!(own, vec![Centisecs(1)]);
+    }
+
+    /// A backup held by its sync group whose master goes silent stays
+    /// Backup: it forgets the master (a silent master is no election lost,
+    /// so two such members cannot hold each other for ever) and takes over
+    /// the moment the hold lifts. A held member is never master, so a group
+    /// never stays split across nodes (simulator seed 0x197f5).
+    #[test]
+    fn held_backup_defers_its_takeover_until_the_hold_lifts() {
+        let master = IpAddr::V4(Ipv4Addr::new(172, 16, 1, 251));
+        let mut r = VirtualRouter::new(cfg(250, 100));
+        r.handle_startup(t(0));
+        r.handle_advert(t(1000), master, &advert(150)).unwrap();
+        assert!(r.lost_election());
+        r.handle_sync(t(1500), "VG1", true);
+        drain(&mut r);
+        let deadline = r.poll_timeout().unwrap();
+        r.handle_timeout(deadline);
+        assert_eq!(r.state(), State::Backup);
+        assert!(r.takeover_deferred());
+        assert_eq!(r.master(), None);
+        assert!(!r.lost_election());
+        assert_eq!(r.poll_timeout(), None);
+        assert!(drain(&mut r).is_empty());
+        // Still held: nothing, however long.
+        r.handle_sync(t(9000), "VG1", true);
+        assert_eq!(r.state(), State::Backup);
+        // The hold lifts: Master at once, with the timer's reason.
+        r.handle_sync(t(9500), "VG1", false);
+        assert_eq!(r.state(), State::Master);
+        let acts = drain(&mut r);
+        assert!(matches!(
+            acts[0],
+            Action::StateChanged {
+                to: State::Master,
+                reason: Reason::MasterDown,
+                ..
+            }
+        ));
+        assert!(acts.contains(&Action::AddVips));
+        assert!(!r.takeover_deferred());
+    }
+
+    /// A sync-group member takes over in `handle_sync`, with the group's
+    /// holds as they are after the whole input, not in `handle_timeout`
+    /// with the hold it knew before: the daemon reads the queued packets
+    /// before its due timers, and one may have made another member lose
+    /// its election meanwhile. Taking over then made the member master for
+    /// an instant, gratuitous ARPs included (found by the simulator).
+    #[test]
+    fn a_group_member_takes_over_only_in_handle_sync() {
+        let mut r = VirtualRouter::new(cfg(250, 100));
+        r.handle_startup(t(0));
+        r.handle_sync(t(0), "VG1", false);
+        drain(&mut r);
+        let d = r.poll_timeout().unwrap();
+        r.handle_timeout(d);
+        assert_eq!(r.state(), State::Backup);
+        assert!(drain(&mut r).is_empty());
+        // Held now: no takeover, nothing sent, nothing announced.
+        r.handle_sync(d, "VG1", true);
+        assert_eq!(r.state(), State::Backup);
+        assert!(drain(&mut r).is_empty());
+        // Outside any group a router takes over in handle_timeout, as before.
+        let mut plain = VirtualRouter::new(cfg(250, 100));
+        plain.handle_startup(t(0));
+        plain.handle_timeout(d);
+        assert_eq!(plain.state(), State::Master);
+        // The preempt delay too: behind a lower master, it runs out, and
+        // the takeover waits for the group.
+        let lower = IpAddr::V4(Ipv4Addr::new(172, 16, 1, 251));
+        let mut p = VirtualRouter::new(RouterConfig {
+            preempt_delay: Duration::from_millis(500),
+            ..cfg(250, 100)
+        });
+        p.handle_startup(t(0));
+        p.handle_sync(t(0), "VG1", false);
+        p.handle_advert(t(100), lower, &advert(50)).unwrap();
+        p.handle_timeout(t(600));
+        assert_eq!(p.state(), State::Backup);
+        assert!(p.takeover_deferred());
+        p.handle_sync(t(600), "VG1", false);
+        assert_eq!(p.state(), State::Master);
+        assert!(matches!(
+            drain(&mut p)
+                .iter()
+                .rfind(|a| matches!(a, Action::StateChanged { .. })),
+            Some(Action::StateChanged {
+                reason: Reason::PreemptDelayExpired,
+                ..
+            })
+        ));
+    }
+
+    /// A master heard while the takeover waits cancels it: the backup
+    /// follows the master again, and the lifted hold changes nothing.
+    #[test]
+    fn an_advert_cancels_a_deferred_takeover() {
+        let master = IpAddr::V4(Ipv4Addr::new(172, 16, 1, 251));
+        let mut r = VirtualRouter::new(cfg(250, 100));
+        r.handle_startup(t(0));
+        r.handle_sync(t(0), "VG1", true);
+        r.handle_timeout(t(4000));
+        assert!(r.takeover_deferred());
+        r.handle_advert(t(5000), master, &advert(150)).unwrap();
+        assert!(!r.takeover_deferred());
+        assert!(r.poll_timeout().is_some());
+        r.handle_sync(t(5100), "VG1", false);
+        assert_eq!(r.state(), State::Backup);
+        // A priority-0 advert arms Skew_Time; held when it fires, the
+        // takeover waits and then carries "master sent priority 0".
+        r.handle_advert(t(6000), master, &advert(0)).unwrap();
+        r.handle_sync(t(6000), "VG1", true);
+        r.handle_timeout(t(7000));
+        assert_eq!(r.state(), State::Backup);
+        drain(&mut r);
+        r.handle_sync(t(7100), "VG1", false);
+        assert!(matches!(
+            drain(&mut r)[0],
+            Action::StateChanged {
+                to: State::Master,
+                reason: Reason::MasterResigned,
+                ..
+            }
+        ));
+    }
+
+    /// A held address owner starts as Backup, takes over by its timer once
+    /// released, and steps down with priority 0 when held again.
+    #[test]
+    fn held_member_is_never_master() {
+        let mut owner = VirtualRouter::new(cfg(250, 255));
+        owner.handle_sync(t(0), "VG1", true);
+        owner.handle_startup(t(0));
+        assert_eq!(owner.state(), State::Backup);
+        owner.handle_sync(t(10), "VG1", false);
+        let deadline = owner.poll_timeout().unwrap();
+        owner.handle_timeout(deadline);
+        // A group member takes over in handle_sync, called after every
+        // input with the group's current holds.
+        assert_eq!(owner.state(), State::Backup);
+        assert!(owner.takeover_deferred());
+        owner.handle_sync(deadline, "VG1", false);
+        assert_eq!(owner.state(), State::Master);
+        owner.handle_sync(t(5000), "VG1", true);
+        assert_eq!(owner.state(), State::Backup);
+        let acts = drain(&mut owner);
+        assert!(acts.contains(&Action::RemoveVips));
+        assert!(acts
+            .iter()
+            .any(|a| matches!(a, Action::SendAdvert(adv) if adv.priority == Priority::RESIGN)));
     }
 
     /// A refused advert (our own address) is not recorded; priority 0 is.

@@ -1,7 +1,10 @@
 //! Sync groups: which members of a group must be held out of mastership.
 //!
 //! A member is held when another member of its group is in Fault or has lost
-//! an election. The daemon applies the result with
+//! an election. A held member is never master: a master steps down, a backup
+//! neither preempts nor takes over until the hold lifts (keepalived's rule:
+//! a group goes to MASTER on a node only when all its members can). The
+//! daemon applies the result with
 //! [`VirtualRouter::handle_sync`](crate::core::router::VirtualRouter::handle_sync)
 //! after every input, until nothing changes.
 

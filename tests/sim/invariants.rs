@@ -42,8 +42,11 @@ pub struct Seen {
     pub converged_checks: u64,
     /// Dual-master episodes on a clean link.
     pub duals: u64,
-    /// Runs that ended with a sync group split by a held master.
-    pub held_splits: u64,
+    /// Address owners (re)started while their sync group was held, master
+    /// for an instant (docs/SIMULATION.md, "Found, not fixed").
+    pub sync_blips: u64,
+    /// The first seed that showed one.
+    pub sync_blip_seed: Option<u64>,
 }
 
 /// The checker's memory between steps.
@@ -61,9 +64,6 @@ pub struct Checker {
     handover: Vec<Option<(Instant, Instant, usize)>>,
     /// Figures.
     pub seen: Seen,
-    /// A converged check saw a group split by a held master (the known
-    /// availability exception).
-    held_split: std::cell::Cell<bool>,
 }
 
 impl Checker {
@@ -84,7 +84,6 @@ impl Checker {
             dual_since: vec![vec![vec![None; n]; n]; k],
             handover: vec![None; k],
             seen: Seen::default(),
-            held_split: std::cell::Cell::new(false),
         }
     }
 
@@ -128,6 +127,53 @@ impl Checker {
         let wake = Duration::from_micros(sc.wake_us);
         let settle = sc.settle();
         // ---- what the step did -------------------------------------------
+        // `held_never_master`: a sync-group member the group holds never
+        // becomes master, not even for the instant between an input and
+        // the group's holds (`VirtualRouter::handle_sync`): no member enters
+        // Master and leaves it for its group within one input. One exception
+        // is counted, not failed: an address owner (re)started while its
+        // group is held, since the daemon starts an instance before it
+        // applies the group's holds (docs/SIMULATION.md, "Found, not fixed").
+        for (a, note) in w.notes.iter().enumerate() {
+            if let Note::Changed(t) = note {
+                if t.from == State::Master && matches!(t.reason, Reason::SyncGroup(_)) {
+                    // Within the same input (since that node's last drain).
+                    let entered = w.notes[..a]
+                        .iter()
+                        .rev()
+                        .take_while(|n| !matches!(n, Note::Drained(j) if *j == t.node))
+                        .find_map(|n| match n {
+                            Note::Changed(x)
+                                if x.node == t.node
+                                    && x.inst == t.inst
+                                    && x.to == State::Master =>
+                            {
+                                Some(x)
+                            }
+                            _ => None,
+                        });
+                    match entered {
+                        Some(x)
+                            if x.from == State::Initialize
+                                && matches!(x.reason, Reason::AddressOwner) =>
+                        {
+                            self.seen.sync_blips += 1;
+                            self.seen.sync_blip_seed.get_or_insert(w.sc.seed);
+                        }
+                        Some(x) => {
+                            return Err(fail(
+                                "held_never_master",
+                                format!(
+                                    "node {} inst {}: {} -> MASTER ({}) and out again (held by its group) in one step",
+                                    t.node, t.inst, x.from, x.reason
+                                ),
+                            ))
+                        }
+                        None => {}
+                    }
+                }
+            }
+        }
         for note in &w.notes {
             match note {
                 Note::Broken(name, detail) => return Err(fail(name, detail.clone())),
@@ -185,26 +231,40 @@ impl Checker {
                                 | Reason::TrackerFault(_)
                                 | Reason::SyncGroup(_)
                         );
-                    // A sync group may move the VIP through a held member
-                    // (the availability exception, "Known" in
-                    // docs/SIMULATION.md), or hand one member's VRID on
-                    // when another's changes; the Skew_Time bound is the
-                    // RFC's mechanism and is checked without groups.
-                    let group_fault = w.sc.sync;
                     // A fault whose input has not reached its daemon yet
                     // (a reload, a link or tracker event) may still take
                     // the backups away.
                     let pending = w.nodes.iter().any(|n| !n.inputs.is_empty());
+                    // An advert on its way from a router that is no longer
+                    // master (a stepping-down master's last advert) may
+                    // rightly reset a backup's timer to Master_Down_Interval:
+                    // one with preempt off or a preempt delay, or at or
+                    // below its priority (RFC 5798 §6.4.2).
+                    let stale = w.stale_advert_on_the_way(t.inst, t.node);
+                    // With a sync group, a reload that restarts one member
+                    // is no handover of the group: the restarted member
+                    // takes its VRID back once its Master_Down_Timer runs
+                    // out, and the others' members stay held meanwhile.
+                    let restart = w.sc.sync
+                        && matches!(t.reason, Reason::Shutdown)
+                        && w.nodes[t.node].running;
                     if resigns
                         && !pending
-                        && !group_fault
+                        && !stale
+                        && !restart
                         && Self::clean(w)
                         && w.nodes[t.node].link
                         && !self.stalled(w, t.node)
                     {
-                        self.arm_handover(w, t.node, t.inst);
+                        let stepped_down = w.notes.iter().any(|n| {
+                            matches!(n, Note::Changed(x)
+                                if x.node == t.node
+                                    && matches!(x.reason, Reason::HigherPriority { .. }))
+                        });
+                        self.arm_handover(w, t.node, t.inst, stepped_down);
                     }
                 }
+                Note::Drained(_) => {}
                 Note::Sent(i, k, prio) => {
                     let (i, k) = (*i, *k);
                     let inst = &w.nodes[i].insts[k];
@@ -332,9 +392,6 @@ impl Checker {
             // Convergence.
             if clean && now >= self.quiet_since + settle {
                 self.seen.converged_checks += 1;
-                if self.held_split.get() {
-                    self.seen.held_splits = 1;
-                }
                 self.check_converged(w, k, &masters)
                     .map_err(|d| fail(d.0, d.1))?;
             }
@@ -352,8 +409,33 @@ impl Checker {
     /// A master resigned: arm the deadline for a new one, if a backup that
     /// hears it can take over (Skew_Time of the best such backup, plus
     /// latency and two wake-ups: the advert's and the timer's).
-    fn arm_handover(&mut self, w: &World, from: usize, k: usize) {
+    ///
+    /// In a sync group this is checked when the whole group resigns on a
+    /// node with priority 0 (a stop, a weight-0 tracker on every member,
+    /// maintenance on one member and the group following it), so not when
+    /// a member of it is still master or stepped down to a higher master in
+    /// this step (`stepped_down`). A backup takes over only when its group
+    /// lets it (`VirtualRouter::handle_sync`): no other member of it in
+    /// Fault, and none behind a master that outranks it other than the
+    /// resigning node's. Which node gets the group depends on which of
+    /// their timers fires first across the members, so the bound is the
+    /// largest Skew_Time among these backups, not the smallest: when the
+    /// first of them takes a VRID, its node's other members are free and
+    /// take theirs by their own Skew_Time. A member held behind the
+    /// resigning node is released when that node's priority 0 reaches it,
+    /// within `L` + `W`; its deferred takeover then happens at once.
+    fn arm_handover(&mut self, w: &World, from: usize, k: usize, stepped_down: bool) {
         let sc = &w.sc;
+        let from_ip = w.nodes[from].ip;
+        if sc.sync
+            && (stepped_down
+                || w.nodes[from]
+                    .insts
+                    .iter()
+                    .any(|x| x.router.state() == State::Master))
+        {
+            return;
+        }
         let mut best: Option<Duration> = None;
         for (j, node) in w.nodes.iter().enumerate() {
             if j == from || !node.running || !node.link || self.stalled(w, j) {
@@ -361,6 +443,16 @@ impl Checker {
             }
             let r = &node.insts[k].router;
             if r.state() != State::Backup {
+                continue;
+            }
+            let group_lets_it = !sc.sync
+                || node.insts.iter().enumerate().all(|(b, x)| {
+                    b == k
+                        || (x.router.state() != State::Fault
+                            && (!x.router.lost_election()
+                                || x.router.master().is_some_and(|m| m.addr == from_ip)))
+                });
+            if !group_lets_it {
                 continue;
             }
             // RFC 5798 §6.1 / RFC 3768 §6.1 Skew_Time, from the backup's
@@ -372,7 +464,7 @@ impl Checker {
                     p * r.master_adver_interval().to_duration().as_micros() as u64 / 256,
                 ),
             };
-            best = Some(best.map_or(skew, |b| b.min(skew)));
+            best = Some(best.map_or(skew, |b| if sc.sync { b.max(skew) } else { b.min(skew) }));
         }
         if let Some(skew) = best {
             let bound = skew + sc.max_latency() + 2 * Duration::from_micros(sc.wake_us);
@@ -417,8 +509,18 @@ impl Checker {
                 ));
             }
         }
+        // With a sync group, a node whose member is in Fault holds the
+        // others out of mastership (`VirtualRouter::handle_sync`): the
+        // group can only be master where all of it can.
         let eligible: Vec<usize> = (0..n)
-            .filter(|&i| w.nodes[i].running && !w.model_fault(i, k))
+            .filter(|&i| {
+                w.nodes[i].running
+                    && if w.sc.sync {
+                        (0..w.sc.vrids.len()).all(|j| !w.model_fault(i, j))
+                    } else {
+                        !w.model_fault(i, k)
+                    }
+            })
             .collect();
         if eligible.is_empty() {
             return if masters.is_empty() {
@@ -440,6 +542,14 @@ impl Checker {
             ));
         }
         let m = masters[0];
+        if !eligible.contains(&m) {
+            return Err((
+                "one_master",
+                format!(
+                    "inst {k}: node {m} is master, but another member of its sync group is in Fault"
+                ),
+            ));
+        }
         let mp = w.nodes[m].insts[k].router.effective_priority();
         // RFC 5798 §6.4.2: a backup with Preempt_Mode True and a higher
         // priority discards the master's adverts and takes over; one that
@@ -464,24 +574,9 @@ impl Checker {
                 ));
             }
         }
-        // Sync groups agree: on each node, all members master or none.
+        // Sync groups agree: on each node, all members master or none,
+        // without exception (a held member is never master).
         if w.sc.sync && k == 0 {
-            // A master member held by its group (another member in Fault or
-            // beaten in an election) is the availability exception of
-            // handle_sync: it took over when its master went silent, and no
-            // rising edge makes it step down later (docs/SIMULATION.md,
-            // "Known"). A split it causes may show on another node.
-            let held_master = w.nodes.iter().any(|node| {
-                node.running
-                    && node.insts.iter().enumerate().any(|(a, x)| {
-                        x.router.state() == State::Master
-                            && node.insts.iter().enumerate().any(|(b, y)| {
-                                a != b
-                                    && (y.router.state() == State::Fault
-                                        || y.router.lost_election())
-                            })
-                    })
-            });
             for (i, node) in w.nodes.iter().enumerate() {
                 if !node.running {
                     continue;
@@ -492,13 +587,16 @@ impl Checker {
                     .map(|x| x.router.state() == State::Master)
                     .collect();
                 if ms.iter().any(|&x| x) && !ms.iter().all(|&x| x) {
-                    if !held_master {
-                        return Err((
-                            "sync_group_agrees",
-                            format!("node {i}: members master {ms:?}, none held"),
-                        ));
-                    }
-                    self.held_split.set(true);
+                    return Err((
+                        "sync_group_agrees",
+                        format!(
+                            "node {i}: members master {ms:?}, states {:?}",
+                            node.insts
+                                .iter()
+                                .map(|x| x.router.state())
+                                .collect::<Vec<_>>()
+                        ),
+                    ));
                 }
             }
         }

@@ -57,7 +57,11 @@ pub fn run(sc: Scenario) -> Outcome {
     let debug = std::env::var_os("SIM_DEBUG").is_some();
     while w.step() {
         if debug {
-            for n in &w.notes {
+            for n in w
+                .notes
+                .iter()
+                .filter(|n| !matches!(n, world::Note::Drained(_)))
+            {
                 eprintln!("{} {n:?}", w.now);
             }
         }
@@ -193,7 +197,11 @@ fn merge(a: &mut Seen, b: &Seen) {
     a.handovers += b.handovers;
     a.converged_checks += b.converged_checks;
     a.duals += b.duals;
-    a.held_splits += b.held_splits;
+    a.sync_blips += b.sync_blips;
+    a.sync_blip_seed = match (a.sync_blip_seed, b.sync_blip_seed) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    };
 }
 
 #[test]
@@ -337,8 +345,8 @@ fn campaign() {
         cpu.as_secs_f64() * 1000.0 / count as f64
     );
     println!(
-        "figures: longest dual master on a clean link {:?} (its bound {:?}), {} dual-master episodes; worst advert gap {:?} = {} ‰ of its bound; {} graceful handovers, longest {:?}; {} converged-state checks; {} runs with a sync group split by a held master (known)",
-        w.dual, w.dual_bound, w.duals, w.gap, w.gap_permille, w.handovers, w.handover, w.converged_checks, w.held_splits
+        "figures: longest dual master on a clean link {:?} (its bound {:?}), {} dual-master episodes; worst advert gap {:?} = {} ‰ of its bound; {} graceful handovers, longest {:?}; {} converged-state checks; {} address owners in a held sync group master for an instant at a (re)start (first seed {:?})",
+        w.dual, w.dual_bound, w.duals, w.gap, w.gap_permille, w.handovers, w.handover, w.converged_checks, w.sync_blips, w.sync_blip_seed.map(|s| format!("{s:#x}"))
     );
     for (seed, _) in f.iter() {
         println!("failed seed {seed:#x}");

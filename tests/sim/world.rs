@@ -187,6 +187,9 @@ pub enum Note {
     Fault(Fault),
     /// A rule the world itself checks was broken.
     Broken(&'static str, String),
+    /// Node i's loop finished one input (`Daemon::drain` ran): the actions
+    /// noted before this went out before the next input was taken.
+    Drained(usize),
 }
 
 /// The whole simulation.
@@ -1080,6 +1083,7 @@ impl World {
         for k in 0..self.nodes[i].insts.len() {
             self.drain_inst(i, k);
         }
+        self.notes.push(Note::Drained(i));
     }
 
     /// `Daemon::apply_sync`, for the node's one group.
@@ -1282,6 +1286,30 @@ impl World {
             return inst.cfg.priority;
         }
         Priority((inst.cfg.priority.get() as i32 + penalty).clamp(1, 254) as u8)
+    }
+
+    /// Whether an advert of instance `k` with a non-zero priority from a
+    /// router that is no longer master is in flight or in a socket (a
+    /// stepping-down master's last advert, or one sent just before a crash).
+    /// Node `except`'s own are left out: they reach each receiver before
+    /// its later ones (FIFO per pair on a clean network).
+    pub fn stale_advert_on_the_way(&self, k: usize, except: usize) -> bool {
+        let vrid = self.sc.vrids[k];
+        let stale = |p: &Packet| {
+            if p.expect.is_some() || p.src == self.nodes[except].ip {
+                return false;
+            }
+            let Ok((adv, _)) = Advertisement::parse(&p.bytes, p.src, p.dst) else {
+                return false;
+            };
+            adv.vrid == vrid
+                && adv.priority.get() > 0
+                && !self.nodes.iter().any(|n| {
+                    n.ip == p.src && n.running && n.insts[k].router.state() == State::Master
+                })
+        };
+        self.flight_pkts.values().any(|p| stale(p))
+            || self.nodes.iter().any(|n| n.sock.iter().any(|p| stale(p)))
     }
 
     /// Whether node i's instance k must be in Fault: link down, a failed
