@@ -8,7 +8,7 @@ use std::time::Duration;
 use vrrpd::core::time::Instant;
 use vrrpd::core::types::Version;
 
-use crate::rng::Rng;
+use crate::rng::{hashed_upto, Rng};
 
 /// What one node (one vrrpd daemon) runs.
 #[derive(Debug, Clone)]
@@ -54,6 +54,9 @@ pub enum Junk {
     WrongInterval,
     /// A looped-back copy of the node's own advert: `counters.drops.own_address`.
     OwnCopy,
+    /// v3 only, Max Advertise Interval 0 (RFC 9568 §7.1, erratum 8301):
+    /// `counters.drops.interval_zero`.
+    ZeroInterval,
 }
 
 /// One fault or operator action, applied at its time.
@@ -415,7 +418,22 @@ impl Scenario {
                             Junk::OwnCopy,
                         ],
                     };
-                    faults.push((at, Fault::Junk(node, r.pick(kinds))));
+                    let mut kind = r.pick(kinds);
+                    // The v3 zero-interval class came later. It is drawn from
+                    // a hash of the seed and the fault's time, not from the
+                    // scenario's stream, and it only replaces a class that,
+                    // like it, goes to every node and is dropped without a
+                    // trace but its counter. Every scenario drawn before it
+                    // existed therefore runs the same events as before (same
+                    // copies, same latencies, same transitions), and the
+                    // regression seeds found before it still replay.
+                    if version == Version::V3
+                        && kind != Junk::OwnCopy
+                        && hashed_upto(&[seed, at.as_micros(), 0x2e20], 5) == 0
+                    {
+                        kind = Junk::ZeroInterval;
+                    }
+                    faults.push((at, Fault::Junk(node, kind)));
                 }
             }
         }

@@ -745,6 +745,10 @@ impl World {
                 src = self.nodes[i].ip;
                 "router:own_address"
             }
+            Junk::ZeroInterval => {
+                adv.max_adver_int = Centisecs(0);
+                "router:interval_zero"
+            }
         };
         // A stranger's packet is not a router's: it reaches every running
         // node whose link is up (the own copy only the node itself).
