@@ -47,6 +47,8 @@ pub struct Seen {
     pub sync_blips: u64,
     /// The first seed that showed one.
     pub sync_blip_seed: Option<u64>,
+    /// Takeovers by timer checked against a live master (clean network).
+    pub takeovers_checked: u64,
 }
 
 /// The checker's memory between steps.
@@ -212,6 +214,12 @@ impl Checker {
                 }
                 Note::Changed(t) => {
                     self.last_sent[t.node][t.inst] = None;
+                    if t.to == State::Master
+                        && matches!(t.reason, Reason::MasterDown | Reason::PreemptDelayExpired)
+                    {
+                        self.check_takeover(w, t.node, t.inst)
+                            .map_err(|d| fail("no_takeover_from_a_live_master", d))?;
+                    }
                     if now > self.quiet_since + settle && Self::clean(w) {
                         return Err(fail(
                             "no_flap_when_static",
@@ -255,6 +263,9 @@ impl Checker {
                         && Self::clean(w)
                         && w.nodes[t.node].link
                         && !self.stalled(w, t.node)
+                        // A loop whose stall ends now reads its backlog: a
+                        // stale advert in it may be what made it resign.
+                        && !self.stalled_between(t.node, now, now)
                     {
                         let stepped_down = w.notes.iter().any(|n| {
                             matches!(n, Note::Changed(x)
@@ -399,6 +410,57 @@ impl Checker {
         Ok(())
     }
 
+    /// `no_takeover_from_a_live_master`: a backup that takes over by its
+    /// Master_Down_Timer or its preempt delay has no master alive that it
+    /// accepts adverts from.
+    ///
+    /// RFC 5798 §6.4.2: a Backup that accepts an ADVERTISEMENT (its
+    /// priority at or above the local one, or Preempt_Mode False) "Reset
+    /// the Master_Down_Timer to Master_Down_Interval", at least three times
+    /// the interval in it; and vrrpd drops a pending preempt delay behind a
+    /// master at or above it. A master M that has been master since `tm`
+    /// sends its first advert at `tm` and the next ones at most `G` apart;
+    /// each reaches the backup within `L`, and the backup reads it within
+    /// `W` (before any due timer: the daemon reads queued packets first).
+    /// So from `tm + G + L + W` on, on a network that has been clean since
+    /// `tm`, neither timer can run out behind M. A takeover after a
+    /// priority 0 (Skew_Time) is not checked: any router's priority 0 sets
+    /// it (RFC 5798 §6.4.2).
+    fn check_takeover(&mut self, w: &World, r: usize, k: usize) -> Result<(), String> {
+        let sc = &w.sc;
+        let now = w.now;
+        let rr = &w.nodes[r].insts[k];
+        let rp = rr.router.effective_priority();
+        let slack = sc.max_gap() + sc.max_latency() + Duration::from_micros(sc.wake_us);
+        if !Self::clean(w) || !w.nodes[r].link {
+            return Ok(());
+        }
+        self.seen.takeovers_checked += 1;
+        for (m, node) in w.nodes.iter().enumerate() {
+            if m == r || !node.running || !node.link {
+                continue;
+            }
+            let mr = &node.insts[k].router;
+            if mr.state() != State::Master {
+                continue;
+            }
+            let tm = mr.state_since();
+            let accepted = mr.effective_priority() >= rp || !rr.cfg.preempt;
+            if accepted
+                && self.quiet_since <= tm
+                && now > tm + slack
+                && !self.stalled_between(m, tm, now)
+                && !self.stalled_between(r, tm, now)
+            {
+                return Err(format!(
+                    "node {r} inst {k} (priority {rp}) took over, but node {m} (priority {}) has been master since {tm} on a clean network",
+                    mr.effective_priority()
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Two masters that hear each other last at most one advert gap of the
     /// higher one, plus the latency of its advert and the lower one's wake-up.
     pub fn dual_bound(&self, w: &World) -> Duration {
@@ -413,8 +475,9 @@ impl Checker {
     /// In a sync group this is checked when the whole group resigns on a
     /// node with priority 0 (a stop, a weight-0 tracker on every member,
     /// maintenance on one member and the group following it), so not when
-    /// a member of it is still master or stepped down to a higher master in
-    /// this step (`stepped_down`). A backup takes over only when its group
+    /// a member of it is still master, stepped down to a higher master in
+    /// this step (`stepped_down`), or is a backup behind a higher master
+    /// (the group then follows that master's node). A backup takes over only when its group
     /// lets it (`VirtualRouter::handle_sync`): no other member of it in
     /// Fault, and none behind a master that outranks it other than the
     /// resigning node's. Which node gets the group depends on which of
@@ -429,13 +492,18 @@ impl Checker {
         let from_ip = w.nodes[from].ip;
         if sc.sync
             && (stepped_down
-                || w.nodes[from]
-                    .insts
-                    .iter()
-                    .any(|x| x.router.state() == State::Master))
+                || w.nodes[from].insts.iter().any(|x| {
+                    x.router.state() == State::Master
+                        || (x.router.state() == State::Backup && x.router.lost_election())
+                }))
         {
             return;
         }
+        // The resigning router's adverts still on their way reach the
+        // backups before its priority 0 (FIFO per pair) and set their
+        // Master_Adver_Interval to its interval (RFC 5798 §6.4.2), which
+        // the priority 0's Skew_Time is then computed from.
+        let from_interval = w.nodes[from].insts[k].router.config().advert_interval;
         let mut best: Option<Duration> = None;
         for (j, node) in w.nodes.iter().enumerate() {
             if j == from || !node.running || !node.link || self.stalled(w, j) {
@@ -460,9 +528,10 @@ impl Checker {
             let p = 256 - r.effective_priority().get() as u64;
             let skew = match sc.version {
                 Version::V2 => Duration::from_micros(p * 1_000_000 / 256),
-                Version::V3 => Duration::from_micros(
-                    p * r.master_adver_interval().to_duration().as_micros() as u64 / 256,
-                ),
+                Version::V3 => {
+                    let mai = r.master_adver_interval().max(from_interval);
+                    Duration::from_micros(p * mai.to_duration().as_micros() as u64 / 256)
+                }
             };
             best = Some(best.map_or(skew, |b| if sc.sync { b.max(skew) } else { b.min(skew) }));
         }

@@ -209,6 +209,7 @@ fn merge(a: &mut Seen, b: &Seen) {
     a.converged_checks += b.converged_checks;
     a.duals += b.duals;
     a.sync_blips += b.sync_blips;
+    a.takeovers_checked += b.takeovers_checked;
     a.sync_blip_seed = match (a.sync_blip_seed, b.sync_blip_seed) {
         (Some(x), Some(y)) => Some(x.min(y)),
         (x, y) => x.or(y),
@@ -418,8 +419,8 @@ fn campaign() {
         cpu.as_secs_f64() * 1000.0 / count as f64
     );
     println!(
-        "figures: longest dual master on a clean link {:?} (its bound {:?}), {} dual-master episodes; worst advert gap {:?} = {} ‰ of its bound; {} graceful handovers, longest {:?}; {} converged-state checks; {} address owners in a held sync group master for an instant at a (re)start (first seed {:?})",
-        w.dual, w.dual_bound, w.duals, w.gap, w.gap_permille, w.handovers, w.handover, w.converged_checks, w.sync_blips, w.sync_blip_seed.map(|s| format!("{s:#x}"))
+        "figures: longest dual master on a clean link {:?} (its bound {:?}), {} dual-master episodes; worst advert gap {:?} = {} ‰ of its bound; {} graceful handovers, longest {:?}; {} converged-state checks; {} takeovers by timer checked against live masters; {} address owners in a held sync group master for an instant at a (re)start (first seed {:?})",
+        w.dual, w.dual_bound, w.duals, w.gap, w.gap_permille, w.handovers, w.handover, w.converged_checks, w.takeovers_checked, w.sync_blips, w.sync_blip_seed.map(|s| format!("{s:#x}"))
     );
     for (seed, _) in f.iter() {
         println!("failed seed {seed:#x}");
