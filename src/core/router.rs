@@ -872,6 +872,19 @@ impl VirtualRouter {
         {
             return;
         }
+        if lower && self.cfg.preempt && self.lost_election() {
+            // Preempt_Mode is True, and a lower advert comes from another
+            // router while we follow a master that outranks us: typically a
+            // master stepping down, whose last advert arrives after the new
+            // master's. RFC 5798 §6.4.2: "Discard the ADVERTISEMENT". vrrpd's
+            // two reasons to follow a lower master, a preempt delay and a
+            // sync group's hold, are for a lower master we are behind, not
+            // for putting one in place of a higher master: that started the
+            // preempt delay, which could run out before the higher master's
+            // next advert (a takeover from a master above us), and released
+            // the group's hold for an interval.
+            return;
+        }
         if lower && self.cfg.preempt && !self.sync_held {
             // Preempt_Mode is True and the master is below us. Without a
             // preempt delay the RFC says "Discard the ADVERTISEMENT", so the
@@ -1585,6 +1598,41 @@ mod tests {
         assert!(acts
             .iter()
             .any(|a| matches!(a, Action::SendAdvert(adv) if adv.priority == Priority::RESIGN)));
+    }
+
+    /// A backup with a preempt delay behind a higher master hears a lower
+    /// advert from another router: typically a master stepping down, whose
+    /// last advert arrives after the new master's. It discards it, as RFC
+    /// 5798 §6.4.2 says with Preempt_Mode True; following it started the
+    /// preempt delay, which then ran out before the higher master's next
+    /// advert, and the backup took over from a master above it.
+    #[test]
+    fn preempt_delay_does_not_follow_a_lower_advert_in_place_of_a_higher_master() {
+        let higher = IpAddr::V4(Ipv4Addr::new(172, 16, 1, 252));
+        let stepping_down = IpAddr::V4(Ipv4Addr::new(172, 16, 1, 251));
+        let mut b = VirtualRouter::new(RouterConfig {
+            preempt_delay: Duration::from_millis(20),
+            ..cfg(250, 100)
+        });
+        b.handle_startup(t(0));
+        b.handle_advert(t(1000), higher, &advert(150)).unwrap();
+        b.handle_advert(t(1001), stepping_down, &advert(50))
+            .unwrap();
+        assert_eq!(b.master().map(|m| m.addr), Some(higher));
+        b.handle_timeout(t(1100));
+        b.handle_timeout(t(1999));
+        assert_eq!(b.state(), State::Backup);
+        // Behind a lower master (no higher one), the delay works as before.
+        let mut d = VirtualRouter::new(RouterConfig {
+            preempt_delay: Duration::from_millis(20),
+            ..cfg(250, 100)
+        });
+        d.handle_startup(t(0));
+        d.handle_advert(t(1000), stepping_down, &advert(50))
+            .unwrap();
+        assert_eq!(d.master().map(|m| m.addr), Some(stepping_down));
+        d.handle_timeout(t(1020));
+        assert_eq!(d.state(), State::Master);
     }
 
     /// A refused advert (our own address) is not recorded; priority 0 is.

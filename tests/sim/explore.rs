@@ -73,6 +73,25 @@ pub fn small(
     }
 }
 
+/// As [`small`], with two VRIDs per node in one sync group (the same
+/// priority for both members of a node).
+pub fn small_sync(
+    prios: &[u8],
+    interval_cs: u16,
+    latency_us: u64,
+    keeper: bool,
+    faults: Vec<(Instant, Fault)>,
+    end: Instant,
+) -> Scenario {
+    let mut sc = small(prios, interval_cs, latency_us, keeper, faults, end);
+    sc.vrids = vec![1, 2];
+    sc.sync = true;
+    for n in &mut sc.nodes {
+        n.prio = vec![n.prio[0]; 2];
+    }
+    sc
+}
+
 /// A fingerprint of everything that decides the future: routers (without
 /// their counters), sockets, inputs, wake-ups, packets in flight, faults
 /// left, and the checker's memory.

@@ -525,6 +525,43 @@ fn exhaustive_cases() -> Vec<(&'static str, Scenario, u64)> {
             ),
             2_000,
         ),
+        // Sync groups of two VRIDs. Two nodes of equal priority start
+        // together: four timers at one instant, and the group must end
+        // whole on one node.
+        (
+            "2 nodes, sync group of 2, equal priority, 10 ms, latency 0",
+            explore::small_sync(&[100, 100], 1, 0, false, vec![], ms(300)),
+            2_000,
+        ),
+        // The group's master node stops (priority 0 for both members) at
+        // an advert instant; the two other nodes are equal.
+        (
+            "3 nodes, sync group of 2, master stops, equal backups, 10 ms",
+            explore::small_sync(
+                &[200, 100, 100],
+                1,
+                0,
+                false,
+                vec![(ms(100), Fault::Stop(0))],
+                ms(400),
+            ),
+            2_000,
+        ),
+        // Maintenance on one member of the master's group: it resigns,
+        // the other member follows it out (held), and the backup node
+        // takes the whole group.
+        (
+            "2 nodes, sync group of 2, maintenance on one member of the master, 10 ms",
+            explore::small_sync(
+                &[200, 100],
+                1,
+                0,
+                false,
+                vec![(ms(100), Fault::Maintenance(0, 1, true))],
+                ms(400),
+            ),
+            2_000,
+        ),
     ]
 }
 
