@@ -3,7 +3,8 @@
 //! the real advert keeper `Schedule`), joined by a simulated LAN, on one
 //! simulated clock.
 //!
-//! What is modelled after the daemon (src/daemon/mod.rs, instance.rs, keeper.rs):
+//! What is modelled after the daemon (src/daemon/: event_loop.rs, deadlines.rs,
+//! actions.rs, reload.rs, instance.rs, keeper.rs):
 //! - one event loop per node that, when it wakes, takes its inputs in the
 //!   order of the daemon's biased `select!`: stop, reload, timer, one packet,
 //!   link event, tracker event, control request; on a timer with a due
