@@ -272,7 +272,15 @@ impl Checker {
                                 if x.node == t.node
                                     && matches!(x.reason, Reason::HigherPriority { .. }))
                         });
-                        self.arm_handover(w, t.node, t.inst, stepped_down);
+                        // A member stepped down by its group because
+                        // another lost an election follows that election's
+                        // winner, not the best Skew_Time.
+                        let follows = matches!(t.reason, Reason::SyncGroup(_))
+                            && !w.nodes[t.node]
+                                .insts
+                                .iter()
+                                .any(|x| x.router.state() == State::Fault);
+                        self.arm_handover(w, t.node, t.inst, stepped_down || follows);
                     }
                 }
                 Note::Drained(_) => {}
@@ -476,8 +484,9 @@ impl Checker {
     /// node with priority 0 (a stop, a weight-0 tracker on every member,
     /// maintenance on one member and the group following it), so not when
     /// a member of it is still master, stepped down to a higher master in
-    /// this step (`stepped_down`), or is a backup behind a higher master
-    /// (the group then follows that master's node). A backup takes over only when its group
+    /// this step, is a backup behind a higher master, or was stepped down
+    /// by its group for such a member rather than for one in Fault
+    /// (`follows`: the group then follows that master's node). A backup takes over only when its group
     /// lets it (`VirtualRouter::handle_sync`): no other member of it in
     /// Fault, and none behind a master that outranks it other than the
     /// resigning node's. Which node gets the group depends on which of
@@ -487,11 +496,11 @@ impl Checker {
     /// take theirs by their own Skew_Time. A member held behind the
     /// resigning node is released when that node's priority 0 reaches it,
     /// within `L` + `W`; its deferred takeover then happens at once.
-    fn arm_handover(&mut self, w: &World, from: usize, k: usize, stepped_down: bool) {
+    fn arm_handover(&mut self, w: &World, from: usize, k: usize, follows: bool) {
         let sc = &w.sc;
         let from_ip = w.nodes[from].ip;
         if sc.sync
-            && (stepped_down
+            && (follows
                 || w.nodes[from].insts.iter().any(|x| {
                     x.router.state() == State::Master
                         || (x.router.state() == State::Backup && x.router.lost_election())
