@@ -353,6 +353,13 @@ pub struct VirtualRouter {
     /// sync group, and its caller applies the group's holds after every
     /// input, so takeovers are decided there.
     sync_member: bool,
+    /// Calls of [`VirtualRouter::handle_sync`] so far, and their number at
+    /// the last [`VirtualRouter::handle_timeout`]: a member that sees no
+    /// call between two timeouts is in no group any more (a reload removed
+    /// it), and acts on its own again.
+    sync_calls: u64,
+    /// See `sync_calls`.
+    sync_calls_seen: u64,
     /// A sync-group member's Master_Down_Timer (or preempt delay) ran out:
     /// the takeover, with the reason it will carry, waits for
     /// [`VirtualRouter::handle_sync`] to find the group free.
@@ -393,6 +400,8 @@ impl VirtualRouter {
             maintenance: false,
             sync_held: false,
             sync_member: false,
+            sync_calls: 0,
+            sync_calls_seen: 0,
             deferred_takeover: None,
             running: false,
             master: None,
@@ -657,7 +666,10 @@ impl VirtualRouter {
     /// [`VirtualRouter::handle_timeout`] only records the takeover, and the
     /// next call carries it out if the group is free. The caller must
     /// therefore call this for every member after every input, the timers'
-    /// included, as the daemon does (`apply_sync`). The hold the router
+    /// included, as the daemon does (`apply_sync`); a router that sees no
+    /// call between two of its timeouts takes itself out of the group (a
+    /// reload may remove the group and keep its instances running; it then
+    /// takes over at most a Master_Down_Interval late). The hold the router
     /// knew at the timer could be stale: the daemon reads the queued
     /// packets before its due timers, and one of them may just have made
     /// another member lose its election; taking over then would put the
@@ -673,6 +685,7 @@ impl VirtualRouter {
     /// the other members' addresses are nowhere, as in keepalived.
     pub fn handle_sync(&mut self, now: Instant, group: &str, held: bool) {
         self.sync_member = true;
+        self.sync_calls += 1;
         self.sync_held = held;
         if held && self.state == State::Master {
             self.transition(now, State::Backup, Reason::SyncGroup(group.to_owned()));
@@ -717,6 +730,22 @@ impl VirtualRouter {
     /// A timer may have expired. Timers not yet due are left alone.
     pub fn handle_timeout(&mut self, now: Instant) {
         let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
+        if self.sync_member {
+            if self.sync_calls == self.sync_calls_seen {
+                // Nothing applied the group's holds since our last timeout:
+                // the group is gone (see `handle_sync`). On our own again,
+                // with a takeover the group was holding back, if any.
+                self.sync_member = false;
+                self.sync_held = false;
+                if self.state == State::Backup {
+                    if let Some(reason) = self.deferred_takeover.take() {
+                        self.become_master(now, reason);
+                        return;
+                    }
+                }
+            }
+            self.sync_calls_seen = self.sync_calls;
+        }
         match self.state {
             State::Master => {
                 if due(self.timers.adver) {
@@ -745,10 +774,14 @@ impl VirtualRouter {
                         // the master matters: a silent master must not
                         // count as an election this member lost, or two
                         // members that both lost their masters would hold
-                        // each other for ever.
-                        self.timers.master_down = None;
+                        // each other for ever. The timer makes us look
+                        // again a Master_Down_Interval later (keepalived
+                        // re-arms its timer the same way): still held, we
+                        // wait on; with no `handle_sync` since, the group
+                        // is gone and we take over.
                         self.master = None;
-                        self.deferred_takeover = Some(reason);
+                        self.deferred_takeover.get_or_insert(reason);
+                        self.timers.master_down = Some(now + self.master_down_interval());
                     } else {
                         self.become_master(now, reason);
                     }
@@ -756,7 +789,10 @@ impl VirtualRouter {
                     self.timers.preempt = None;
                     if self.preempt_wanted() {
                         if self.sync_member {
+                            // As above; `handle_sync` clears the timer if
+                            // it holds us.
                             self.deferred_takeover = Some(Reason::PreemptDelayExpired);
+                            self.timers.preempt = Some(now + self.master_down_interval());
                         } else {
                             self.become_master(now, Reason::PreemptDelayExpired);
                         }
@@ -1469,13 +1505,21 @@ mod tests {
         assert!(r.takeover_deferred());
         assert_eq!(r.master(), None);
         assert!(!r.lost_election());
-        assert_eq!(r.poll_timeout(), None);
         assert!(drain(&mut r).is_empty());
-        // Still held: nothing, however long.
-        r.handle_sync(t(9000), "VG1", true);
-        assert_eq!(r.state(), State::Backup);
+        // Still held: it looks again a Master_Down_Interval later, and
+        // waits on, however long.
+        let mdi = r.master_down_interval();
+        assert_eq!(r.poll_timeout(), Some(deadline + mdi));
+        for n in 1..4 {
+            r.handle_sync(deadline + mdi * n - Duration::from_millis(1), "VG1", true);
+            r.handle_timeout(deadline + mdi * n);
+            assert_eq!(r.state(), State::Backup);
+            assert_eq!(r.poll_timeout(), Some(deadline + mdi * (n + 1)));
+        }
+        assert!(drain(&mut r).is_empty());
+        r.handle_sync(t(20000), "VG1", true);
         // The hold lifts: Master at once, with the timer's reason.
-        r.handle_sync(t(9500), "VG1", false);
+        r.handle_sync(t(20500), "VG1", false);
         assert_eq!(r.state(), State::Master);
         let acts = drain(&mut r);
         assert!(matches!(
@@ -1539,6 +1583,49 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    /// A reload can remove a sync group and keep its instances running: the
+    /// daemon then no longer calls `handle_sync` for them. A member that sees
+    /// no call between two of its timeouts acts on its own again: it does
+    /// not wait for ever on a hold nobody lifts.
+    #[test]
+    fn a_member_whose_group_is_gone_acts_on_its_own() {
+        // Held when the group went away, with a takeover waiting.
+        let mut r = VirtualRouter::new(cfg(250, 100));
+        r.handle_startup(t(0));
+        r.handle_sync(t(0), "VG1", true);
+        let d = r.poll_timeout().unwrap();
+        r.handle_timeout(d);
+        assert_eq!(r.state(), State::Backup);
+        // No handle_sync any more: at its next look it takes over.
+        let again = r.poll_timeout().unwrap();
+        r.handle_timeout(again);
+        assert_eq!(r.state(), State::Master);
+        assert!(!r.takeover_deferred());
+        // Not held: the takeover waits for the handle_sync that follows
+        // every input; none comes, so at its next look it takes over.
+        let mut f = VirtualRouter::new(cfg(250, 100));
+        f.handle_startup(t(0));
+        f.handle_sync(t(0), "VG1", false);
+        let d = f.poll_timeout().unwrap();
+        f.handle_timeout(d);
+        assert_eq!(f.state(), State::Backup);
+        let again = f.poll_timeout().unwrap();
+        assert_eq!(again, d + f.master_down_interval());
+        f.handle_timeout(again);
+        assert_eq!(f.state(), State::Master);
+        // From then on it is a router on its own: a timeout is a takeover.
+        f.handle_advert(
+            t(5000),
+            IpAddr::V4(Ipv4Addr::new(172, 16, 1, 251)),
+            &advert(150),
+        )
+        .unwrap();
+        assert_eq!(f.state(), State::Backup);
+        let d = f.poll_timeout().unwrap();
+        f.handle_timeout(d);
+        assert_eq!(f.state(), State::Master);
     }
 
     /// A master heard while the takeover waits cancels it: the backup
