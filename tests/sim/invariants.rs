@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use vrrpd::core::router::{Reason, State};
 use vrrpd::core::time::Instant;
-use vrrpd::core::types::Version;
+use vrrpd::core::types::{Centisecs, Priority, Version};
 
 use crate::scenario::Fault;
 use crate::world::{Note, World};
@@ -64,6 +64,10 @@ pub struct Checker {
     dual_since: Vec<Vec<Vec<Option<Instant>>>>,
     /// Per instance index: a graceful handover must produce a master by then.
     handover: Vec<Option<(Instant, Instant, usize)>>,
+    /// Per node and instance: the effective priority at the last check
+    /// (None: not running) and since when. A change restarts a dual-master
+    /// episode (see `dual_bound`).
+    prio: Vec<Vec<(Option<Priority>, Instant)>>,
     /// Figures.
     pub seen: Seen,
 }
@@ -85,6 +89,7 @@ impl Checker {
             stalls: vec![Vec::new(); n],
             dual_since: vec![vec![vec![None; n]; n]; k],
             handover: vec![None; k],
+            prio: vec![vec![(None, Instant::ZERO); k]; n],
             seen: Seen::default(),
         }
     }
@@ -93,8 +98,13 @@ impl Checker {
     /// the exhaustive search's state fingerprint).
     pub fn memory(&self) -> String {
         format!(
-            "{}{:?}{:?}{:?}{:?}",
-            self.quiet_since, self.last_sent, self.stalls, self.dual_since, self.handover
+            "{}{:?}{:?}{:?}{:?}{:?}",
+            self.quiet_since,
+            self.last_sent,
+            self.stalls,
+            self.dual_since,
+            self.handover,
+            self.prio
         )
     }
 
@@ -348,6 +358,14 @@ impl Checker {
             ));
         }
         let clean = Self::clean(w);
+        for (i, node) in w.nodes.iter().enumerate() {
+            for (k, inst) in node.insts.iter().enumerate() {
+                let p = node.running.then(|| inst.router.effective_priority());
+                if p != self.prio[i][k].0 {
+                    self.prio[i][k] = (p, now);
+                }
+            }
+        }
         for k in 0..sc.vrids.len() {
             let masters: Vec<usize> = (0..n)
                 .filter(|&i| {
@@ -364,12 +382,24 @@ impl Checker {
                         && w.nodes[b].link
                         && !self.stalled(w, a)
                         && !self.stalled(w, b);
+                    // A priority change of either (a reload, a tracker)
+                    // can turn which of them must step down: the bound
+                    // counts from it (seed 0x56226b: the lower master,
+                    // reloaded above the other 10.3 ms into the episode,
+                    // ignored its advert and announced its own).
+                    let changed = self.prio[a][k].1.max(self.prio[b][k].1);
                     let slot = &mut self.dual_since[k][a][b];
                     if both && ok_link {
                         let since = *slot.get_or_insert_with(|| {
                             self.seen.duals += 1;
                             now
                         });
+                        let since = if since < changed {
+                            *slot = Some(changed);
+                            changed
+                        } else {
+                            since
+                        };
                         let lasted = now - since;
                         if lasted > self.seen.dual {
                             self.seen.dual = lasted;
@@ -471,6 +501,9 @@ impl Checker {
 
     /// Two masters that hear each other last at most one advert gap of the
     /// higher one, plus the latency of its advert and the lower one's wake-up.
+    /// Counted from the later of the episode's start and the last change of
+    /// either one's effective priority: a change can turn which one must
+    /// step down, and it is advertised at once.
     pub fn dual_bound(&self, w: &World) -> Duration {
         let sc = &w.sc;
         sc.max_gap() + sc.max_latency() + Duration::from_micros(sc.wake_us)
@@ -512,7 +545,15 @@ impl Checker {
         // backups before its priority 0 (FIFO per pair) and set their
         // Master_Adver_Interval to its interval (RFC 5798 §6.4.2), which
         // the priority 0's Skew_Time is then computed from.
-        let from_interval = w.nodes[from].insts[k].router.config().advert_interval;
+        // After a reload that changed its interval, those adverts carry the
+        // old one (seed 0x58fa44: reloaded from 1 s back to 50 ms as it
+        // resigned; a backup's Skew_Time came from the 1 s), so the longest
+        // of the config's and theirs.
+        let from_interval = w.nodes[from].insts[k]
+            .router
+            .config()
+            .advert_interval
+            .max(w.interval_on_the_way(k, from).unwrap_or(Centisecs(0)));
         let mut best: Option<Duration> = None;
         for (j, node) in w.nodes.iter().enumerate() {
             if j == from || !node.running || !node.link || self.stalled(w, j) {

@@ -1293,6 +1293,31 @@ impl World {
         Priority((inst.cfg.priority.get() as i32 + penalty).clamp(1, 254) as u8)
     }
 
+    /// The longest Max Adver Int among node `from`'s adverts for instance
+    /// `k` still on their way (in flight or queued at a socket). After a
+    /// reload that changed the interval, these carry the old one, not the
+    /// router's new config.
+    pub fn interval_on_the_way(&self, k: usize, from: usize) -> Option<Centisecs> {
+        let vrid = self.sc.vrids[k];
+        let ip = self.nodes[from].ip;
+        let interval = |p: &Packet| {
+            if p.expect.is_some() || p.src != ip {
+                return None;
+            }
+            let (adv, _) = Advertisement::parse(&p.bytes, p.src, p.dst).ok()?;
+            (adv.vrid == vrid && adv.priority.get() > 0).then_some(adv.max_adver_int)
+        };
+        self.flight_pkts
+            .values()
+            .filter_map(|p| interval(p))
+            .chain(
+                self.nodes
+                    .iter()
+                    .flat_map(|n| n.sock.iter().filter_map(|p| interval(p))),
+            )
+            .max()
+    }
+
     /// Whether an advert of instance `k` with a non-zero priority from a
     /// router that is no longer master is in flight or in a socket (a
     /// stepping-down master's last advert, or one sent just before a crash).
