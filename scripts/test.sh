@@ -73,6 +73,12 @@ if cargo_tool cargo-deny cargo-deny@0.20.2; then
     cargo deny check licenses bans sources
 fi
 
+say "scripts/keepalived-2.4.3.sh (the auth_hmac interop peer, built once and cached in /opt)"
+# About 1.5-3 minutes the first time on a fresh machine, nothing afterwards.
+# The tests find the binary through this variable (or run the script themselves).
+VRRPD_KEEPALIVED_243="$(scripts/keepalived-2.4.3.sh)"
+export VRRPD_KEEPALIVED_243
+
 say "cargo test"
 cargo test --all-targets 2>&1 | tee /tmp/vrrpd-cargo-test.log
 # cargo's exit code is lost through tee; pipefail keeps it.
