@@ -29,7 +29,7 @@ else
     FUZZ=(cargo fuzz)
 fi
 
-TARGETS=(fuzz_advert fuzz_frames fuzz_config fuzz_import)
+TARGETS=(fuzz_advert fuzz_frames fuzz_config fuzz_import fuzz_auth)
 failed=()
 # One build for all targets (the dependencies are shared); a cold build
 # takes a few minutes on 2 cores.

@@ -16,8 +16,10 @@
 //! - [`arp`]: the gratuitous ARP a new master sends for each IPv4 VIP.
 //! - [`ndisc`]: the unsolicited Neighbor Advertisement a new master sends for each IPv6 VIP.
 //! - [`announcement_into`]: either of the last two, for one VIP, into a reused buffer.
+//! - [`auth`]: the HMAC authentication trailer of keepalived 2.4's `auth_hmac`.
 
 pub mod arp;
+pub mod auth;
 pub mod checksum;
 pub mod ethernet;
 pub mod ndisc;
@@ -161,6 +163,12 @@ pub enum WireError {
     /// `Auth::None` / `Auth::SimplePassword`.
     #[error("authentication type {0} must use its own Auth variant")]
     AuthTypeReserved(u8),
+    /// An authentication trailer (see [`auth`]) of an unknown Ext Type.
+    #[error("authentication trailer of unknown type {0}")]
+    TrailerType(u8),
+    /// An authentication trailer whose Reserved field is not zero.
+    #[error("authentication trailer with reserved field {0:#06x}")]
+    TrailerReserved(u16),
     /// Emit: the output buffer does not have the exact length needed.
     #[error("buffer is {got} bytes, {needed} needed")]
     BufferLength {
@@ -187,6 +195,7 @@ impl WireError {
             WireError::TooManyAddresses(_) => "too_many_addresses",
             WireError::AuthInV3 => "auth_in_v3",
             WireError::AuthTypeReserved(_) => "auth_type",
+            WireError::TrailerType(_) | WireError::TrailerReserved(_) => "auth_malformed",
             WireError::BufferLength { .. } => "buffer_length",
         }
     }

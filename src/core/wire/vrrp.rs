@@ -188,20 +188,9 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// fields, addresses and (v2) authentication data.
     pub fn check_len(&self) -> Result<(), WireError> {
         let len = self.buffer.as_ref().len();
-        if len < HEADER_LEN {
-            return Err(WireError::Truncated);
-        }
-        let trailer = match Version::from_number(self.version()) {
-            Some(Version::V2) if self.family == Family::Ipv6 => {
-                return Err(WireError::FamilyMismatch)
-            }
-            Some(Version::V2) => AUTH_DATA_LEN,
-            Some(Version::V3) => 0,
-            None => return Err(WireError::BadVersion(self.version())),
-        };
-        let count = self.addr_count();
-        let expected = HEADER_LEN + usize::from(count) * self.family.addr_len() + trailer;
+        let expected = message_len(self.buffer.as_ref(), self.family)?;
         if len != expected {
+            let count = self.addr_count();
             return Err(WireError::CountMismatch { count, len });
         }
         Ok(())
@@ -400,6 +389,29 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         self.set_checksum(value);
         Ok(())
     }
+}
+
+/// The length of the VRRP message that starts `bytes`, as its header announces
+/// it (fixed header, `Count` addresses of `family`, and for VRRPv2 the
+/// authentication data), whatever the length of `bytes` itself. Anything
+/// after that length is not part of the message: an authentication trailer
+/// (see [`super::auth`]) or garbage.
+///
+/// Errors: fewer than [`HEADER_LEN`] bytes, a version other than 2 or 3, or
+/// VRRPv2 over IPv6 (RFC 3768 is IPv4 only).
+pub fn message_len(bytes: &[u8], family: Family) -> Result<usize, WireError> {
+    if bytes.len() < HEADER_LEN {
+        return Err(WireError::Truncated);
+    }
+    let version = bytes[field::VER_TYPE] >> 4;
+    let auth_data = match Version::from_number(version) {
+        Some(Version::V2) if family == Family::Ipv6 => return Err(WireError::FamilyMismatch),
+        Some(Version::V2) => AUTH_DATA_LEN,
+        Some(Version::V3) => 0,
+        None => return Err(WireError::BadVersion(version)),
+    };
+    let count = usize::from(bytes[field::COUNT]);
+    Ok(HEADER_LEN + count * family.addr_len() + auth_data)
 }
 
 fn effective_mode(version: u8, family: Family, mode: ChecksumMode) -> ChecksumMode {
