@@ -11,6 +11,7 @@
 //! The result is a [`Config`] whose values are typed for the daemon to use
 //! directly. The key reference is `docs/CONFIG.md`.
 
+mod auth_hmac;
 mod duration;
 mod error;
 mod locate;
@@ -30,6 +31,9 @@ use serde::Deserialize;
 
 use crate::core::types::{Centisecs, Priority, Version, Vrid};
 
+pub use auth_hmac::{
+    AuthHmac, AuthHmacError, AuthKey, KeyEnv, KeySecret, KeySource, CREDENTIALS_ENV,
+};
 pub use duration::{format_duration, parse_duration};
 pub use error::{ConfigError, ConfigIssue, Location};
 pub use prefix::{IpPrefix, IpPrefixError};
@@ -174,8 +178,11 @@ pub struct Instance {
     pub family: Family,
     /// The virtual addresses with their prefix lengths; non-empty, one family.
     pub virtual_ips: Vec<IpPrefix>,
-    /// VRRPv2 simple-text password (1..=8 bytes); always `None` for v3.
+    /// VRRPv2 simple-text password (1..=8 bytes); always `None` for v3 and
+    /// with `auth_hmac`.
     pub auth_pass: Option<String>,
+    /// keepalived 2.4's HMAC-authenticated adverts (v2 and v3); `None` = off.
+    pub auth_hmac: Option<AuthHmac>,
     /// Names of `[[track]]` entries that affect this instance (all exist).
     pub track: Vec<String>,
     /// Unicast peers to send to instead of multicast; empty = multicast.
@@ -307,11 +314,16 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let mut config = parse_str(&text, &file)?;
     if let Ok(meta) = std::fs::metadata(path) {
         use std::os::unix::fs::PermissionsExt;
-        config.warnings.extend(secret_readable_warning(
-            &config,
-            &file,
-            meta.permissions().mode(),
-        ));
+        let mode = meta.permissions().mode();
+        config
+            .warnings
+            .extend(secret_readable_warning(&config, &file, mode));
+        if let Some(issue) = auth_hmac::inline_key_exposed(&config.instances, &file, mode) {
+            return Err(ConfigError::Invalid {
+                file,
+                issues: vec![issue],
+            });
+        }
     }
     Ok(config)
 }
@@ -337,7 +349,14 @@ fn secret_readable_warning(config: &Config, file: &str, mode: u32) -> Option<Str
 }
 
 /// Parse and validate configuration text; `file_name` is used in messages.
+/// Keys named by `auth_hmac` (`file:`, `credential:`) are read, with this
+/// process's `$CREDENTIALS_DIRECTORY` and user.
 pub fn parse_str(text: &str, file_name: &str) -> Result<Config, ConfigError> {
+    parse_str_with(text, file_name, &KeyEnv::from_process())
+}
+
+/// [`parse_str`] with a given environment for reading keys.
+pub fn parse_str_with(text: &str, file_name: &str, env: &KeyEnv) -> Result<Config, ConfigError> {
     let invalid = |issues: Vec<ConfigIssue>| ConfigError::Invalid {
         file: file_name.to_string(),
         issues,
@@ -361,5 +380,5 @@ pub fn parse_str(text: &str, file_name: &str) -> Result<Config, ConfigError> {
             )]))
         }
     };
-    validate::validate(raw).map_err(invalid)
+    validate::validate(raw, env).map_err(invalid)
 }

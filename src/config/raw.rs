@@ -41,6 +41,7 @@ pub(super) struct RawInstance {
     pub preempt_delay: Option<String>,
     pub virtual_ips: Option<Vec<String>>,
     pub auth_pass: Option<String>,
+    pub auth_hmac: Option<super::auth_hmac::RawAuthHmac>,
     pub track: Option<Vec<String>>,
     pub unicast_peers: Option<Vec<String>>,
     pub garp_repeat: Option<i64>,

@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::auth_hmac::{self, KeyEnv};
 use super::duration::{format_duration, parse_duration};
 use super::error::ConfigIssue;
 use super::prefix::IpPrefix;
@@ -32,7 +33,7 @@ const MAX_VIPS: usize = 255;
 const MAX_VIPS_V6: usize = 90;
 
 /// Validate the raw file; on failure, every issue found.
-pub(super) fn validate(raw: RawConfig) -> Result<Config, Vec<ConfigIssue>> {
+pub(super) fn validate(raw: RawConfig, env: &KeyEnv) -> Result<Config, Vec<ConfigIssue>> {
     let mut issues = Vec::new();
 
     let global = validate_global(raw.global.as_ref(), &mut issues);
@@ -91,7 +92,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, Vec<ConfigIssue>> {
                 );
             }
         }
-        if let Some(instance) = validate_instance(&mut s, inst) {
+        if let Some(instance) = validate_instance(&mut s, inst, env) {
             let key = (
                 instance.interface.clone(),
                 instance.vrid.get(),
@@ -162,7 +163,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, Vec<ConfigIssue>> {
 }
 
 /// Issues for one section (`instance[0]`, `track[2]`, `global`...).
-struct Section<'a> {
+pub(super) struct Section<'a> {
     issues: &'a mut Vec<ConfigIssue>,
     base: String,
     name: Option<String>,
@@ -178,7 +179,7 @@ impl<'a> Section<'a> {
     }
 
     /// Record a problem with `key` (relative to the section).
-    fn err(&mut self, key: &str, reason: impl Into<String>) {
+    pub(super) fn err(&mut self, key: &str, reason: impl Into<String>) {
         let path = if key.is_empty() {
             self.base.clone()
         } else if self.base.is_empty() {
@@ -398,7 +399,7 @@ pub(crate) fn unusable_addr(addr: IpAddr) -> Option<&'static str> {
     }
 }
 
-fn validate_instance(s: &mut Section<'_>, raw: &RawInstance) -> Option<Instance> {
+fn validate_instance(s: &mut Section<'_>, raw: &RawInstance, env: &KeyEnv) -> Option<Instance> {
     let name = s.name(raw.name.as_ref());
     let interface = s.ifname("interface", raw.interface.as_ref());
     let vrid = s
@@ -565,6 +566,24 @@ fn validate_instance(s: &mut Section<'_>, raw: &RawInstance) -> Option<Instance>
             );
             auth_ok = false;
         }
+    }
+
+    // keepalived 2.4 auth_hmac: HMAC-SHA256 trailer on every advert.
+    let mut auth_hmac_ok = true;
+    let auth_hmac = match raw.auth_hmac.as_ref() {
+        None => None,
+        Some(a) => {
+            let v = auth_hmac::validate(s, a, advert_interval, env);
+            auth_hmac_ok = v.is_some();
+            v
+        }
+    };
+    if raw.auth_hmac.is_some() && raw.auth_pass.is_some() {
+        s.err(
+            "auth_pass",
+            "cannot be combined with auth_hmac (keepalived drops the password then too); remove auth_pass",
+        );
+        auth_ok = false;
     }
 
     let mut track = Vec::new();
@@ -740,6 +759,7 @@ fn validate_instance(s: &mut Section<'_>, raw: &RawInstance) -> Option<Instance>
         } else {
             return None;
         },
+        auth_hmac: if auth_hmac_ok { auth_hmac } else { return None },
         track: if track_ok { track } else { return None },
         unicast_peers: if peers_ok { peers } else { return None },
         garp_repeat: garp_repeat?,
