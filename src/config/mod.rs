@@ -15,6 +15,7 @@ mod auth_hmac;
 mod duration;
 mod error;
 mod locate;
+mod peers;
 mod prefix;
 mod raw;
 mod validate;
@@ -187,6 +188,17 @@ pub struct Instance {
     pub track: Vec<String>,
     /// Unicast peers to send to instead of multicast; empty = multicast.
     pub unicast_peers: Vec<IpAddr>,
+    /// The only sources adverts are accepted from (others are dropped and
+    /// counted as `source_not_allowed`); empty = any. Defaults to `unicast_peers`.
+    pub allowed_sources: Vec<IpAddr>,
+    /// Unicast only: the lowest IP TTL / hop limit accepted from the unicast
+    /// peers. 255 (default) keeps RFC 5798's on-link check; lower lets adverts
+    /// cross routers, and needs `auth_hmac` in enforce mode or
+    /// `insecure_routed_unicast`.
+    pub unicast_min_ttl: u8,
+    /// The operator accepts unauthenticated adverts with a TTL below 255 (a
+    /// warning at every start and reload).
+    pub insecure_routed_unicast: bool,
     /// Gratuitous ARP / unsolicited NA messages sent on becoming master (0..=100). Default 5.
     pub garp_repeat: u8,
     /// Delay before a second burst of gratuitous ARPs after becoming master. Default 5 s.

@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::auth_hmac::{self, KeyEnv};
 use super::duration::{format_duration, parse_duration};
 use super::error::ConfigIssue;
+use super::peers;
 use super::prefix::IpPrefix;
 use super::raw::{RawConfig, RawGlobal, RawInstance, RawSyncGroup, RawTrack};
 use super::{
@@ -150,12 +151,17 @@ pub(super) fn validate(raw: RawConfig, env: &KeyEnv) -> Result<Config, Vec<Confi
     }
 
     if issues.is_empty() {
+        let warnings = instances
+            .iter()
+            .enumerate()
+            .filter_map(|(n, i)| peers::insecure_warning(i, n))
+            .collect();
         Ok(Config {
             global,
             instances,
             tracks,
             sync_groups,
-            warnings: Vec::new(),
+            warnings,
         })
     } else {
         Err(issues)
@@ -636,6 +642,20 @@ fn validate_instance(s: &mut Section<'_>, raw: &RawInstance, env: &KeyEnv) -> Op
         }
     }
 
+    let peer_rules = if peers_ok {
+        peers::validate(
+            s,
+            raw.allowed_sources.as_deref(),
+            raw.unicast_min_ttl,
+            raw.insecure_routed_unicast,
+            family,
+            &peers,
+            auth_hmac.as_ref(),
+        )
+    } else {
+        None
+    };
+
     let garp_repeat = s
         .int("garp_repeat", raw.garp_repeat, Some(5), 0, 100)
         .and_then(|v| u8::try_from(v).ok());
@@ -762,6 +782,9 @@ fn validate_instance(s: &mut Section<'_>, raw: &RawInstance, env: &KeyEnv) -> Op
         auth_hmac: if auth_hmac_ok { auth_hmac } else { return None },
         track: if track_ok { track } else { return None },
         unicast_peers: if peers_ok { peers } else { return None },
+        allowed_sources: peer_rules.as_ref()?.allowed_sources.clone(),
+        unicast_min_ttl: peer_rules.as_ref()?.unicast_min_ttl,
+        insecure_routed_unicast: peer_rules.as_ref()?.insecure_routed_unicast,
         garp_repeat: garp_repeat?,
         garp_master_delay: garp_master_delay?,
         garp_refresh: garp_refresh?,
