@@ -186,3 +186,113 @@ fn parsing_a_frame_allocates_nothing() {
     assert!(ok);
     assert_eq!(n, 0, "{n} allocations for {} parses", 2 * REPEAT);
 }
+
+mod auth_hmac {
+    //! `auth_hmac`: what the advert keeper does for every copy it sends
+    //! (next sequence, finish the HMAC from the presigned state, write the
+    //! trailer and the IPv6 checksum), and the receive gate refusing a flood
+    //! of forgeries.
+
+    use super::*;
+    use vrrpd::core::auth::{next_seq, AntiReplay, KeyRing, Mode, Settings, WallTime};
+    use vrrpd::core::peers::{Gate, SourceRules};
+    use vrrpd::core::types::{Centisecs, Priority, Version};
+    use vrrpd::core::wire::auth::{append_trailer, parse_payload, write_trailer, HmacKey};
+    use vrrpd::core::wire::vrrp::{Advertisement, Auth, ChecksumMode};
+
+    const TIME5: AntiReplay = AntiReplay::Time { window_secs: 5 };
+
+    fn advert(src: IpAddr, dst: IpAddr) -> Vec<u8> {
+        let addrs = if src.is_ipv4() { v4_vips() } else { v6_vips() };
+        Advertisement {
+            version: Version::V3,
+            vrid: 51,
+            priority: Priority(200),
+            max_adver_int: Centisecs(100),
+            addrs: addrs[..4].to_vec(),
+            auth: Auth::None,
+        }
+        .to_bytes(src, dst, ChecksumMode::PseudoHeader)
+        .unwrap()
+    }
+
+    #[test]
+    fn resigning_a_copy_allocates_nothing() {
+        let key = HmacKey::new(1, &[0x42; 32]).unwrap();
+        let now = WallTime {
+            secs: 1_800_000_000,
+            nanos: 0,
+        };
+        for (src, dst) in [
+            ("192.0.2.1".parse().unwrap(), "224.0.0.18".parse().unwrap()),
+            ("fe80::1".parse().unwrap(), "ff02::12".parse().unwrap()),
+        ] {
+            let mut bytes: Vec<u8> = advert(src, dst);
+            let pre = key.presign(&src, &bytes);
+            let first = pre.sign(now.seq());
+            append_trailer(&mut bytes, src, dst, &first).unwrap();
+            let mut last = Some(first.seq);
+            let (n, ()) = allocations_in(|| {
+                for _ in 0..REPEAT {
+                    let seq = next_seq(last, now, TIME5);
+                    let t = pre.sign(seq);
+                    write_trailer(black_box(&mut bytes), src, dst, &t).unwrap();
+                    last = Some(seq);
+                }
+            });
+            assert_eq!(
+                n, 0,
+                "{n} allocations for {REPEAT} re-signed copies from {src}"
+            );
+            // And what it wrote is a valid advert, signed at the last sequence.
+            let r = parse_payload(&bytes, src, dst).unwrap();
+            assert_eq!(r.trailer.unwrap()[4..12], last.unwrap().0.to_be_bytes());
+        }
+    }
+
+    #[test]
+    fn refusing_forgeries_allocates_nothing() {
+        let settings = Settings::new(
+            KeyRing::new([HmacKey::new(1, &[0x42; 32]).unwrap()]),
+            1,
+            Mode::Enforce,
+            TIME5,
+        )
+        .unwrap();
+        let peer: IpAddr = "192.0.2.2".parse().unwrap();
+        let group: IpAddr = "224.0.0.18".parse().unwrap();
+        let mut gate = Gate::new(SourceRules::new(vec![peer], 255), Some(settings));
+        let now = WallTime {
+            secs: 1_800_000_000,
+            nanos: 0,
+        };
+        let msg = advert(peer, group);
+        // A forged tag, an unknown key, a stale capture, no trailer, a stranger.
+        let mut bad_tag = [0u8; 28];
+        bad_tag[0] = 1;
+        bad_tag[1] = 1;
+        bad_tag[4..8].copy_from_slice(&(now.secs as u32).to_be_bytes());
+        let mut unknown = bad_tag;
+        unknown[1] = 9;
+        let mut stale = bad_tag;
+        stale[4..8].copy_from_slice(&((now.secs - 600) as u32).to_be_bytes());
+        let stranger: IpAddr = "192.0.2.66".parse().unwrap();
+        let (n, refused) = allocations_in(|| {
+            let mut refused = 0;
+            for _ in 0..REPEAT {
+                for (src, tr) in [
+                    (&peer, Some(&bad_tag[..])),
+                    (&peer, Some(&unknown[..])),
+                    (&peer, Some(&stale[..])),
+                    (&peer, None),
+                    (&stranger, Some(&bad_tag[..])),
+                ] {
+                    refused += usize::from(gate.admit(src, 255, &msg, tr, now).is_err());
+                }
+            }
+            refused
+        });
+        assert_eq!(refused, 5 * REPEAT);
+        assert_eq!(n, 0, "{n} allocations for {refused} refused forgeries");
+    }
+}

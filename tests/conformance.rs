@@ -446,6 +446,7 @@ struct Sim {
 struct Node {
     name: String,
     router: VirtualRouter,
+    gate: vrrpd::core::peers::Gate,
     shell: ShellOpts,
     shown_deadline: Option<Option<Instant>>,
     shown_mai: Centisecs,
@@ -459,6 +460,7 @@ impl Sim {
             .map(|r| Node {
                 name: r.name.clone(),
                 router: VirtualRouter::new(r.cfg.clone()),
+                gate: Default::default(),
                 shell: r.shell.clone(),
                 shown_deadline: None,
                 shown_mai: r.cfg.advert_interval,
@@ -774,18 +776,19 @@ impl Sim {
             ifindex: 1,
             payload,
         };
-        let (adv, mode) = match rx::accept(&pkt) {
-            Ok(a) => a,
+        let rx = match rx::accept(&pkt, vrrpd::core::wire::VRRP_TTL) {
+            Ok(r) => r,
             Err(reason) => {
                 *self.path_drops.entry(reason.to_owned()).or_default() += 1;
                 self.line(format!("rx DROP {reason}"));
                 return Ok(());
             }
         };
+        let (adv, mode) = (&rx.advert, rx.mode);
         self.line(format!(
             "rx PARSED checksum={} {}",
             mode_name(mode),
-            advert_str(&adv)
+            advert_str(adv)
         ));
         // The daemon's demultiplexing: (interface, family, VRID) -> instance.
         let Some(i) = self.routers.iter().position(|n| {
@@ -801,7 +804,20 @@ impl Sim {
         };
         let now = self.now;
         let name = self.routers[i].name.clone();
-        match self.routers[i].router.handle_advert(now, src, &adv) {
+        // The daemon's gate (allow-list, TTL, auth_hmac): these routers have
+        // neither an allow-list nor auth_hmac, so it only refuses a trailer.
+        let gate = self.routers[i].gate.admit(
+            &src,
+            ttl,
+            rx.message,
+            rx.trailer,
+            vrrpd::core::auth::WallTime::default(),
+        );
+        if let Err(d) = gate {
+            self.line(format!("{name} DROP {}", d.name()));
+            return Ok(());
+        }
+        match self.routers[i].router.handle_advert(now, src, adv) {
             Ok(()) => self.line(format!("{name} ACCEPT")),
             Err(reason) => self.line(format!("{name} DROP {}", reason.name())),
         }

@@ -8,11 +8,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tracing::{info, warn};
 
 use crate::config::{self, ChecksumForm, Config, Family};
+use crate::core::auth::Verified;
+use crate::core::peers::{Admitted, Gate, GateDrop};
 use crate::core::router::{
     Action, Anomaly, GarpPolicy, Reason, RouterConfig, State, TrackEffect, VirtualRouter,
 };
 use crate::core::time::Instant;
 use crate::core::types::Version;
+use crate::core::wire::auth::append_trailer;
 use crate::core::wire::vrrp::{Advertisement, ChecksumMode};
 use crate::core::wire::{self, virtual_mac, VRRP_MCAST_V4, VRRP_MCAST_V6};
 use crate::io::netlink::{LinkInfo, Netlink};
@@ -22,9 +25,10 @@ use crate::io::IoError;
 use crate::notify::{Notifier, TransitionEvent};
 use crate::track::TrackState;
 
+use super::auth::{self, SharedSeq, Signer};
 use super::keeper::{self, KeeperSlot};
 use super::ratelimit::{RateLimit, Verdict};
-use super::status::{Counters, InstanceStatus, TrackerStatus, Transition};
+use super::status::{AuthHmacStatus, Counters, InstanceStatus, TrackerStatus, Transition};
 
 /// The macvlan of a `use_vmac` instance.
 struct Vmac {
@@ -75,6 +79,13 @@ pub(super) struct Instance {
     checksum_message_only: u64,
     /// Where this master's adverts are recorded for the advert keeper.
     keeper: Option<KeeperSlot>,
+    /// Who is heard (allow-list, TTL) and `auth_hmac` on receive.
+    gate: Gate,
+    /// `auth_hmac` on send (none without it, or in receive-only mode).
+    signer: Option<Signer>,
+    /// The last sequence signed, by the event loop or the keeper; kept
+    /// across reloads.
+    seq: Arc<SharedSeq>,
 }
 
 impl Instance {
@@ -88,6 +99,9 @@ impl Instance {
     ) -> Result<Self, IoError> {
         let frames = FrameSender::open(link.index)?;
         let router = VirtualRouter::new(router_config(&cfg, primary));
+        let gate = auth::gate_for(&cfg).map_err(|e| IoError::InvalidArgument(e.to_string()))?;
+        let seq = Arc::new(SharedSeq::default());
+        let signer = Signer::new(gate.auth(), &seq);
         Ok(Instance {
             tracks: tracks_of(&cfg, config),
             cfg,
@@ -105,6 +119,9 @@ impl Instance {
             checksum_pseudo: 0,
             checksum_message_only: 0,
             keeper: None,
+            gate,
+            signer,
+            seq,
         })
     }
 
@@ -125,12 +142,23 @@ impl Instance {
         {
             return false;
         }
+        let Ok(settings) = auth::settings_for(&cfg) else {
+            return false;
+        };
         if !self
             .router
             .reconfigure(now, router_config(&cfg, self.primary))
         {
             return false;
         }
+        if cfg.auth_hmac != self.cfg.auth_hmac {
+            // Keys rotated or mode changed: the keeper's copies were signed
+            // the old way; it waits for the event loop's next advert.
+            self.withdraw_from_keeper();
+            info!(instance = %cfg.name, mode = ?settings.as_ref().map(|s| s.mode.name()), active_key = ?settings.as_ref().map(|s| s.active_key), "auth_hmac reconfigured");
+        }
+        self.gate.reconfigure(auth::rules_for(&cfg), settings);
+        self.signer = Signer::new(self.gate.auth(), &self.seq);
         self.tracks = tracks_of(&cfg, config);
         self.cfg = cfg;
         self.share_adverts();
@@ -217,6 +245,57 @@ impl Instance {
         match mode {
             ChecksumMode::PseudoHeader => self.checksum_pseudo += 1,
             ChecksumMode::MessageOnly => self.checksum_message_only += 1,
+        }
+    }
+
+    /// The gate: allow-list, TTL and `auth_hmac` for an advert of this
+    /// instance, before the router sees it. A refusal is counted (status
+    /// `counters.drops`) and logged at a bounded rate.
+    pub fn admit(
+        &mut self,
+        src: IpAddr,
+        ttl: u8,
+        message: &[u8],
+        trailer: Option<&[u8]>,
+    ) -> Result<(), GateDrop> {
+        let wall = if self.gate.auth().is_some() {
+            auth::wall_now()
+        } else {
+            Default::default()
+        };
+        match self.gate.admit(&src, ttl, message, trailer, wall) {
+            Ok(Admitted::Auth(Verified::Signed {
+                skew_warning: true,
+                skew_secs,
+                ..
+            })) => {
+                if let Some(suppressed) = self.may_log("auth_clock_skew") {
+                    warn!(instance = %self.cfg.name, src = %src, skew_secs, suppressed, "authentication clock skew approaching the time window (check NTP)");
+                }
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(d) => {
+                if let Some(suppressed) = self.may_log(d.name()) {
+                    warn!(instance = %self.cfg.name, src = %src, ttl, reason = d.name(), detail = %d, suppressed, "dropped advertisement");
+                }
+                Err(d)
+            }
+        }
+    }
+
+    /// The lowest TTL / hop limit this instance hears adverts with.
+    pub fn min_ttl(&self) -> u8 {
+        self.gate.rules().min_ttl()
+    }
+
+    /// Whether a line of kind `kind` may be logged now; `Some(n)`: yes, after
+    /// `n` suppressed.
+    fn may_log(&mut self, kind: &str) -> Option<u64> {
+        match self.logs.check(kind, std::time::Instant::now()) {
+            Verdict::Suppress => None,
+            Verdict::Log => Some(0),
+            Verdict::LogAfterSuppressing(n) => Some(n),
         }
     }
 
@@ -387,14 +466,24 @@ impl Instance {
             _ => &self.socket,
         };
         let mut sent = Vec::with_capacity(dsts.len());
+        // auth_hmac: one trailer for every copy of this advert (the tag does
+        // not cover the destination), signed once.
+        let mut signed = None;
         for dst in dsts {
-            let bytes = match adv.to_bytes(self.primary, dst, mode) {
+            let mut bytes = match adv.to_bytes(self.primary, dst, mode) {
                 Ok(b) => b,
                 Err(e) => {
                     warn!(instance = %self.cfg.name, error = %e, "cannot encode advertisement");
                     return;
                 }
             };
+            if let Some(s) = &self.signer {
+                let (_, t) = signed.get_or_insert_with(|| s.sign(&self.primary, &bytes));
+                if let Err(e) = append_trailer(&mut bytes, self.primary, dst, t) {
+                    warn!(instance = %self.cfg.name, error = %e, "cannot sign advertisement");
+                    return;
+                }
+            }
             if let Err(e) = socket.send(&bytes, dst) {
                 // A dead link cannot send; the router goes to Fault through
                 // the link event, so this is worth a line but not more.
@@ -407,10 +496,16 @@ impl Instance {
                 && self.router.state() == State::Master
                 && self.router.shared_adverts()
             {
+                let sign = self
+                    .signer
+                    .as_ref()
+                    .zip(signed)
+                    .map(|(s, (pre, _))| s.for_keeper(self.primary, pre));
                 k.sent(
                     &self.cfg.name,
                     socket,
                     sent,
+                    sign,
                     adv.max_adver_int.to_duration(),
                 );
             }
@@ -507,6 +602,9 @@ impl Instance {
             .iter()
             .map(|(k, v)| (k.name().to_owned(), *v))
             .collect();
+        for (name, n) in self.gate.stats().drops() {
+            *drops.entry(name.to_owned()).or_default() += n;
+        }
         drops.retain(|_, v| *v > 0);
         InstanceStatus {
             name: self.cfg.name.clone(),
@@ -523,6 +621,24 @@ impl Instance {
             master_adver_interval_ms: r.master_adver_interval().to_duration().as_millis() as u64,
             maintenance: r.maintenance(),
             last_transition: self.last_transition.clone(),
+            auth_hmac: self.gate.auth().map(|a| AuthHmacStatus {
+                mode: a.mode.name().to_owned(),
+                active_key: a.active_key,
+                key_ids: a.keys.ids().collect(),
+                anti_replay: a.anti_replay.name().to_owned(),
+                time_window_secs: match a.anti_replay {
+                    crate::core::auth::AntiReplay::Time { window_secs } => Some(window_secs),
+                    crate::core::auth::AntiReplay::Monotonic => None,
+                },
+                last_seq_sent: self.seq.last().map(|s| s.to_string()),
+            }),
+            allowed_sources: self
+                .gate
+                .rules()
+                .allowed()
+                .iter()
+                .map(|a| a.to_string())
+                .collect(),
             // Filled in by the daemon, which knows the wall clock.
             last_master_seen: None,
             trackers: self
@@ -559,6 +675,8 @@ impl Instance {
                 checksum_message_only: self.checksum_message_only,
                 keeper_adverts,
                 keeper_turns,
+                auth_signed_received: self.gate.stats().signed,
+                auth_unsigned_received: self.gate.stats().unsigned,
                 drops,
             },
         }

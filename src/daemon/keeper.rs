@@ -23,7 +23,8 @@
 //! must see, and it does.
 //!
 //! What it sends: only the advert the event loop itself sent last, byte for
-//! byte, to the same destinations, and only while the instance is master
+//! byte (with `auth_hmac`, but for its trailer, signed again at a fresh
+//! sequence: see `auth.rs`), to the same destinations, and only while the instance is master
 //! (the event loop withdraws it before any state change away from master and
 //! before a priority-0 advert). Instances whose interval is longer than half
 //! of [`COVER`] are not shared (see [`shares`]): their CPU cost is small, and
@@ -52,6 +53,7 @@ use crate::core::keeper::{Schedule, Sent};
 use crate::core::time::Instant as CoreInstant;
 use crate::io::vrrp_socket::VrrpSocket;
 
+use super::auth::KeeperSign;
 use super::ratelimit::{RateLimit, Verdict};
 
 /// Environment variable: `off` (or `0`, `no`) disables the keeper.
@@ -67,6 +69,9 @@ struct Entry {
     socket: Arc<VrrpSocket>,
     /// Encoded adverts and their destinations (the group, or each unicast peer).
     packets: Vec<(Vec<u8>, IpAddr)>,
+    /// With `auth_hmac`: how each copy is signed again, at a fresh sequence
+    /// (a receiver drops a repeated one as a replay).
+    sign: Option<KeeperSign>,
     schedule: Schedule,
     /// The instance's counts of adverts the keeper sent in its turn, and
     /// while the event loop was late.
@@ -184,12 +189,14 @@ impl Drop for Keeper {
 impl KeeperSlot {
     /// The event loop sent `packets` as this master's advert just now; the
     /// keeper sends the next one (and covers if the loop is late). Only for
-    /// an instance whose router shares its adverts.
+    /// an instance whose router shares its adverts. `sign`: with
+    /// `auth_hmac`, how the keeper signs its copies.
     pub fn sent(
         &self,
         name: &str,
         socket: &Arc<VrrpSocket>,
         packets: Vec<(Vec<u8>, IpAddr)>,
+        sign: Option<KeeperSign>,
         interval: Duration,
     ) {
         let now = self.shared.now();
@@ -200,6 +207,7 @@ impl KeeperSlot {
                 e.socket = socket.clone();
             }
             e.packets = packets;
+            e.sign = sign;
             let next = Schedule::new(interval, now);
             let wake = e.schedule.wakes_keeper(&next);
             e.schedule = next;
@@ -216,6 +224,7 @@ impl KeeperSlot {
                 name: name.to_owned(),
                 socket: socket.clone(),
                 packets,
+                sign,
                 schedule: Schedule::new(interval, now),
                 turns: self.turns.clone(),
                 repeated: self.repeated.clone(),
@@ -276,6 +285,9 @@ fn run(shared: &Shared, cpus: &[usize]) {
                 continue;
             }
             if let Some(why) = sc.poll(now) {
+                if let Some(sign) = &e.sign {
+                    sign.resign(&mut e.packets);
+                }
                 for (bytes, dst) in &e.packets {
                     // Errors are the event loop's to see (a dead link sends
                     // nothing either way).

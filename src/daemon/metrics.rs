@@ -68,6 +68,8 @@ pub fn render(s: &Status) -> String {
     let keeper = Family::<Labels, Counter>::default();
     let keeper_turns = Family::<Labels, Counter>::default();
     let inst_drops = Family::<Labels, Counter>::default();
+    let auth_accepted = Family::<Labels, Counter>::default();
+    let auth_info = Family::<Labels, Gauge>::default();
     let tracker_up = Family::<Labels, Gauge>::default();
     let tracker_effect = Family::<Labels, Gauge>::default();
     let drops = Family::<Labels, Counter>::default();
@@ -112,6 +114,23 @@ pub fn render(s: &Status) -> String {
             .inc_by(c.priority_zero_received);
         keeper.get_or_create(&me).inc_by(c.keeper_adverts);
         keeper_turns.get_or_create(&me).inc_by(c.keeper_turns);
+        if let Some(a) = &i.auth_hmac {
+            auth_info
+                .get_or_create(&labels(&[
+                    ("vrrp_instance", name),
+                    ("mode", &a.mode),
+                    ("active_key", &a.active_key.to_string()),
+                ]))
+                .set(1);
+            for (trailer, n) in [
+                ("signed", c.auth_signed_received),
+                ("unsigned", c.auth_unsigned_received),
+            ] {
+                auth_accepted
+                    .get_or_create(&labels(&[("vrrp_instance", name), ("trailer", trailer)]))
+                    .inc_by(n);
+            }
+        }
         for (reason, n) in &c.drops {
             inst_drops
                 .get_or_create(&labels(&[("vrrp_instance", name), ("reason", reason)]))
@@ -198,6 +217,16 @@ pub fn render(s: &Status) -> String {
         "instance_drops",
         "Advertisements this instance refused, by reason",
         inst_drops,
+    );
+    reg.register(
+        "instance_auth_hmac_info",
+        "auth_hmac in force: mode and the key id signed with (always 1; absent without auth_hmac)",
+        auth_info,
+    );
+    reg.register(
+        "instance_auth_adverts_received",
+        "Advertisements accepted by an instance with auth_hmac, by trailer: signed (valid trailer) or unsigned (receive-only / permissive mode)",
+        auth_accepted,
     );
     reg.register(
         "tracker_up",
@@ -362,6 +391,15 @@ mod tests {
                     reason: "x".into(),
                 }),
                 last_master_seen: None,
+                auth_hmac: Some(crate::daemon::status::AuthHmacStatus {
+                    mode: "permissive".into(),
+                    active_key: 2,
+                    key_ids: vec![1, 2],
+                    anti_replay: "time".into(),
+                    time_window_secs: Some(5),
+                    last_seq_sent: None,
+                }),
+                allowed_sources: vec![],
                 trackers: vec![TrackerStatus {
                     name: "haproxy".into(),
                     failed: true,
@@ -375,7 +413,9 @@ mod tests {
                     adverts_received: 7,
                     transitions: 2,
                     master_transitions: 1,
-                    drops: BTreeMap::from([("auth".to_owned(), 4)]),
+                    drops: BTreeMap::from([("auth".to_owned(), 4), ("auth_bad_tag".to_owned(), 6)]),
+                    auth_signed_received: 5,
+                    auth_unsigned_received: 2,
                     ..Counters::default()
                 },
             }],
@@ -424,6 +464,22 @@ mod tests {
             4.0
         );
         assert_eq!(v("vrrpd_drops_total{reason=\"ttl\"}"), 3.0);
+        assert_eq!(
+            v("vrrpd_instance_drops_total{vrrp_instance=\"VI_1\",reason=\"auth_bad_tag\"}"),
+            6.0
+        );
+        assert_eq!(
+            v("vrrpd_instance_auth_adverts_received_total{vrrp_instance=\"VI_1\",trailer=\"signed\"}"),
+            5.0
+        );
+        assert_eq!(
+            v("vrrpd_instance_auth_adverts_received_total{vrrp_instance=\"VI_1\",trailer=\"unsigned\"}"),
+            2.0
+        );
+        assert_eq!(
+            v("vrrpd_instance_auth_hmac_info{vrrp_instance=\"VI_1\",mode=\"permissive\",active_key=\"2\"}"),
+            1.0
+        );
         assert_eq!(
             v("vrrpd_tracker_up{vrrp_instance=\"VI_1\",tracker=\"haproxy\"}"),
             0.0

@@ -20,6 +20,7 @@
 //! | `startup.rs` | loading the file, opening the event sources (`Inputs`), setting up instances |
 //! | `event_loop.rs` | the loop: which input goes to which handler |
 //! | `rx.rs` | the receive path: sockets, TTL and parse, VRID demultiplexing, drop counters |
+//! | `auth.rs` | `auth_hmac`: the wall clock, the shared sequence, signing adverts and the keeper's copies, the receive gate |
 //! | `deadlines.rs` | the deadline set and the timer handler |
 //! | `net_event.rs`, `tracking.rs`, `requests.rs` | the netlink, tracker and control/metrics handlers |
 //! | `actions.rs` | after each input: sync-group holds, then each touched instance's actions |
@@ -29,6 +30,7 @@
 //! | `control.rs`, `status.rs`, `metrics.rs`, `sdnotify.rs`, `caps.rs`, `ratelimit.rs` | the control socket, the status document, Prometheus, systemd, capabilities, bounded logging |
 
 mod actions;
+mod auth;
 pub mod caps;
 mod control;
 mod deadlines;

@@ -1,8 +1,9 @@
 //! The receive path: reading the VRRP sockets, the checks that need no
-//! instance (TTL, parse), VRID demultiplexing, then the instance's own checks
-//! in the core ([`VirtualRouter::handle_advert`]). Drops before
-//! demultiplexing are counted in `Daemon::drops`; a misbehaving peer is
-//! logged at a bounded rate.
+//! instance (TTL, parse; an `auth_hmac` trailer is split off first), VRID
+//! demultiplexing, then the instance's gate (allow-list, relaxed TTL,
+//! `auth_hmac`: [`crate::core::peers::Gate`]) and its own checks in the core
+//! ([`VirtualRouter::handle_advert`]). Drops before demultiplexing are
+//! counted in `Daemon::drops`; a misbehaving peer is logged at a bounded rate.
 //!
 //! [`VirtualRouter::handle_advert`]: crate::core::router::VirtualRouter::handle_advert
 
@@ -11,7 +12,7 @@ use std::sync::Arc;
 
 use tracing::warn;
 
-use crate::core::wire::vrrp::{Advertisement, ChecksumMode};
+use crate::core::wire::auth::{parse_payload, Received};
 use crate::core::wire::VRRP_TTL;
 use crate::io::vrrp_socket::{RxPacket, VrrpSocket};
 use crate::io::IoError;
@@ -60,7 +61,8 @@ impl Daemon {
                 return;
             }
         };
-        let adv = match accept(&pkt) {
+        let min_ttl = self.min_ttl(key, &pkt);
+        let rx = match accept(&pkt, min_ttl) {
             Ok(a) => a,
             Err(reason) => {
                 self.count_drop(reason, "dropped packet", Some(pkt.src));
@@ -68,7 +70,7 @@ impl Daemon {
             }
         };
         let now = self.clock.now();
-        let key = (key.ifindex, key.family, adv.0.vrid);
+        let key = (key.ifindex, key.family, rx.advert.vrid);
         let Some(&n) = self.index.get(&key) else {
             self.count_drop(
                 "vrid_unknown",
@@ -77,10 +79,16 @@ impl Daemon {
             );
             return;
         };
-        self.dirty.push(n);
         let inst = &mut self.instances[n];
-        match inst.router.handle_advert(now, pkt.src, &adv.0) {
-            Ok(()) => inst.checksum_seen(adv.1),
+        if inst
+            .admit(pkt.src, pkt.ttl, rx.message, rx.trailer)
+            .is_err()
+        {
+            return;
+        }
+        self.dirty.push(n);
+        match inst.router.handle_advert(now, pkt.src, &rx.advert) {
+            Ok(()) => inst.checksum_seen(rx.mode),
             Err(reason) => {
                 let key = format!("{}:{}", inst.cfg.name, reason.name());
                 match self.logs.check(&key, std::time::Instant::now()) {
@@ -95,6 +103,21 @@ impl Daemon {
                 }
             }
         }
+    }
+
+    /// The lowest TTL / hop limit a packet may arrive with: 255, unless the
+    /// instance its VRID byte names (unparsed yet) hears unicast peers
+    /// across routers (`unicast_min_ttl`); that instance's gate then checks
+    /// the source and the TTL. One map lookup, and only for a TTL below 255.
+    fn min_ttl(&self, key: SocketKey, pkt: &RxPacket) -> u8 {
+        if pkt.ttl == VRRP_TTL {
+            return VRRP_TTL;
+        }
+        // RFC 3768 / RFC 5798 Section 5.2.3: the VRID is the second byte in both versions.
+        pkt.payload
+            .get(1)
+            .and_then(|vrid| self.index.get(&(key.ifindex, key.family, *vrid)))
+            .map_or(VRRP_TTL, |&n| self.instances[n].min_ttl())
     }
 
     fn count_drop(&mut self, reason: &str, msg: &str, src: Option<IpAddr>) {
@@ -114,17 +137,22 @@ impl Daemon {
 /// Accept a packet, or name the counter it is dropped under.
 ///
 /// RFC 5798 Section 7.1 (RFC 3768 Section 7.1): the receiver "MUST verify
-/// that the IPv4 TTL/IPv6 Hop Limit is 255", that the packet holds the whole
-/// VRRP message, the version, and the checksum. The VRID check follows in
-/// the caller, which knows which instances run on the interface.
+/// that the IPv4 TTL/IPv6 Hop Limit is 255" (`min_ttl` is lower only for an
+/// instance that hears unicast peers across routers: see `Daemon::min_ttl`),
+/// that the packet holds the whole VRRP message, the version, and the
+/// checksum. A payload exactly one `auth_hmac` trailer longer than its VRRP
+/// message is split into the two first (the checksum is checked where the
+/// sender puts it: [`parse_payload`]); the trailer is the instance's gate's
+/// to check. The VRID check follows in the caller, which knows which
+/// instances run on the interface.
 ///
 /// Public so that the conformance runner (`tests/conformance.rs`) drives
 /// the receive checks through this very function.
-pub fn accept(pkt: &RxPacket) -> Result<(Advertisement, ChecksumMode), &'static str> {
-    if pkt.ttl != VRRP_TTL {
+pub fn accept(pkt: &RxPacket, min_ttl: u8) -> Result<Received<'_>, &'static str> {
+    if pkt.ttl != VRRP_TTL && pkt.ttl < min_ttl {
         return Err("ttl");
     }
-    Advertisement::parse(&pkt.payload, pkt.src, pkt.dst).map_err(|e| e.drop_reason_name())
+    parse_payload(&pkt.payload, pkt.src, pkt.dst).map_err(|e| e.drop_reason_name())
 }
 
 fn suppressed(v: &Verdict) -> u64 {

@@ -60,10 +60,34 @@ pub struct InstanceStatus {
     /// maintenance NAME on`, the peer that took over.
     #[serde(default)]
     pub last_master_seen: Option<MasterSeen>,
+    /// `auth_hmac` in force (null without it).
+    #[serde(default)]
+    pub auth_hmac: Option<AuthHmacStatus>,
+    /// The only sources heard (`allowed_sources`; by default the unicast
+    /// peers); empty: any.
+    #[serde(default)]
+    pub allowed_sources: Vec<String>,
     /// Trackers this instance uses.
     pub trackers: Vec<TrackerStatus>,
     /// Counters.
     pub counters: Counters,
+}
+
+/// `auth_hmac` as an instance runs it (never any key material).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AuthHmacStatus {
+    /// `receive-only`, `permissive` or `enforce`.
+    pub mode: String,
+    /// The key id adverts are signed with (none are in receive-only mode).
+    pub active_key: u8,
+    /// Every key id a received trailer may name.
+    pub key_ids: Vec<u8>,
+    /// `time` or `monotonic`.
+    pub anti_replay: String,
+    /// The freshness window, seconds (`time` only).
+    pub time_window_secs: Option<u16>,
+    /// The last sequence this instance signed (`secs.fraction#counter`), if any.
+    pub last_seq_sent: Option<String>,
 }
 
 /// A state transition.
@@ -138,8 +162,20 @@ pub struct Counters {
     /// master whose adverts are shared; included in `adverts_sent`).
     #[serde(default)]
     pub keeper_turns: u64,
-    /// Advertisements refused by this instance, by reason
-    /// (`auth`, `interval_mismatch`, `version`, `own_address`, `address_family`).
+    /// Advertisements accepted with a valid `auth_hmac` trailer.
+    #[serde(default)]
+    pub auth_signed_received: u64,
+    /// Advertisements accepted without a trailer by `auth_hmac` in
+    /// `receive-only` or `permissive` mode: a peer that does not sign yet
+    /// (0 on every node before switching to `enforce`).
+    #[serde(default)]
+    pub auth_unsigned_received: u64,
+    /// Advertisements refused by this instance, by reason: the router's
+    /// (`auth`, `interval_mismatch`, `version`, `own_address`,
+    /// `address_family`, `interval_zero`) and the gate's
+    /// (`source_not_allowed`, `ttl`, `auth_missing`, `auth_malformed`,
+    /// `auth_unknown_key`, `auth_bad_tag`, `auth_stale`, `auth_replayed`,
+    /// `auth_unexpected`).
     pub drops: BTreeMap<String, u64>,
 }
 

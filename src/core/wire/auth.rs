@@ -361,13 +361,10 @@ impl HmacKey {
         self.id
     }
 
-    /// The keyed state with the whole tag input fed in.
-    fn input(
-        &self,
-        pseudo: &[u8; PSEUDO_LEN],
-        message: &[u8],
-        prefix: &[u8],
-    ) -> hmac::Hmac<Sha256> {
+    /// The keyed state with the pseudo-header and `message` fed in: what a
+    /// tag of this message from this source starts from, whatever the
+    /// sequence (see [`Presigned`]).
+    fn absorb_message(&self, pseudo: &[u8; PSEUDO_LEN], message: &[u8]) -> hmac::Hmac<Sha256> {
         let mut mac = self.mac.clone();
         mac.update(pseudo);
         // The message with the checksum read as zero: the checksum depends on
@@ -379,9 +376,80 @@ impl HmacKey {
             mac.update(&[0u8; 2][..(VRRP_CHECKSUM.len()).min(rest.len())]);
             mac.update(rest.get(VRRP_CHECKSUM.len()..).unwrap_or_default());
         }
+        mac
+    }
+
+    /// `message` from `src`, ready to be signed with this key at any
+    /// sequence (the advert keeper signs the same message again for every copy).
+    pub fn presign(&self, src: &IpAddr, message: &[u8]) -> Presigned {
+        Presigned {
+            key_id: self.id,
+            mac: self.absorb_message(&pseudo_header_for(message, src), message),
+        }
+    }
+}
+
+/// A VRRP message from one source with the keyed HMAC state already past the
+/// pseudo-header and the message: [`Presigned::sign`] only feeds the 28
+/// trailer bytes and finishes, with no allocation. Wiped on drop.
+#[derive(Clone)]
+pub struct Presigned {
+    key_id: u8,
+    mac: hmac::Hmac<Sha256>,
+}
+
+impl Presigned {
+    /// The id of the key it signs with.
+    pub const fn key_id(&self) -> u8 {
+        self.key_id
+    }
+
+    /// The state with the trailer (tag read as zero) fed in too.
+    fn finish(&self, prefix: &[u8; PREFIX_LEN]) -> hmac::Hmac<Sha256> {
+        let mut mac = self.mac.clone();
         mac.update(prefix);
         mac.update(&[0u8; TAG_LEN]);
         mac
+    }
+
+    /// The trailer of the message at sequence `seq`.
+    pub fn sign(&self, seq: Seq) -> Trailer {
+        let prefix = Trailer {
+            key_id: self.key_id,
+            seq,
+            tag: [0; TAG_LEN],
+        }
+        .prefix();
+        let full = self.finish(&prefix).finalize().into_bytes();
+        let mut tag = [0u8; TAG_LEN];
+        tag.copy_from_slice(&full[..TAG_LEN]);
+        Trailer {
+            key_id: self.key_id,
+            seq,
+            tag,
+        }
+    }
+
+    /// Whether `trailer` (whose key id the caller matched) is right for the
+    /// message, compared in constant time.
+    fn verify(&self, trailer: &Trailer) -> bool {
+        let prefix = Trailer {
+            tag: [0; TAG_LEN],
+            ..*trailer
+        }
+        .prefix();
+        self.finish(&prefix)
+            .verify_truncated_left(&trailer.tag)
+            .is_ok()
+    }
+}
+
+impl fmt::Debug for Presigned {
+    /// Never shows key material.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Presigned")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -431,40 +499,18 @@ pub fn pseudo_header_for(message: &[u8], src: &IpAddr) -> [u8; PSEUDO_LEN] {
 /// read as zero; the 12 trailer bytes before the tag; 16 zero bytes in place
 /// of the tag. HMAC-SHA256 of that, left 16 bytes.
 pub fn tag(key: &HmacKey, src: &IpAddr, message: &[u8], seq: Seq) -> [u8; TAG_LEN] {
-    let prefix = Trailer {
-        key_id: key.id(),
-        seq,
-        tag: [0; TAG_LEN],
-    }
-    .prefix();
-    let pseudo = pseudo_header_for(message, src);
-    let full = key.input(&pseudo, message, &prefix).finalize().into_bytes();
-    let mut out = [0u8; TAG_LEN];
-    out.copy_from_slice(&full[..TAG_LEN]);
-    out
+    key.presign(src, message).sign(seq).tag
 }
 
 /// A trailer for `message` from `src`, signed with `key` at sequence `seq`.
 pub fn sign(key: &HmacKey, src: &IpAddr, message: &[u8], seq: Seq) -> Trailer {
-    Trailer {
-        key_id: key.id(),
-        seq,
-        tag: tag(key, src, message, seq),
-    }
+    key.presign(src, message).sign(seq)
 }
 
 /// Whether `trailer`'s tag is right for `message` from `src` under `key`
 /// (compared in constant time). The caller picks `key` by the trailer's key id.
 pub fn verify_tag(key: &HmacKey, src: &IpAddr, message: &[u8], trailer: &Trailer) -> bool {
-    let prefix = Trailer {
-        tag: [0; TAG_LEN],
-        ..*trailer
-    }
-    .prefix();
-    let pseudo = pseudo_header_for(message, src);
-    key.input(&pseudo, message, &prefix)
-        .verify_truncated_left(&trailer.tag)
-        .is_ok()
+    key.presign(src, message).verify(trailer)
 }
 
 /// A received IP payload split into the VRRP message and, when the payload is
@@ -547,8 +593,33 @@ pub fn append_trailer(
     if payload.len() < vrrp::HEADER_LEN {
         return Err(WireError::Truncated);
     }
-    payload.extend_from_slice(&trailer.to_bytes());
-    if Family::of(&src) == Family::Ipv6 {
+    payload.extend_from_slice(&[0u8; TRAILER_LEN]);
+    write_trailer(payload, src, dst, trailer)
+}
+
+/// Overwrites the last [`TRAILER_LEN`] bytes of `payload` (a signed advert
+/// from `src` to `dst`) with `trailer`, and for IPv6 recomputes the VRRP
+/// checksum that covers it. No allocation: the advert keeper re-signs each
+/// copy it sends with this.
+pub fn write_trailer(
+    payload: &mut [u8],
+    src: IpAddr,
+    dst: IpAddr,
+    trailer: &Trailer,
+) -> Result<(), WireError> {
+    let family = Family::of(&src);
+    if family != Family::of(&dst) {
+        return Err(WireError::FamilyMismatch);
+    }
+    let Some(at) = payload.len().checked_sub(TRAILER_LEN) else {
+        return Err(WireError::Truncated);
+    };
+    if at < vrrp::HEADER_LEN {
+        return Err(WireError::Truncated);
+    }
+    trailer.emit(&mut Packet::new_unchecked(&mut payload[at..]));
+    if family == Family::Ipv6 {
+        // RFC 8200 Section 8.1: the checksum covers the whole payload.
         payload[VRRP_CHECKSUM].fill(0);
         let pseudo = checksum::pseudo_header(&src, &dst, IPPROTO_VRRP, payload.len())
             .ok_or(WireError::FamilyMismatch)?;
@@ -858,6 +929,55 @@ mod tests {
             append_trailer(&mut out, src, dst, &t).unwrap();
             assert_eq!(out, payload);
         }
+    }
+
+    #[test]
+    fn test_presigned_signs_like_sign() {
+        let (src, dst) = v3v6_hdr();
+        let r = parse_payload(&V3V6_PAYLOAD, src, dst).unwrap();
+        let captured = Trailer::parse(&Packet::new_checked(r.trailer.unwrap()).unwrap()).unwrap();
+        let pre = key5().presign(&src, r.message);
+        assert_eq!(pre.key_id(), 5);
+        assert_eq!(pre.sign(captured.seq), captured);
+        // One presigned message, many sequences: each tag is the one `sign` makes.
+        for seq in [Seq(1), captured.seq.succ(), Seq(u64::MAX)] {
+            assert_eq!(pre.sign(seq), sign(&key5(), &src, r.message, seq));
+            assert!(verify_tag(&key5(), &src, r.message, &pre.sign(seq)));
+        }
+        assert_eq!(format!("{pre:?}"), "Presigned { key_id: 5, .. }");
+    }
+
+    #[test]
+    fn test_write_trailer_resigns_in_place() {
+        // A signed advert re-signed at another sequence, in place, is the
+        // advert signed at that sequence from scratch (IPv6: checksum too).
+        for (payload, (src, dst), key) in [
+            (&V3V4_PAYLOAD[..], v3v4_hdr(), key1()),
+            (&V3V6_PAYLOAD[..], v3v6_hdr(), key5()),
+        ] {
+            let r = parse_payload(payload, src, dst).unwrap();
+            let seq = Packet::new_checked(r.trailer.unwrap())
+                .unwrap()
+                .seq()
+                .succ();
+            let t = sign(&key, &src, r.message, seq);
+            let mut fresh = r.message.to_vec();
+            append_trailer(&mut fresh, src, dst, &t).unwrap();
+            let mut inplace = payload.to_vec();
+            write_trailer(&mut inplace, src, dst, &t).unwrap();
+            assert_eq!(inplace, fresh);
+            assert!(parse_payload(&inplace, src, dst).is_ok());
+        }
+        let (src, dst) = v3v4_hdr();
+        let t = v3v4_trailer();
+        assert_eq!(
+            write_trailer(&mut [0u8; TRAILER_LEN + 7], src, dst, &t),
+            Err(WireError::Truncated)
+        );
+        assert_eq!(
+            write_trailer(&mut V3V4_PAYLOAD.clone(), src, v6("ff02::12"), &t),
+            Err(WireError::FamilyMismatch)
+        );
     }
 
     #[test]
