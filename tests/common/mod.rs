@@ -14,6 +14,8 @@
 //! - [`Proc`]: a process running inside a namespace, its output in a log file, SIGKILLed on drop.
 //! - [`Sniffer`]: an `AF_PACKET` capture on one interface of a host, with timestamps, to check
 //!   what goes on the wire (VRRP adverts, gratuitous ARP, ...).
+//! - [`RawSender`]: whole IP packets with any source and TTL from a host (a stranger on the
+//!   segment), one at a time or as a paced flood.
 //! - [`wait_until`] / [`measure_until`]: polling helpers with generous bounds; wait on the
 //!   condition itself, never on a sleep (docs/TESTING.md). [`logged_after`]: when the daemon
 //!   logged an event, by its own timestamp (for asserting protocol times on a busy machine).
@@ -56,11 +58,13 @@
 
 #![allow(dead_code, unused_imports)]
 
+mod inject;
 mod lab;
 mod proc;
 mod sniff;
 mod wait;
 
+pub use inject::{ip_packet, ipv4_packet, ipv6_packet, Flood, RawSender};
 pub use lab::{cleanup_stale, holders, Host, Lab, Port, TcpBanner, NS_PREFIX};
 pub use proc::Proc;
 pub use sniff::{Frame, Sniffer, IPPROTO_VRRP};
