@@ -615,3 +615,142 @@ fn cli_import_then_check() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read"));
 }
+
+// ---------------------------------------------------------------- auth_hmac (keepalived 2.4)
+
+fn capture_conf(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/captures")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn hmac_of(cfg: &Config) -> &config::AuthHmac {
+    cfg.instances[0].auth_hmac.as_ref().expect("auth_hmac")
+}
+
+#[test]
+fn auth_hmac_inline_keys_from_the_capture_configs() {
+    use vrrpd::core::auth::{AntiReplay, Mode};
+    // keepalived 2.4.3's own test configs (tests/data/captures): two inline hex keys.
+    let text = capture_conf("hmac-rotation-a-step1.conf");
+    let (out, cfg) = convert(&text);
+    let a = hmac_of(&cfg);
+    assert_eq!(a.keys.iter().map(|k| k.id).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(a.keys[0].secret.bytes(), &(0u8..32).collect::<Vec<_>>()[..]);
+    assert_eq!(
+        a.keys[1].secret.bytes(),
+        &(0x20u8..0x50).collect::<Vec<_>>()[..]
+    );
+    assert_eq!(a.active_key, 1);
+    assert_eq!(a.mode, Mode::Enforce);
+    assert_eq!(a.anti_replay, AntiReplay::Time { window_secs: 5 });
+    // Each inline key is reported: the vrrpd file must then be chmod 600.
+    for needle in ["key 1 hex:", "key 2 hex:"] {
+        assert!(
+            has_warning(&out, line_of(&text, needle), "chmod 600"),
+            "{:#?}",
+            out.warnings
+        );
+    }
+    assert!(
+        out.toml
+            .contains("[instance.auth_hmac]\nkeys = { 1 = \"hex:0001"),
+        "{}",
+        out.toml
+    );
+}
+
+#[test]
+fn auth_hmac_passphrase_monotonic_unicast() {
+    use vrrpd::core::auth::{AntiReplay, Mode};
+    // An ASCII passphrase is the key's bytes: written as hex:.
+    let (out, cfg) = convert(&capture_conf("hmac-v2unicast-a.conf"));
+    let a = hmac_of(&cfg);
+    assert_eq!(a.keys[0].id, 7);
+    assert_eq!(
+        a.keys[0].secret.bytes(),
+        b"correct-horse-battery-staple-vrrp-v2"
+    );
+    assert_eq!(a.active_key, 7);
+    assert_eq!(a.mode, Mode::Enforce);
+    assert_eq!(a.anti_replay, AntiReplay::Monotonic);
+    assert_eq!(cfg.instances[0].unicast_peers, [ip("192.0.2.2")]);
+    // The unicast peers are the allow-list, as in keepalived.
+    assert_eq!(cfg.instances[0].allowed_sources, [ip("192.0.2.2")]);
+    assert!(out.toml.contains("anti_replay = \"monotonic\""));
+}
+
+#[test]
+fn auth_hmac_files_credentials_and_settings() {
+    let text = instance_with(
+        "    version 3\n    auth_hmac {\n        key 1 file:${_ENV CREDENTIALS_DIRECTORY}/vrrp51_1\n        \
+         key 2 file:/etc/keepalived/keys/vrrp51.new\n        active_key 2\n        mode permissive\n        \
+         anti_replay time\n        time_window 12\n    }\n",
+    );
+    let out = convert_keepalived(&text, "k.conf").expect("converts");
+    // The key files belong to the target machine: the output is checked with placeholders.
+    assert!(
+        !out.warnings
+            .iter()
+            .any(|w| w.reason.contains("vrrpd check")),
+        "{:#?}",
+        out.warnings
+    );
+    assert!(out.warnings.is_empty(), "{:#?}", out.warnings);
+    assert!(out.toml.contains(
+        "[instance.auth_hmac]\nkeys = { 1 = \"credential:vrrp51_1\", 2 = \"file:/etc/keepalived/keys/vrrp51.new\" }\nactive_key = 2\nmode = \"permissive\"\nanti_replay = \"time\"\ntime_window = \"12s\"\n"
+    ), "{}", out.toml);
+}
+
+#[test]
+fn auth_hmac_that_cannot_be_kept_is_never_dropped_silently() {
+    // The signing key is a relative file: the instance is skipped, not written unsigned.
+    let (out, _) = {
+        let out = convert_keepalived(&capture_conf("hmac-v3ipv6-a.conf"), "k.conf").unwrap();
+        (out, ())
+    };
+    assert!(!out.toml.contains("[[instance]]\n"), "{}", out.toml);
+    assert!(
+        out.warnings
+            .iter()
+            .any(|w| w.reason.contains("relative path")),
+        "{:#?}",
+        out.warnings
+    );
+    assert!(
+        out.warnings
+            .iter()
+            .any(|w| w.reason.contains("would run unauthenticated")),
+        "{:#?}",
+        out.warnings
+    );
+    // keepalived itself disables auth_hmac without a defined active key: so does the import,
+    // and says so. And auth_hmac replaces a legacy password, as in keepalived.
+    let text = instance_with(&format!(
+        "    authentication {{\n        auth_type PASS\n        auth_pass secret\n    }}\n    \
+         auth_hmac {{\n        key 1 hex:{k}\n        key 2 hex:{k}\n    }}\n",
+        k = "00".repeat(32)
+    ));
+    let (out, cfg) = convert(&text);
+    assert!(cfg.instances[0].auth_hmac.is_none());
+    assert!(has_warning(
+        &out,
+        line_of(&text, "auth_hmac {"),
+        "without active_key"
+    ));
+    let text = instance_with(&format!(
+        "    authentication {{\n        auth_type PASS\n        auth_pass secret\n    }}\n    \
+         auth_hmac {{\n        key 1 hex:{k}\n        key 9 short\n        active_key 1\n    }}\n",
+        k = "00".repeat(32)
+    ));
+    let (out, cfg) = convert(&text);
+    assert!(cfg.instances[0].auth_hmac.is_some());
+    assert_eq!(cfg.instances[0].auth_pass, None);
+    assert!(has_warning(
+        &out,
+        line_of(&text, "auth_pass secret"),
+        "drops the authentication block"
+    ));
+    assert!(has_warning(&out, line_of(&text, "key 9 short"), "5 bytes"));
+}

@@ -110,6 +110,26 @@ fn instance(out: &mut String, i: &OutInstance) {
             kv(k, toml_list(argv));
         }
     }
+    if let Some(a) = &i.auth_hmac {
+        // A sub-table: after every key of the instance.
+        out.push_str("[instance.auth_hmac]\n");
+        let keys: Vec<String> = a
+            .keys
+            .iter()
+            .map(|(id, v)| format!("{id} = {}", toml_str(v)))
+            .collect();
+        let _ = writeln!(out, "keys = {{ {} }}", keys.join(", "));
+        let _ = writeln!(out, "active_key = {}", a.active_key);
+        if let Some(m) = &a.mode {
+            let _ = writeln!(out, "mode = {}", toml_str(m));
+        }
+        if let Some(r) = &a.anti_replay {
+            let _ = writeln!(out, "anti_replay = {}", toml_str(r));
+        }
+        if let Some(w) = a.time_window {
+            let _ = writeln!(out, "time_window = {}", toml_str(&format!("{w}s")));
+        }
+    }
     out.push('\n');
 }
 

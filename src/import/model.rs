@@ -22,6 +22,8 @@ pub(super) struct OutInstance {
     /// `"addr/len"` strings.
     pub virtual_ips: Vec<String>,
     pub auth_pass: Option<String>,
+    /// `[instance.auth_hmac]`.
+    pub auth_hmac: Option<OutAuthHmac>,
     pub track: Vec<String>,
     pub unicast_peers: Vec<IpAddr>,
     pub garp_repeat: Option<u8>,
@@ -36,6 +38,18 @@ pub(super) struct OutInstance {
     pub notify_fault: Option<Vec<String>>,
     pub notify_stop: Option<Vec<String>>,
     pub source_ip: Option<IpAddr>,
+}
+
+/// `[instance.auth_hmac]` to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct OutAuthHmac {
+    /// (id, `hex:...` / `file:...` / `credential:...`).
+    pub keys: Vec<(u8, String)>,
+    pub active_key: u8,
+    pub mode: Option<String>,
+    pub anti_replay: Option<String>,
+    /// Seconds.
+    pub time_window: Option<u16>,
 }
 
 /// What a tracker checks, with its type's keys.

@@ -75,6 +75,18 @@ fn tokenize_line(line: &str) -> Result<Vec<Tok>, ()> {
     while let Some(c) = chars.next() {
         match c {
             c if c.is_whitespace() => flush(&mut toks, &mut cur, &mut quoted, &mut started),
+            // keepalived expands `${NAME}` and `${_ENV NAME}` before it looks
+            // for blocks: the braces (and a space inside) belong to the word.
+            '$' if chars.peek() == Some(&'{') => {
+                started = true;
+                cur.push(c);
+                for q in chars.by_ref() {
+                    cur.push(q);
+                    if q == '}' {
+                        break;
+                    }
+                }
+            }
             '{' | '}' => {
                 flush(&mut toks, &mut cur, &mut quoted, &mut started);
                 toks.push(if c == '{' { Tok::Open } else { Tok::Close });
@@ -318,6 +330,23 @@ mod tests {
         assert_eq!(texts(&tree[1]), ["x", "abc de"]);
         assert_eq!(texts(&tree[2]), ["y", "q\"xAA"]);
         assert_eq!(texts(&tree[3]), ["z", "its"]);
+    }
+
+    #[test]
+    fn substitution_braces_stay_in_the_word() {
+        let tree = parse(
+            "auth_hmac {\n key 1 file:${_ENV CREDENTIALS_DIRECTORY}/k1\n x ${A}b\n}\n",
+            "k",
+        )
+        .unwrap();
+        let b = tree[0].block.as_ref().unwrap();
+        assert_eq!(b.len(), 2);
+        assert_eq!(
+            texts(&b[0]),
+            ["key", "1", "file:${_ENV CREDENTIALS_DIRECTORY}/k1"]
+        );
+        assert!(b[0].block.is_none());
+        assert_eq!(texts(&b[1]), ["x", "${A}b"]);
     }
 
     #[test]

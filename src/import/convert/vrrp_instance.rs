@@ -243,7 +243,7 @@ fn finish_instance(
     ctx: &mut Ctx<'_>,
     s: &Stmt,
     name: &str,
-    r: RawInstance<'_>,
+    mut r: RawInstance<'_>,
     g: &Globals,
 ) -> Result<OutInstance, Skip> {
     let interface = match r.interface {
@@ -309,6 +309,7 @@ fn finish_instance(
         None => None,
     };
 
+    let auth_hmac = authentication::convert_hmac(ctx, &mut r.auth)?;
     let auth_pass = authentication::convert(ctx, r.auth, version);
 
     // Unicast peers and the source address.
@@ -345,6 +346,7 @@ fn finish_instance(
         preempt_delay,
         virtual_ips: vips.iter().map(ToString::to_string).collect(),
         auth_pass,
+        auth_hmac,
         track: r.track,
         unicast_peers: peers,
         garp_repeat: r.garp_repeat.or(g.garp_master_repeat),
