@@ -59,6 +59,56 @@ pub fn require_tools(tools: &[&str]) -> bool {
     false
 }
 
+/// Environment variable: the keepalived 2.4.3 binary (`scripts/test.sh` sets it from
+/// `scripts/keepalived-2.4.3.sh`).
+pub const KEEPALIVED_243_ENV: &str = "VRRPD_KEEPALIVED_243";
+
+/// The keepalived 2.4.3 binary, the `auth_hmac` peer: [`KEEPALIVED_243_ENV`], else what
+/// `scripts/keepalived-2.4.3.sh` prints (it builds once into a cache under /opt, about 1 to
+/// 3 minutes, and takes a lock so that parallel tests wait for one build; later calls only
+/// print the path). Root and the binary are required: without them the test is skipped
+/// loudly, or fails under `VRRPD_REQUIRE_NETNS=1`.
+pub fn keepalived_243() -> Option<String> {
+    static BIN: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+    if !require_root() {
+        return None;
+    }
+    let found = BIN.get_or_init(|| {
+        if let Ok(p) = std::env::var(KEEPALIVED_243_ENV) {
+            if Path::new(&p).is_file() {
+                return Ok(p);
+            }
+        }
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/keepalived-2.4.3.sh");
+        let out = Command::new(&script)
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+        let path = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if out.status.success() && Path::new(&path).is_file() {
+            Ok(path)
+        } else {
+            Err(format!(
+                "{} failed: {}",
+                script.display(),
+                tail(&String::from_utf8_lossy(&out.stderr), 10)
+            ))
+        }
+    });
+    match found {
+        Ok(p) => Some(p.clone()),
+        Err(reason) => {
+            let name = test_name();
+            if std::env::var(REQUIRE_NETNS_ENV).as_deref() == Ok("1") {
+                panic!("{REQUIRE_NETNS_ENV}=1 but this test cannot run (no keepalived 2.4.3: {reason}): {name}");
+            }
+            loud(&format!(
+                "\n********** SKIPPED (no keepalived 2.4.3: {reason}): {name} **********\n"
+            ));
+            None
+        }
+    }
+}
+
 /// A lab with one bridge and two hosts: `bal1` (172.16.1.250, for vrrpd) and `bal2`
 /// (172.16.1.251, for the peer), each with interface `ext0`.
 pub fn pair(tag: &str) -> (Lab, Host, Host) {
@@ -227,6 +277,10 @@ pub struct Keepalived {
     pub vrrp_pid_file: PathBuf,
     /// Console log (`-l -D`).
     pub log: PathBuf,
+    /// The program: `keepalived` (Debian's 2.2) or a path (2.4.3, see [`keepalived_243`]).
+    pub bin: String,
+    /// Its `TMPDIR`: where SIGUSR1 / SIGUSR2 write `keepalived.data` / `keepalived.stats`.
+    pub tmp: PathBuf,
 }
 
 /// What the keepalived `vrrp_instance VI_1` looks like.
@@ -244,6 +298,8 @@ pub struct KaInstance {
     pub auth_pass: Option<&'static str>,
     /// Virtual addresses with prefix.
     pub vips: Vec<String>,
+    /// More lines inside `vrrp_instance` (an `auth_hmac` block, unicast settings, ...).
+    pub extra: String,
 }
 
 impl KaInstance {
@@ -256,6 +312,7 @@ impl KaInstance {
             advert_int: "1",
             auth_pass: None,
             vips: vec![format!("{VIP}/24")],
+            extra: String::new(),
         }
     }
 
@@ -280,9 +337,9 @@ impl KaInstance {
         format!(
             "global_defs {{\n    router_id bal2\n    vrrp_garp_master_delay 1\n}}\n\
              vrrp_instance VI_1 {{\n    state BACKUP\n    interface ext0\n    version {}\n\
-             \x20   virtual_router_id {}\n    priority {}\n    advert_int {}\n{auth}\
+             \x20   virtual_router_id {}\n    priority {}\n    advert_int {}\n{auth}{}\
              \x20   virtual_ipaddress {{\n{vips}    }}\n}}\n",
-            self.version, self.vrid, self.priority, self.advert_int
+            self.version, self.vrid, self.priority, self.advert_int, self.extra
         )
     }
 }
@@ -290,8 +347,15 @@ impl KaInstance {
 impl Keepalived {
     /// Writes the configuration of a keepalived on `host` (not started).
     pub fn new(host: Host, inst: &KaInstance) -> Keepalived {
+        Keepalived::with_bin(host, inst, "keepalived")
+    }
+
+    /// [`Keepalived::new`] running the program `bin` (a path, for 2.4.3).
+    pub fn with_bin(host: Host, inst: &KaInstance, bin: &str) -> Keepalived {
         let dir = host.dir().to_path_buf();
         let n = host.short_name().to_owned();
+        let tmp = dir.join(format!("{n}-keepalived-tmp"));
+        std::fs::create_dir_all(&tmp).expect("keepalived TMPDIR");
         Keepalived {
             conf: write_config(&dir, &format!("{n}-keepalived.conf"), &inst.conf()),
             pid_file: dir.join(format!("{n}-keepalived.pid")),
@@ -299,6 +363,8 @@ impl Keepalived {
             log: dir.join(format!("{n}-keepalived.log")),
             host,
             proc: None,
+            bin: bin.to_owned(),
+            tmp,
         }
     }
 
@@ -313,8 +379,9 @@ impl Keepalived {
             s(&self.vrrp_pid_file),
             s(&self.pid_file.with_extension("checkers.pid")),
         );
+        let tmp = s(&self.tmp);
         let args = [
-            "keepalived",
+            self.bin.as_str(),
             "--dont-fork",
             "--log-console",
             "--log-detail",
@@ -330,7 +397,17 @@ impl Keepalived {
             "--checkers_pid",
             cpid.as_str(),
         ];
-        self.proc = Some(self.host.spawn(&args, &self.log));
+        // keepalived 2.4.3 is built without LVS (scripts/keepalived-2.4.3.sh): it has no
+        // checker process, and no --checkers_pid.
+        let args = if self.bin == "keepalived" {
+            &args[..]
+        } else {
+            &args[..args.len() - 2]
+        };
+        self.proc = Some(
+            self.host
+                .spawn_env(args, &[("TMPDIR", tmp.as_str())], &self.log),
+        );
         expect_within(
             Duration::from_secs(10),
             "keepalived VRRP child started",
@@ -386,6 +463,93 @@ impl Keepalived {
         proc.signal(Signal::SIGSTOP);
         kill(Pid::from_raw(child), Signal::SIGKILL).expect("SIGKILL keepalived VRRP child");
         proc.stop(Signal::SIGKILL, Duration::from_secs(5));
+    }
+
+    /// Writes `inst` as the configuration and reloads (SIGHUP); returns once the VRRP child
+    /// has logged that it reloads and answers a data dump with the new file applied
+    /// (its `Reloading` line is logged before the new configuration is read).
+    pub fn reload(&mut self, inst: &KaInstance) {
+        std::fs::write(&self.conf, inst.conf()).expect("keepalived.conf");
+        let before = count_lines(&self.log_text(), "Reloading");
+        let proc = self.proc.as_ref().expect("keepalived running");
+        proc.signal(Signal::SIGHUP);
+        expect_within(
+            Duration::from_secs(10),
+            "keepalived reloads",
+            || count_lines(&self.log_text(), "Reloading") > before,
+            || self.log_text(),
+        );
+        // The dump is served by the same thread that applies the reload, after it.
+        let want = format!("Priority = {}", inst.priority);
+        expect_within(
+            Duration::from_secs(10),
+            "keepalived's data dump shows the new configuration",
+            || self.data().contains(&want),
+            || {
+                format!(
+                    "{}
+{}",
+                    self.data(),
+                    self.log_text()
+                )
+            },
+        );
+    }
+
+    /// Sends `sig` (propagated to the VRRP child) and reads the file it writes in [`Self::tmp`]
+    /// once it stops growing. The signal is sent again every second for 10 s: one that
+    /// arrives while the child reloads is lost.
+    fn dump(&self, sig: Signal, file: &str) -> String {
+        let path = self.tmp.join(file);
+        let proc = self.proc.as_ref().expect("keepalived running");
+        for _ in 0..10 {
+            let _ = std::fs::remove_file(&path);
+            proc.signal(sig);
+            let mut last = None;
+            let ok = wait_until(Duration::from_secs(1), Duration::from_millis(50), || {
+                let len = std::fs::metadata(&path).map(|m| m.len()).ok();
+                let stable = len.is_some_and(|l| l > 0) && len == last;
+                last = len;
+                stable
+            });
+            if ok {
+                return std::fs::read_to_string(&path).unwrap_or_default();
+            }
+        }
+        panic!(
+            "keepalived wrote no {}\n{}",
+            path.display(),
+            self.log_text()
+        );
+    }
+
+    /// The data dump (SIGUSR1, `keepalived.data`): the configuration in force.
+    pub fn data(&self) -> String {
+        self.dump(Signal::SIGUSR1, "keepalived.data")
+    }
+
+    /// The statistics (SIGUSR2, `keepalived.stats`).
+    pub fn stats(&self) -> String {
+        self.dump(Signal::SIGUSR2, "keepalived.stats")
+    }
+
+    /// One counter of `VI_1` in [`Self::stats`]: `name` (e.g. `Invalid HMAC`) under the
+    /// heading `section` (e.g. `Authentication Extension Errors`); 0 when absent.
+    pub fn stat(stats: &str, section: &str, name: &str) -> u64 {
+        let mut in_section = false;
+        for line in stats.lines() {
+            let t = line.trim();
+            if let Some(head) = t.strip_suffix(':') {
+                in_section = head == section;
+                continue;
+            }
+            if let Some((k, v)) = t.split_once(':') {
+                if (in_section || section.is_empty()) && k.trim() == name {
+                    return v.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        0
     }
 
     /// A clean stop (SIGTERM): keepalived sends priority 0 and removes its VIPs.
