@@ -43,11 +43,21 @@ impl RateLimit {
 
     /// Ask for a line under `key` at `now`.
     pub fn check(&mut self, key: &str, now: Instant) -> Verdict {
-        let w = self.keys.entry(key.to_owned()).or_insert(Window {
-            start: now,
-            count: 0,
-            suppressed: 0,
-        });
+        // A known key costs a lookup, no allocation (a flood of one kind
+        // asks here for every packet).
+        if !self.keys.contains_key(key) {
+            self.keys.insert(
+                key.to_owned(),
+                Window {
+                    start: now,
+                    count: 0,
+                    suppressed: 0,
+                },
+            );
+        }
+        let Some(w) = self.keys.get_mut(key) else {
+            return Verdict::Log;
+        };
         if now.duration_since(w.start) >= self.window {
             let suppressed = std::mem::take(&mut w.suppressed);
             w.start = now;
