@@ -15,7 +15,10 @@
 #
 # Under steady HTTP load from the client (one request per ~50 ms), faults are
 # injected at random: SIGKILL+restart of vrrpd, SIGKILL+restart of HAProxy, link
-# down/up, partition+heal, SIGHUP reload, the VIP deleted by hand, CPU stress.
+# down/up, partition+heal, SIGHUP reload, the VIP deleted by hand, CPU stress,
+# and bad packets: the client forges adverts of every auth_hmac class
+# (`vrrpd-labtool inject`; the balancers sign with a key and hear only each
+# other), each of which every balancer must count under its own reason.
 # Invariants (any breach is a violation, and the exit status is 1):
 #   - after each fault settles: exactly one namespace holds the VIP;
 #   - after a partition heals: the client's neighbour entry for the VIP is the
@@ -58,6 +61,10 @@ VRRPD="${VRRPD_BIN:-$REPO_DIR/target/debug/vrrpd}"
 if [ -z "${VRRPD_BIN:-}" ]; then
     (cd "$REPO_DIR" && cargo build -q --bin vrrpd) || { echo "build failed" >&2; exit 2; }
 fi
+LABTOOL="${LABTOOL_BIN:-$REPO_DIR/target/debug/vrrpd-labtool}"
+if [ -z "${LABTOOL_BIN:-}" ]; then
+    (cd "$REPO_DIR" && cargo build -q -p vrrpd-labtool) || { echo "build failed" >&2; exit 2; }
+fi
 [ -x "$VRRPD" ] || { echo "chaos.sh: no vrrpd binary at $VRRPD" >&2; exit 2; }
 
 RANDOM=$SEED
@@ -71,7 +78,7 @@ declare -A VPID=() HPID=()     # vrrpd / haproxy pid per balancer
 declare -A FAULTS=() LONGEST=() BOUND=()
 # Outage bound per fault type, in seconds after the fault's active part ended
 # (Master_Down_Interval of bal2 is 3.61 s; the HAProxy tracker polls at 1 s).
-BOUND=([kill_vrrpd]=7 [kill_haproxy]=8 [link]=7 [partition]=7 [sighup]=3 [vip_delete]=4 [cpu]=5)
+BOUND=([kill_vrrpd]=7 [kill_haproxy]=8 [link]=7 [partition]=7 [sighup]=3 [vip_delete]=4 [cpu]=5 [bad_packets]=2)
 WINDOWS=()        # "type start end" (end = active part end + bound)
 VIOLATIONS=()
 START_TS=$(date +%s)
@@ -128,6 +135,7 @@ echo ok > "$WORK/www/index.html"
 ip netns exec "$P-web" python3 -m http.server 8080 --bind "${ADDR[web]}" -d "$WORK/www" >"$WORK/web.log" 2>&1 &
 WEB_PID=$!
 
+(umask 077 && printf 'hex:%s\n' "$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')" >"$WORK/vrrp.key")
 for b in bal1 bal2; do
     cat >"$WORK/haproxy-$b.cfg" <<EOF
 global
@@ -155,6 +163,9 @@ priority = ${PRIO[$b]}
 advert_interval = "1s"
 virtual_ips = ["$VIP/24"]
 track = ["haproxy"]
+allowed_sources = ["${ADDR[bal1]}", "${ADDR[bal2]}"]
+[instance.auth_hmac]
+keys = { 1 = "file:$WORK/vrrp.key" }
 
 [[track]]
 name = "haproxy"
@@ -263,7 +274,7 @@ check_alive() {
 }
 
 # ---- faults ---------------------------------------------------------------
-FAULT_TYPES=(kill_vrrpd kill_haproxy link partition sighup vip_delete cpu)
+FAULT_TYPES=(kill_vrrpd kill_haproxy link partition sighup vip_delete cpu bad_packets)
 run_fault() {
     local f="$1" m t0 t1 victim
     m="$(holders)"; m="${m%% *}"; [ -n "$m" ] || m=bal1
@@ -306,6 +317,13 @@ run_fault() {
             nsx "$victim" timeout 5 sh -c 'while :; do :; done' &
             l2=$!
             wait "$l1" "$l2" ;;
+        bad_packets)
+            local out
+            out="$(nsx client "$LABTOOL" inject --vrid 12 --key-file "$WORK/vrrp.key" \
+                --peer "${ADDR[bal1]}" --peer "${ADDR[bal2]}" --own "${ADDR[client]}" \
+                --socket "$WORK/bal1.sock" --socket "$WORK/bal2.sock" 2>&1)" ||
+                violation "bad_packets: $out"
+            say "${out##*$'\n'}" ;;
     esac
     t1=$(now)
     FAULTS[$f]=$(( ${FAULTS[$f]:-0} + 1 ))

@@ -4,8 +4,10 @@
 //! tick, each on a new TCP connection, recording what happened to it.
 //! `report` turns the recording (plus fault/VRRP events and optional ab/wrk
 //! output) into a Markdown table and an SVG picture of the failover.
+//! `inject` is the chaos soak's bad-packet injector (forged `auth_hmac` classes).
 
 mod files;
+mod inject;
 mod plot;
 mod probe;
 mod report;
@@ -52,6 +54,35 @@ enum Command {
         /// served by another balancer) as events CSV (time,label).
         #[arg(long)]
         events: Option<PathBuf>,
+    },
+    /// Forge one round of bad adverts of every `auth_hmac` class (missing, bad tag, unknown
+    /// key, stale, replayed, source not allowed) against a virtual router, from this
+    /// namespace; with --socket, check every daemon counted each class. For chaos.sh.
+    Inject {
+        /// The virtual router.
+        #[arg(long)]
+        vrid: u8,
+        /// The daemons' key file (hex:... or raw bytes).
+        #[arg(long)]
+        key_file: PathBuf,
+        /// Its key id.
+        #[arg(long, default_value_t = 1)]
+        key_id: u8,
+        /// An allowed source (a daemon's address), spoofed by the forgeries; repeat.
+        #[arg(long = "peer", required = true)]
+        peers: Vec<std::net::Ipv4Addr>,
+        /// This host's address (not allowed).
+        #[arg(long)]
+        own: std::net::Ipv4Addr,
+        /// Packets of each class per spoofed source.
+        #[arg(long, default_value_t = 5)]
+        count: u32,
+        /// A daemon's control socket, to check its counters; repeat.
+        #[arg(long = "socket")]
+        sockets: Vec<PathBuf>,
+        /// The interface to send on.
+        #[arg(long, default_value = "ext0")]
+        interface: String,
     },
     /// Summarise a probe run (and/or ab/wrk output) as Markdown and SVG.
     Report {
@@ -144,6 +175,29 @@ fn main() -> Result<()> {
                 s.failed,
                 out.display()
             );
+            Ok(())
+        }
+        Command::Inject {
+            vrid,
+            key_file,
+            key_id,
+            peers,
+            own,
+            count,
+            sockets,
+            interface,
+        } => {
+            let line = inject::run(&inject::InjectArgs {
+                vrid,
+                key_file,
+                key_id,
+                peers,
+                own,
+                count,
+                sockets,
+                interface,
+            })?;
+            println!("inject: {line}");
             Ok(())
         }
         Command::Report {
