@@ -20,7 +20,7 @@ say() { printf '\n==> %s\n' "$*"; }
 
 # Debian packages the tests use. Installed only when missing.
 PKGS=(iproute2 iputils-ping procps psmisc curl haproxy keepalived frr nginx-light apache2-utils
-    debootstrap systemd-container lintian podman runc)
+    debootstrap systemd-container lintian podman runc nftables)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

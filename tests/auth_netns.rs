@@ -550,6 +550,8 @@ struct Pair {
     dir: PathBuf,
     master: Daemon,
     backup: Daemon,
+    /// A third host on the segment, without the key.
+    client: Host,
 }
 
 impl Pair {
@@ -558,6 +560,7 @@ impl Pair {
         let br = lab.add_bridge("lan");
         let h1 = lab.add_host("bal1", &br, "ext0", &format!("{BAL1}/24"));
         let h2 = lab.add_host("bal2", &br, "ext0", &format!("{BAL2}/24"));
+        let client = lab.add_host("client", &br, "ext0", &format!("{CLIENT}/24"));
         let dir = lab.dir().to_path_buf();
         let a = auth(&dir);
         let master = Daemon::start(h1, &dir, &pair_config(150, &a));
@@ -567,6 +570,7 @@ impl Pair {
             dir,
             master,
             backup,
+            client,
         };
         assert!(
             wait_until(Duration::from_secs(10), Duration::from_millis(20), || {
@@ -736,4 +740,77 @@ fn a_trailer_key_id_is_what_the_status_shows() {
         trailer_key_id(&with_trailer(&adv, ip("192.0.2.2"), ip(GROUP4), &t)),
         Some(3)
     );
+}
+
+/// The packets and bytes of each `counter ... drop` rule of the vrrpd table, by rule text.
+fn nft_counters(host: &Host) -> Vec<(String, u64)> {
+    let out = host.exec_ok(&["nft", "list", "chain", "inet", "vrrpd", "vrrp"]);
+    out.lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let (rule, rest) = l.split_once(" counter packets ")?;
+            let n = rest.split_whitespace().next()?.parse().ok()?;
+            Some((rule.to_owned(), n))
+        })
+        .collect()
+}
+
+fn nft_count(c: &[(String, u64)], rule: &str) -> u64 {
+    c.iter().find(|(r, _)| r == rule).map_or(0, |(_, n)| *n)
+}
+
+#[test]
+fn the_nftables_rules_of_security_md_drop_strangers_first() {
+    if !require_root() {
+        return;
+    }
+    if !tool_available("nft") {
+        let msg = "nft is missing (apt-get install nftables)";
+        if std::env::var(REQUIRE_NETNS_ENV).as_deref() == Ok("1") {
+            panic!("{REQUIRE_NETNS_ENV}=1 but {msg}");
+        }
+        loud(&format!(
+            "\n********** SKIPPED ({msg}): {} **********\n",
+            test_name()
+        ));
+        return;
+    }
+    let p = Pair::new("authnft", &|dir| format!("{}\n", keys_line(dir, &[1])));
+    let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/nftables/vrrpd.nft");
+    for h in [&p.master.host, &p.backup.host] {
+        h.exec_ok(&["nft", "-f", &rules.to_string_lossy()]);
+    }
+    let t = p.snapshot();
+    // The peers' own adverts pass the rules.
+    p.hears("auth_signed_received", 10, t);
+    let before = nft_counters(&p.master.host);
+    let tx = RawSender::new(&p.client, "ext0");
+    let adv = v3(21, 254, 10, &["172.16.1.254"]);
+    let (c, b2, g) = (ip(CLIENT), ip(BAL2), ip(GROUP4));
+    // A stranger with its own address, and a packet from a router away: the kernel drops
+    // both, vrrpd never sees them.
+    assert!(tx.send(&ip_packet(c, g, 255, &plain(&adv, c, g))));
+    assert!(tx.send(&ip_packet(b2, g, 64, &plain(&adv, b2, g))));
+    assert!(
+        wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
+            let now = nft_counters(&p.master.host);
+            nft_count(&now, "ip saddr != @peers4") > nft_count(&before, "ip saddr != @peers4")
+                && nft_count(&now, "ip ttl != 255") > nft_count(&before, "ip ttl != 255")
+        }),
+        "{:?}",
+        nft_counters(&p.master.host)
+    );
+    assert_eq!(total(&all_drops(&p.master.status())), 0, "vrrpd saw them");
+    // What the rules cannot do: a peer's address spoofed on the segment passes them; only
+    // the HMAC refuses it.
+    assert!(tx.send(&ip_packet(b2, g, 255, &plain(&adv, b2, g))));
+    assert!(
+        wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
+            drop_of(&all_drops(&p.master.status()), "VI_1/auth_missing") == 1
+        }),
+        "{}",
+        p.ctx()
+    );
+    assert_eq!(p.snapshot(), t, "a flap\n{}", p.ctx());
+    assert_eq!(p.master.state("VI_1"), "MASTER");
 }
