@@ -5,7 +5,8 @@
 # tests/peers/keepalived-2.4.3.tar.gz.sha256) into a cache keyed by the
 # tarball's sha256, /opt/keepalived-2.4.3-<first 12 hex digits>, and prints the
 # path of the keepalived binary on stdout (progress goes to stderr). A second
-# run finds the cache and only prints the path. About 3 minutes cold on 2 cores.
+# run finds the cache and only prints the path. About 26 s of CPU cold (1 min 12 s
+# wall on the loaded 2-core machine; docs/TESTING.md), 0.14 s cached.
 #
 # Concurrent callers (cargo runs tests in parallel) wait on a lock and build
 # once. The build lands in a scratch directory and is renamed into place only
@@ -73,7 +74,7 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/keepalived-2.4.3-build.XXXXXX")"
 stage="$parent/.keepalived-2.4.3-${want:0:12}.stage"
 rm -rf "$stage"
 trap 'rm -rf "$work" "$stage"' EXIT
-log "building keepalived 2.4.3 into $prefix (about 3 minutes; log in $work/build.log while it runs)"
+log "building keepalived 2.4.3 into $prefix (about 30 s to a minute; log in $work/build.log while it runs)"
 tar xzf "$tarball" -C "$work"
 src="$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'keepalived*' | head -n1)"
 [[ -n $src ]] || die "the tarball holds no keepalived* directory"
