@@ -97,7 +97,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Check) => match vrrpd::config::load(&cli.config) {
-            Ok(_) => {
+            Ok(c) => {
+                // What the daemon would log at warn level on start and reload.
+                for w in &c.warnings {
+                    eprintln!("{}: warning: {w}", cli.config.display());
+                }
                 println!("ok");
                 ExitCode::SUCCESS
             }

@@ -143,3 +143,40 @@ fn missing_file_is_reported() {
         "{err}"
     );
 }
+
+/// A file that is valid but weaker than it looks: `check` says ok and prints
+/// the warning the daemon logs at start (here: a sync group mixing an
+/// `auth_hmac`-enforced member with an unsigned one).
+#[test]
+fn warnings_are_printed_with_ok() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("vrrpd-check-warn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("sync.toml");
+    let key = "hex:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+    std::fs::write(
+        &file,
+        format!(
+            "[[instance]]\nname = \"A\"\ninterface = \"ext0\"\nvrid = 12\n\
+             virtual_ips = [\"172.16.1.254/24\"]\n\
+             [instance.auth_hmac]\nkeys = {{ 1 = \"{key}\" }}\n\
+             [[instance]]\nname = \"B\"\ninterface = \"int0\"\nvrid = 13\n\
+             virtual_ips = [\"10.0.0.254/24\"]\n\
+             [[sync_group]]\nname = \"G\"\ninstances = [\"A\", \"B\"]\n"
+        ),
+    )
+    .unwrap();
+    // An inline key needs the file closed to others.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (ok, stdout, stderr) = check(&file);
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout.trim(), "ok");
+    assert!(
+        stderr.starts_with(&format!(
+            "{}: warning: sync_group[0] (\"G\"): \"B\" (no auth_hmac) accepts unsigned adverts while \"A\" enforces auth_hmac",
+            file.display()
+        )),
+        "{stderr}"
+    );
+}

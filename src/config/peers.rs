@@ -146,6 +146,57 @@ pub(super) fn insecure_warning(i: &super::Instance, index: usize) -> Option<Stri
     ))
 }
 
+/// The warning logged at every start and reload for a sync group that mixes
+/// an instance with `auth_hmac` in enforce mode and one that accepts unsigned
+/// adverts (no `auth_hmac`, or receive-only or permissive): a stranger who
+/// wins the weaker member's election with a forged advert holds every member
+/// out of mastership (`core::sync::holds`), the enforced one included.
+pub(super) fn sync_group_warning(
+    group: &super::SyncGroup,
+    index: usize,
+    instances: &[super::Instance],
+) -> Option<String> {
+    let member = |name: &String| instances.iter().find(|i| &i.name == name);
+    let enforced = |i: &super::Instance| {
+        i.auth_hmac
+            .as_ref()
+            .is_some_and(|a| a.mode == Mode::Enforce)
+    };
+    let strong: Vec<&str> = group
+        .instances
+        .iter()
+        .filter_map(member)
+        .filter(|i| enforced(i))
+        .map(|i| i.name.as_str())
+        .collect();
+    if strong.is_empty() {
+        return None;
+    }
+    let weak: Vec<String> = group
+        .instances
+        .iter()
+        .filter_map(member)
+        .filter(|i| !enforced(i))
+        .map(|i| match &i.auth_hmac {
+            None => format!("\"{}\" (no auth_hmac)", i.name),
+            Some(a) => format!("\"{}\" (auth_hmac mode \"{}\")", i.name, a.mode),
+        })
+        .collect();
+    if weak.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "sync_group[{index}] (\"{}\"): {} accept{} unsigned adverts while {} enforce{} auth_hmac: \
+         a stranger who wins the election of an unsigned member with a forged advert holds every member \
+         of the group out of mastership, the enforced ones too; set auth_hmac with mode = \"enforce\" on every member",
+        group.name,
+        weak.join(", "),
+        if weak.len() == 1 { "s" } else { "" },
+        strong.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", "),
+        if strong.len() == 1 { "s" } else { "" },
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{parse_str_with, Config, ConfigIssue, KeyEnv};
@@ -311,5 +362,68 @@ mod tests {
                 issues[0].reason
             );
         }
+    }
+
+    /// Two instances in one sync group; `a` and `b` are their extra lines
+    /// (an `[instance.auth_hmac]` table, or nothing).
+    fn group(a: &str, b: &str, sync: bool) -> String {
+        let inst = |name: &str, vrid: u8, ip: &str, extra: &str| {
+            format!(
+                "[[instance]]\nname = \"{name}\"\ninterface = \"ext0\"\nvrid = {vrid}\n\
+                 virtual_ips = [\"{ip}/24\"]\n{extra}\n"
+            )
+        };
+        let sg = if sync {
+            "[[sync_group]]\nname = \"G\"\ninstances = [\"A\", \"B\"]\n"
+        } else {
+            ""
+        };
+        format!(
+            "{}{}{sg}",
+            inst("A", 12, "172.16.1.254", a),
+            inst("B", 13, "172.16.2.254", b)
+        )
+    }
+
+    fn auth(mode: &str) -> String {
+        format!("[instance.auth_hmac]\nmode = \"{mode}\"\nkeys = {{ 1 = \"{KEY}\" }}\n")
+    }
+
+    #[test]
+    fn sync_group_mixing_enforced_and_unsigned_members_is_warned_about() {
+        let enforce = auth("enforce");
+        for (b, what) in [
+            (String::new(), "\"B\" (no auth_hmac)"),
+            (auth("permissive"), "\"B\" (auth_hmac mode \"permissive\")"),
+            (
+                auth("receive-only"),
+                "\"B\" (auth_hmac mode \"receive-only\")",
+            ),
+        ] {
+            let c = parse(&group(&enforce, &b, true)).unwrap();
+            assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+            let w = &c.warnings[0];
+            assert!(
+                w.starts_with(&format!(
+                    "sync_group[0] (\"G\"): {what} accepts unsigned adverts while \"A\" enforces auth_hmac"
+                )),
+                "{w}"
+            );
+            assert!(w.contains("holds every member"), "{w}");
+            // The same two instances outside a group: nothing to warn about.
+            assert!(parse(&group(&enforce, &b, false))
+                .unwrap()
+                .warnings
+                .is_empty());
+        }
+        // Every member enforced, or none: no warning.
+        assert!(parse(&group(&enforce, &enforce, true))
+            .unwrap()
+            .warnings
+            .is_empty());
+        assert!(parse(&group("", &auth("permissive"), true))
+            .unwrap()
+            .warnings
+            .is_empty());
     }
 }

@@ -155,6 +155,12 @@ pub(super) fn validate(raw: RawConfig, env: &KeyEnv) -> Result<Config, Vec<Confi
             .iter()
             .enumerate()
             .filter_map(|(n, i)| peers::insecure_warning(i, n))
+            .chain(
+                sync_groups
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(g, sg)| peers::sync_group_warning(sg, g, &instances)),
+            )
             .collect();
         Ok(Config {
             global,
