@@ -10,7 +10,8 @@
 //! - The receive-only -> permissive -> enforce rollout across both, by reloads in either
 //!   order, without a flap.
 //! - A wrong key: both become master, and each counts the other's adverts as a bad HMAC
-//!   (vrrpd's `auth_bad_tag`, keepalived's `Invalid HMAC` in its SIGUSR2 statistics).
+//!   (vrrpd's `auth_bad_tag`, keepalived's `Invalid HMAC` in its SIGUSR2 statistics); with
+//!   keepalived raised to priority 200, vrrpd counts its adverts and stays master.
 //!
 //! At every step keepalived's statistics must show no authentication error and vrrpd's status
 //! no drop at all. The results are written down in docs/INTEROP.md.
@@ -505,6 +506,30 @@ fn wrong_key_both_count_it_two_masters() {
     assert!(
         h.v.log_text().contains("reason=\"auth_bad_tag\""),
         "{}",
+        h.ctx()
+    );
+    // keepalived now outranks vrrpd, still with the wrong key: vrrpd hears its
+    // priority-200 adverts (more bad tags) and must not follow them. A vrrpd that
+    // counted the bad tag but let the advert through would go BACKUP at once.
+    let bad_before = h.v.drop_count("auth_bad_tag");
+    let backups_before = count_lines(&h.v.log_text(), "Entering BACKUP STATE");
+    h.reload_ka(200, Some(&wrong));
+    expect_within(
+        Duration::from_secs(10),
+        "vrrpd counts keepalived's priority-200 adverts as bad tags",
+        || h.v.drop_count("auth_bad_tag") > bad_before,
+        || h.ctx(),
+    );
+    expect_steady(
+        Duration::from_millis(1500),
+        "vrrpd stays MASTER under keepalived's higher-priority adverts with the wrong key",
+        || h.v.state() == "MASTER" && h.vrrpd_holds(),
+        || h.ctx(),
+    );
+    assert_eq!(
+        count_lines(&h.v.log_text(), "Entering BACKUP STATE"),
+        backups_before,
+        "vrrpd followed an advert with a bad tag\n{}",
         h.ctx()
     );
     // Set right again: one master.
