@@ -8,6 +8,16 @@
 //! kernel refuses (no `CAP_SYS_NICE`, `RLIMIT_MEMLOCK`, a container) is
 //! reported and skipped; the daemon runs either way.
 //!
+//! A real-time policy set before exec is kept as it is: the shipped systemd
+//! unit sets `SCHED_RR` priority 10 itself (`CPUSchedulingPolicy=rr`,
+//! `CPUSchedulingPriority=10`), so that the daemon needs no `CAP_SYS_NICE`,
+//! and vrrpd then changes nothing (the unit's `RestrictRealtime=yes` would
+//! refuse a change anyway). Only `VRRPD_REALTIME=N` asks for another
+//! priority. A `SCHED_RESET_ON_FORK` flag is cleared if the kernel allows it
+//! (with it, the advert keeper would start `SCHED_OTHER`), else reported.
+//! The memory lock needs an unlimited `RLIMIT_MEMLOCK` hard limit
+//! (`LimitMEMLOCK=infinity` in the unit) or `CAP_SYS_RESOURCE`.
+//!
 //! Threads the daemon starts later (the advert keeper) inherit the real-time
 //! policy. Children (script trackers, notify scripts) do not: they go back
 //! to `SCHED_OTHER` between fork and exec (`track::exec`), and never get the
@@ -39,6 +49,11 @@ pub struct Settings {
     pub lock_memory: bool,
     /// `SCHED_RR` priority 1..=99, or `None` to stay `SCHED_OTHER`.
     pub rt_priority: Option<u8>,
+    /// Whether `rt_priority` was asked for by name (`VRRPD_REALTIME=N`):
+    /// then a real-time policy inherited at another priority is changed.
+    /// Otherwise an inherited real-time policy (set by systemd's
+    /// `CPUSchedulingPolicy=`) is kept as it is.
+    pub rt_explicit: bool,
     /// `PR_SET_TIMERSLACK` in nanoseconds, or `None` to keep the default.
     pub timer_slack_ns: Option<u64>,
 }
@@ -48,6 +63,7 @@ impl Settings {
     pub const DEFAULT: Settings = Settings {
         lock_memory: true,
         rt_priority: Some(DEFAULT_PRIORITY),
+        rt_explicit: false,
         timer_slack_ns: Some(TIMER_SLACK_NS),
     };
 
@@ -55,6 +71,7 @@ impl Settings {
     pub const OFF: Settings = Settings {
         lock_memory: false,
         rt_priority: None,
+        rt_explicit: false,
         timer_slack_ns: None,
     };
 
@@ -66,6 +83,7 @@ impl Settings {
             Some(n) => match n.parse::<u8>() {
                 Ok(p @ 1..=99) => Settings {
                     rt_priority: Some(p),
+                    rt_explicit: true,
                     ..Settings::DEFAULT
                 },
                 _ => Settings::DEFAULT,
@@ -91,6 +109,9 @@ pub(super) fn says_off(v: &str) -> bool {
 pub enum Outcome {
     /// Applied.
     Applied(&'static str),
+    /// Already in force before vrrpd started (set by its service manager);
+    /// left as it is. The text says what was found.
+    Kept(String),
     /// Refused by the kernel; the daemon goes on without it.
     Failed(&'static str, std::io::Error),
 }
@@ -99,8 +120,95 @@ impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Outcome::Applied(what) => write!(f, "{what}: applied"),
+            Outcome::Kept(what) => write!(f, "{what}: kept"),
             Outcome::Failed(what, e) => write!(f, "{what}: not applied ({e})"),
         }
+    }
+}
+
+/// A thread's scheduling policy, as `sched_getscheduler` and
+/// `sched_getparam` report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// `SCHED_OTHER`, `SCHED_FIFO`, `SCHED_RR`, ... (without the flag below).
+    pub policy: libc::c_int,
+    /// The real-time priority (0 under the normal policies).
+    pub priority: libc::c_int,
+    /// `SCHED_RESET_ON_FORK`: new threads and children start `SCHED_OTHER`.
+    pub reset_on_fork: bool,
+}
+
+impl Policy {
+    /// The calling thread's policy.
+    pub fn current() -> std::io::Result<Policy> {
+        // SAFETY: pid 0 is the calling thread; no pointer is passed.
+        let p = unsafe { libc::sched_getscheduler(0) };
+        if p < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let mut param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: pid 0 is the calling thread; `param` is a valid, writable
+        // sched_param that outlives the call.
+        if unsafe { libc::sched_getparam(0, &mut param) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Policy {
+            policy: p & !libc::SCHED_RESET_ON_FORK,
+            priority: param.sched_priority,
+            reset_on_fork: p & libc::SCHED_RESET_ON_FORK != 0,
+        })
+    }
+
+    /// `SCHED_RR` or `SCHED_FIFO`.
+    pub fn is_realtime(&self) -> bool {
+        self.policy == libc::SCHED_RR || self.policy == libc::SCHED_FIFO
+    }
+
+    fn name(&self) -> &'static str {
+        match self.policy {
+            libc::SCHED_RR => "SCHED_RR",
+            libc::SCHED_FIFO => "SCHED_FIFO",
+            _ => "a normal policy",
+        }
+    }
+}
+
+/// What to do about the scheduling policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SchedPlan {
+    /// The policy in force is right: change nothing.
+    Keep,
+    /// `sched_setscheduler(0, policy, priority)`, without
+    /// `SCHED_RESET_ON_FORK`; `what` names it in the log.
+    Set {
+        policy: libc::c_int,
+        priority: libc::c_int,
+        what: &'static str,
+    },
+}
+
+/// The plan for a thread running `current` that wants `SCHED_RR` at `want`
+/// (`explicit`: asked for by name, see [`Settings::rt_explicit`]). A
+/// real-time policy set before exec is kept (its priority is the service
+/// manager's choice) unless another priority was asked for by name; a
+/// `SCHED_RESET_ON_FORK` flag is always cleared, since the daemon's own
+/// threads must inherit the policy.
+fn plan(current: Policy, want: u8, explicit: bool) -> SchedPlan {
+    let want = libc::c_int::from(want.clamp(1, 99));
+    let right = current.is_realtime()
+        && (!explicit || (current.policy == libc::SCHED_RR && current.priority == want));
+    match (right, current.reset_on_fork) {
+        (true, false) => SchedPlan::Keep,
+        (true, true) => SchedPlan::Set {
+            policy: current.policy,
+            priority: current.priority,
+            what: "real-time policy without SCHED_RESET_ON_FORK",
+        },
+        (false, _) => SchedPlan::Set {
+            policy: libc::SCHED_RR,
+            priority: want,
+            what: "SCHED_RR",
+        },
     }
 }
 
@@ -138,19 +246,45 @@ pub fn apply(s: &Settings) -> Vec<Outcome> {
         }
     }
     if let Some(p) = s.rt_priority {
-        let param = libc::sched_param {
-            sched_priority: libc::c_int::from(p.clamp(1, 99)),
-        };
-        // SAFETY: pid 0 is the calling thread; `param` is a valid
-        // sched_param that outlives the call.
-        // Without SCHED_RESET_ON_FORK: the daemon's own threads (the
-        // advert keeper) must inherit it, as they start after CAP_SYS_NICE
-        // is dropped and could not take it any more. Programs the daemon
-        // runs go back to SCHED_OTHER before exec (track::exec).
-        let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_RR, &param) };
-        out.push(result("SCHED_RR", rc));
+        out.push(scheduling(p, s.rt_explicit));
     }
     out
+}
+
+/// Takes `SCHED_RR` at `want`, or keeps the real-time policy in force
+/// (see [`plan`]).
+fn scheduling(want: u8, explicit: bool) -> Outcome {
+    // If the policy cannot be read, try to set it: the kernel decides.
+    let current = Policy::current().unwrap_or(Policy {
+        policy: libc::SCHED_OTHER,
+        priority: 0,
+        reset_on_fork: false,
+    });
+    match plan(current, want, explicit) {
+        SchedPlan::Keep => Outcome::Kept(format!(
+            "{} priority {} (set before exec, e.g. by the unit's CPUSchedulingPolicy=)",
+            current.name(),
+            current.priority
+        )),
+        SchedPlan::Set {
+            policy,
+            priority,
+            what,
+        } => {
+            let param = libc::sched_param {
+                sched_priority: priority,
+            };
+            // SAFETY: pid 0 is the calling thread; `param` is a valid
+            // sched_param that outlives the call.
+            // Without SCHED_RESET_ON_FORK: the daemon's own threads (the
+            // advert keeper) must inherit it, as they start after
+            // CAP_SYS_NICE is dropped and could not take it any more.
+            // Programs the daemon runs go back to SCHED_OTHER before exec
+            // (track::exec).
+            let rc = unsafe { libc::sched_setscheduler(0, policy, &param) };
+            result(what, rc)
+        }
+    }
 }
 
 fn result(what: &'static str, rc: libc::c_int) -> Outcome {
@@ -161,14 +295,56 @@ fn result(what: &'static str, rc: libc::c_int) -> Outcome {
     }
 }
 
-/// Applies [`Settings::from_env`] and logs each outcome (info when applied,
-/// warn when refused). The hook `main` calls.
+/// What an operator can do about a refused setting.
+fn hint(what: &str) -> String {
+    match what {
+        "RLIMIT_MEMLOCK unlimited" => {
+            let mut lim = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: getrlimit writes into a valid rlimit that outlives the call.
+            let hard = if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut lim) } == 0 {
+                format!("{} bytes", lim.rlim_max)
+            } else {
+                "unknown".to_owned()
+            };
+            format!(
+                "memory not locked: the RLIMIT_MEMLOCK hard limit is {hard} and raising it needs \
+                 CAP_SYS_RESOURCE; give vrrpd an unlimited one (systemd: LimitMEMLOCK=infinity, \
+                 as the shipped unit does, which needs a PID 1 that may raise it; \
+                 docker/podman: --ulimit memlock=-1:-1)"
+            )
+        }
+        "SCHED_RR" => match Policy::current() {
+            Ok(p) if p.is_realtime() => format!(
+                "still {} priority {}, set before exec: under systemd change \
+                 CPUSchedulingPriority= in the unit, not VRRPD_REALTIME",
+                p.name(),
+                p.priority
+            ),
+            _ => "running SCHED_OTHER: under systemd, CPUSchedulingPolicy=rr and \
+                  CPUSchedulingPriority=10 in the unit (the shipped unit has them); \
+                  elsewhere CAP_SYS_NICE, or an rtprio limit of 10 or more"
+                .to_owned(),
+        },
+        "real-time policy without SCHED_RESET_ON_FORK" => "SCHED_RESET_ON_FORK is set (the \
+             unit's CPUSchedulingResetOnFork=yes?): the advert keeper thread will run \
+             SCHED_OTHER; remove it"
+            .to_owned(),
+        _ => String::new(),
+    }
+}
+
+/// Applies [`Settings::from_env`] and logs each outcome (info when applied
+/// or kept, warn with a hint when refused). The hook `main` calls.
 pub fn apply_from_env() {
     let s = Settings::from_env();
     for o in apply(&s) {
-        match o {
+        match &o {
             Outcome::Applied(_) => tracing::info!(priority = ?s.rt_priority, "realtime: {o}"),
-            Outcome::Failed(..) => tracing::warn!("realtime: {o}"),
+            Outcome::Kept(_) => tracing::info!("realtime: {o}"),
+            Outcome::Failed(what, _) => tracing::warn!(hint = %hint(what), "realtime: {o}"),
         }
     }
 }
@@ -185,6 +361,121 @@ mod tests {
         assert_eq!(Settings::from_env_value(Some("20")).rt_priority, Some(20));
         assert_eq!(Settings::from_env_value(Some("100")), Settings::DEFAULT);
         assert_eq!(Settings::from_env_value(Some("on")), Settings::DEFAULT);
+    }
+
+    #[test]
+    fn explicit_priority() {
+        assert!(!Settings::from_env_value(None).rt_explicit);
+        assert!(!Settings::from_env_value(Some("on")).rt_explicit);
+        assert!(Settings::from_env_value(Some("20")).rt_explicit);
+    }
+
+    fn pol(policy: libc::c_int, priority: libc::c_int, reset_on_fork: bool) -> Policy {
+        Policy {
+            policy,
+            priority,
+            reset_on_fork,
+        }
+    }
+
+    fn set(policy: libc::c_int, priority: libc::c_int) -> SchedPlan {
+        SchedPlan::Set {
+            policy,
+            priority,
+            what: "SCHED_RR",
+        }
+    }
+
+    #[test]
+    fn plan_from_a_normal_policy_takes_sched_rr() {
+        let other = pol(libc::SCHED_OTHER, 0, false);
+        assert_eq!(plan(other, 10, false), set(libc::SCHED_RR, 10));
+        assert_eq!(plan(other, 20, true), set(libc::SCHED_RR, 20));
+    }
+
+    #[test]
+    fn plan_keeps_a_real_time_policy_set_before_exec() {
+        // systemd's CPUSchedulingPolicy=rr / CPUSchedulingPriority=10.
+        assert_eq!(
+            plan(pol(libc::SCHED_RR, 10, false), 10, false),
+            SchedPlan::Keep
+        );
+        // The unit's priority is the operator's choice, and so is FIFO.
+        assert_eq!(
+            plan(pol(libc::SCHED_RR, 30, false), 10, false),
+            SchedPlan::Keep
+        );
+        assert_eq!(
+            plan(pol(libc::SCHED_FIFO, 5, false), 10, false),
+            SchedPlan::Keep
+        );
+        // Asked for by name: that priority.
+        assert_eq!(
+            plan(pol(libc::SCHED_RR, 20, false), 20, true),
+            SchedPlan::Keep
+        );
+        assert_eq!(
+            plan(pol(libc::SCHED_RR, 30, false), 20, true),
+            set(libc::SCHED_RR, 20)
+        );
+        assert_eq!(
+            plan(pol(libc::SCHED_FIFO, 20, false), 20, true),
+            set(libc::SCHED_RR, 20)
+        );
+    }
+
+    #[test]
+    fn plan_clears_reset_on_fork() {
+        // CPUSchedulingResetOnFork=yes: the keeper thread would not inherit.
+        let clear = |policy, priority| SchedPlan::Set {
+            policy,
+            priority,
+            what: "real-time policy without SCHED_RESET_ON_FORK",
+        };
+        assert_eq!(
+            plan(pol(libc::SCHED_RR, 10, true), 10, false),
+            clear(libc::SCHED_RR, 10)
+        );
+        assert_eq!(
+            plan(pol(libc::SCHED_FIFO, 7, true), 10, false),
+            clear(libc::SCHED_FIFO, 7)
+        );
+        // Asked for by name: that priority, without the flag.
+        assert_eq!(
+            plan(pol(libc::SCHED_RR, 20, true), 10, true),
+            set(libc::SCHED_RR, 10)
+        );
+    }
+
+    /// Started already SCHED_RR (as under the shipped unit), vrrpd makes no
+    /// scheduling call: it keeps the policy, and its new threads inherit it.
+    /// Needs CAP_SYS_NICE to set up (root), else skipped.
+    #[test]
+    fn an_inherited_sched_rr_is_kept_and_inherited() {
+        let seen = std::thread::spawn(|| {
+            let rr = libc::sched_param { sched_priority: 3 };
+            // SAFETY: sets this test thread's own policy from a valid param.
+            if unsafe { libc::sched_setscheduler(0, libc::SCHED_RR, &rr) } != 0 {
+                eprintln!("SKIPPED: cannot take SCHED_RR (not root)");
+                return None;
+            }
+            let s = Settings {
+                rt_priority: Some(DEFAULT_PRIORITY),
+                ..Settings::OFF
+            };
+            let out = apply(&s);
+            let child = std::thread::spawn(|| Policy::current().ok())
+                .join()
+                .ok()
+                .flatten();
+            Some((format!("{out:?}"), Policy::current().ok(), child))
+        })
+        .join()
+        .unwrap();
+        let Some((out, me, child)) = seen else { return };
+        assert!(out.contains("Kept(\"SCHED_RR priority 3"), "{out}");
+        assert_eq!(me, Some(pol(libc::SCHED_RR, 3, false)));
+        assert_eq!(child, Some(pol(libc::SCHED_RR, 3, false)));
     }
 
     #[test]
