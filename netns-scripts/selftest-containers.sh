@@ -13,6 +13,9 @@
 # 3. vrrpd under systemd, in the containers:
 #    - vrrpd.service becomes active only after the daemon's READY=1;
 #    - /proc/PID/status of the daemon: CAP_NET_ADMIN and CAP_NET_RAW only;
+#    - real time from the unit: every thread of the daemon (event loop, advert
+#      keeper) SCHED_RR priority 10, still only the two capabilities, no
+#      refusal in the journal; a script tracker it runs is SCHED_OTHER;
 #    - journalctl -u vrrpd holds "(VI_1) Entering MASTER STATE" with its reason;
 #    - systemctl reload: the new priority is in force, same PID, no transition;
 #    - systemctl stop: the VIP is gone when it returns, the backup got priority 0;
@@ -151,6 +154,9 @@ unit_has() { grep -qx "$1" <<<"$UNIT"; }
 check "the unit is Type=notify" unit_has 'Type=notify'
 check "the unit's capability ceiling is CAP_NET_ADMIN CAP_NET_RAW" \
     unit_has 'CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW'
+check "the unit sets SCHED_RR (CPUSchedulingPolicy=rr)" unit_has 'CPUSchedulingPolicy=rr'
+check "the unit sets priority 10 (CPUSchedulingPriority=10)" unit_has 'CPUSchedulingPriority=10'
+check "the unit asks for an unlimited memory lock (LimitMEMLOCK=infinity)" unit_has 'LimitMEMLOCK=infinity'
 if lintian --fail-on error "$DEB" >"$OUT/lintian.txt" 2>&1 && ! grep -q '^E: ' "$OUT/lintian.txt"; then
     ok "lintian: no error; warnings: $(grep '^W: ' "$OUT/lintian.txt" | awk '{print $3}' | paste -sd' ' -)"
 else
@@ -209,6 +215,84 @@ for b in bal1 bal2; do
     check "$b: vrrpd (pid $pid in the container) has $caps" is_eq "$caps" \
         "CapInh: 0000000000000000 CapPrm: 0000000000003000 CapEff: 0000000000003000 CapBnd: 0000000000003000 CapAmb: 0000000000000000 "
 done
+
+# ---------------------------------------------------------------------------
+step "real-time scheduling from the unit: SCHED_RR 10 in every thread, two capabilities"
+# threads BAL PID: "comm policy rt_priority" for each thread of PID (fields
+# 2, 41 and 40 of /proc/PID/task/TID/stat; policy 2 is SCHED_RR). A thread
+# that ends while it is read (tokio's blocking pool) is left out.
+threads() {
+    # shellcheck disable=SC2016  # expanded by the container's sh
+    ct "$1" sh -c 'for t in /proc/$0/task/*; do
+        s="$(cat "$t/stat" 2>/dev/null)" && c="$(cat "$t/comm" 2>/dev/null)" || continue
+        set -- ${s##*) }; echo "$c ${39} ${38}"; done' "$2"
+}
+all_rr10() { [ -n "$1" ] && ! grep -qv ' 2 10$' <<<"$1"; }
+has_line() { grep -q -- "$2" <<<"$1"; } # has_line TEXT REGEX
+# no_sched_refusal TEXT: no "not applied" in TEXT but the memory lock's.
+no_sched_refusal() { ! grep 'not applied' <<<"$1" | grep -qv 'RLIMIT_MEMLOCK'; }
+memlock_applied() { grep -q 'mlockall(on fault): applied' <<<"$1" && ! grep -q 'not applied' <<<"$1"; }
+memlock_hard() { ct "$1" cat /proc/1/limits | awk '/^Max locked memory/ {print $5}'; }
+# memlock_grantable BAL: the container's PID 1 may lift RLIMIT_MEMLOCK for the
+# unit (it has CAP_SYS_RESOURCE, or its own hard limit is unlimited).
+memlock_grantable() {
+    local eff hard
+    eff="$(ct "$1" cat /proc/1/status | awk '/^CapEff:/ {print $2}')"
+    hard="$(memlock_hard "$1")"
+    (((0x$eff >> 24) & 1)) || [ "$hard" = unlimited ]
+}
+for b in bal1 bal2; do
+    pid="$(prop "$b" vrrpd MainPID)"
+    t="$(threads "$b" "$pid")"
+    printf '%s: %s\n' "$b" "$t" >>"$LOG"
+    check "$b: every thread of vrrpd is SCHED_RR priority 10: $(paste -sd, - <<<"$t")" all_rr10 "$t"
+    check "$b: the advert keeper thread is among them" has_line "$t" '^vrrpd-keeper 2 10$'
+    check "$b: vrrpd still holds only CAP_NET_ADMIN CAP_NET_RAW (CapEff 0000000000003000)" \
+        is_eq "$(ct "$b" cat "/proc/$pid/status" | awk '/^CapEff:/ {print $2}')" 0000000000003000
+    # This run of the daemon (its PID) only.
+    rt="$(ct "$b" journalctl --no-pager -o cat -u vrrpd.service "_PID=$pid" | grep 'realtime: ' || true)"
+    printf '%s\n' "$rt" >"$OUT/realtime-$b.txt"
+    check "$b: journal: 'realtime: SCHED_RR priority 10 (set before exec ...): kept'" \
+        has_line "$rt" 'realtime: SCHED_RR priority 10 (set before exec.*: kept'
+    check "$b: journal: no scheduling refusal ('realtime: ... not applied' other than the memory lock)" \
+        no_sched_refusal "$rt"
+    if memlock_grantable "$b"; then
+        check "$b: journal: memory locked ('mlockall(on fault): applied', no refusal)" \
+            memlock_applied "$rt"
+    else
+        # Here PID 1 itself cannot lift the limit: systemd set the highest it
+        # could, and vrrpd must say why it runs without the lock.
+        printf '[ct-test] NOTE  %s: the container'"'"'s init cannot raise RLIMIT_MEMLOCK (no CAP_SYS_RESOURCE on this host, hard limit %s): LimitMEMLOCK=infinity cannot be honoured and the memory lock is not checked\n' \
+            "$b" "$(memlock_hard "$b")"
+        check "$b: journal: the memory lock refused with its reason (the hard limit)" \
+            has_line "$rt" 'RLIMIT_MEMLOCK unlimited: not applied.*hint=memory not locked: the RLIMIT_MEMLOCK hard limit is'
+    fi
+done
+# A program vrrpd runs is a normal process again (track::exec): a script
+# tracker on the backup writes its own policy and rt_priority.
+conf2="$STATE/ct/bal2/root/etc/vrrpd/vrrp.toml"
+cp "$conf2" "$OUT/bal2.toml.orig"
+sed -i 's/^track = \["haproxy"\]$/track = ["haproxy", "policy"]/' "$conf2"
+cat >>"$conf2" <<'EOF'
+
+[[track]]
+name = "policy"
+type = "script"
+argv = ["/bin/sh", "-c", 'set -- $(cat /proc/$$/stat); echo "${41} ${40}" >/run/vrrpd/track-policy']
+interval = "1s"
+weight = -1
+EOF
+quiet ct bal2 rm -f /run/vrrpd/track-policy
+quiet ct bal2 systemctl reload vrrpd
+ran() { ct bal2 test -s /run/vrrpd/track-policy; }
+if wait_until 30 ran; then
+    check "bal2: the script tracker vrrpd runs is SCHED_OTHER (policy 0, rt_priority 0)" \
+        is_eq "$(ct bal2 cat /run/vrrpd/track-policy)" "0 0"
+else
+    bad "bal2: the script tracker did not run (journal: $OUT/journal-bal2.txt)"
+fi
+cp "$OUT/bal2.toml.orig" "$conf2"
+quiet ct bal2 systemctl reload vrrpd
 
 # ---------------------------------------------------------------------------
 step "systemctl start vrrpd: active only after READY=1 (bal2, systemd at debug level)"
