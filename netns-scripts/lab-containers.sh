@@ -179,8 +179,9 @@ deb_path() {
         return 0
     fi
     if ! cargo deb --version >/dev/null 2>&1; then
-        log "installing cargo-deb (cargo install --locked cargo-deb@3.8.0; a few minutes, once)"
-        cargo install --locked --quiet cargo-deb@3.8.0 >&2 || die "cannot install cargo-deb"
+        log "installing cargo-deb (cargo install --locked cargo-deb@3.8.0 at opt-level 0; about a minute, once)"
+        CARGO_PROFILE_RELEASE_OPT_LEVEL=0 cargo install --locked --quiet cargo-deb@3.8.0 >&2 ||
+            die "cannot install cargo-deb"
     fi
     log "building the .deb (contrib/deb/build.sh)"
     "$REPO_DIR/contrib/deb/build.sh" | tail -n 1

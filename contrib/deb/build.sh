@@ -9,7 +9,8 @@
 #    `vrrpd generate-completions SHELL`) into target/deb-assets/;
 # 3. cargo deb --no-build (metadata: [package.metadata.deb] in Cargo.toml).
 # Prints the path of the .deb on its last line. cargo-deb must be installed
-# (cargo install --locked cargo-deb@3.8.0; scripts/test.sh does it).
+# (CARGO_PROFILE_RELEASE_OPT_LEVEL=0 cargo install --locked cargo-deb@3.8.0;
+# scripts/test.sh does it; docs/CONTAINERS.md says why opt-level 0).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
@@ -21,7 +22,7 @@ while [ $# -gt 0 ]; do
             shift
             ;;
         -h | --help)
-            sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
@@ -33,7 +34,7 @@ while [ $# -gt 0 ]; do
 done
 
 cargo deb --version >/dev/null 2>&1 || {
-    echo "build.sh: cargo-deb is missing: cargo install --locked cargo-deb@3.8.0" >&2
+    echo "build.sh: cargo-deb is missing: CARGO_PROFILE_RELEASE_OPT_LEVEL=0 cargo install --locked cargo-deb@3.8.0" >&2
     exit 1
 }
 cargo build --release --quiet -p vrrpd --bin vrrpd
