@@ -11,6 +11,7 @@
 //! The result is a [`Config`] whose values are typed for the daemon to use
 //! directly. The key reference is `docs/CONFIG.md`.
 
+mod announce;
 mod auth_hmac;
 mod duration;
 mod error;
@@ -32,6 +33,10 @@ use serde::Deserialize;
 
 use crate::core::types::{Centisecs, Priority, Version, Vrid};
 
+pub use announce::{
+    Announce, AnnounceMode, VipLease, DEFAULT_ANNOUNCE_INTERFACE, DEFAULT_VIP_LEASE,
+    RENEWALS_PER_LEASE,
+};
 pub use auth_hmac::{
     AuthHmac, AuthHmacError, AuthKey, KeyEnv, KeySecret, KeySource, CREDENTIALS_ENV,
 };
@@ -88,6 +93,11 @@ pub struct Global {
     pub notify_fifo: Option<PathBuf>,
     /// Log line format. Default [`LogFormat::Text`].
     pub log_format: LogFormat,
+    /// The lifetime VIPs are added with (`vip_lease`, default 2 s).
+    pub vip_lease: VipLease,
+    /// The interface BGP-announced VIPs go on (`announce_interface`,
+    /// default `vrrpd0`; created as a dummy when missing).
+    pub announce_interface: String,
 }
 
 impl Default for Global {
@@ -97,6 +107,8 @@ impl Default for Global {
             metrics_listen: None,
             notify_fifo: None,
             log_format: LogFormat::Text,
+            vip_lease: VipLease::default(),
+            announce_interface: DEFAULT_ANNOUNCE_INTERFACE.to_string(),
         }
     }
 }
@@ -205,6 +217,10 @@ pub struct Instance {
     pub garp_master_delay: Duration,
     /// Re-send gratuitous ARPs this often while master; `None` = never (default).
     pub garp_refresh: Option<Duration>,
+    /// Where the VIPs go (link with GARP, announce interface for BGP, or
+    /// both) and whether every healthy node holds them (`announce`,
+    /// `active_active`).
+    pub announce: Announce,
     /// VRRPv3 IPv4 checksum form on send. Default pseudo-header.
     pub checksum: ChecksumForm,
     /// Use a virtual MAC (00-00-5E-00-01-{VRID}) interface. Default false.

@@ -25,6 +25,9 @@ pub(super) struct RawGlobal {
     pub metrics_listen: Option<String>,
     pub notify_fifo: Option<String>,
     pub log_format: Option<String>,
+    // VIP lease and announcement (config/announce.rs)
+    pub vip_lease: Option<String>,
+    pub announce_interface: Option<String>,
 }
 
 /// One `[[instance]]`.
@@ -50,6 +53,9 @@ pub(super) struct RawInstance {
     pub garp_repeat: Option<i64>,
     pub garp_master_delay: Option<String>,
     pub garp_refresh: Option<String>,
+    // VIP announcement (config/announce.rs)
+    pub announce: Option<String>,
+    pub active_active: Option<bool>,
     pub checksum: Option<String>,
     pub use_vmac: Option<bool>,
     pub notify_master: Option<Vec<String>>,

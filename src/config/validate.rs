@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::announce;
 use super::auth_hmac::{self, KeyEnv};
 use super::duration::{format_duration, parse_duration};
 use super::error::ConfigIssue;
@@ -150,6 +151,13 @@ pub(super) fn validate(raw: RawConfig, env: &KeyEnv) -> Result<Config, Vec<Confi
         }
     }
 
+    announce::cross_checks(
+        &mut issues,
+        &global.announce_interface,
+        &raw.instance,
+        &raw.sync_group,
+    );
+
     if issues.is_empty() {
         let warnings = instances
             .iter()
@@ -182,7 +190,7 @@ pub(super) struct Section<'a> {
 }
 
 impl<'a> Section<'a> {
-    fn new(issues: &'a mut Vec<ConfigIssue>, base: String, name: Option<&str>) -> Self {
+    pub(super) fn new(issues: &'a mut Vec<ConfigIssue>, base: String, name: Option<&str>) -> Self {
         Section {
             issues,
             base,
@@ -298,7 +306,7 @@ impl<'a> Section<'a> {
     }
 
     /// A Linux interface name.
-    fn ifname(&mut self, key: &str, value: Option<&String>) -> Option<String> {
+    pub(super) fn ifname(&mut self, key: &str, value: Option<&String>) -> Option<String> {
         let name = self.required(key, value)?;
         if name.is_empty() {
             self.err(key, "must not be empty");
@@ -392,6 +400,7 @@ fn validate_global(raw: Option<&RawGlobal>, issues: &mut Vec<ConfigIssue>) -> Gl
             format!("must be \"text\" or \"json\", got {other:?}"),
         ),
     }
+    (global.vip_lease, global.announce_interface) = announce::global_keys(&mut s, raw);
     global
 }
 
@@ -717,6 +726,8 @@ fn validate_instance(s: &mut Section<'_>, raw: &RawInstance, env: &KeyEnv) -> Op
         }
     };
 
+    let announce = announce::instance_keys(s, raw);
+
     let mut notify_ok = true;
     let mut notify =
         |s: &mut Section<'_>, key: &str, v: &Option<Vec<String>>| -> Option<Vec<String>> {
@@ -794,6 +805,7 @@ fn validate_instance(s: &mut Section<'_>, raw: &RawInstance, env: &KeyEnv) -> Op
         garp_repeat: garp_repeat?,
         garp_master_delay: garp_master_delay?,
         garp_refresh: garp_refresh?,
+        announce: announce?,
         checksum: checksum?,
         use_vmac: raw.use_vmac.unwrap_or(false),
         notify_master: if notify_ok {

@@ -4,7 +4,8 @@
 //! and leaves every protocol decision to [`crate::core`].
 //!
 //! - [`vrrp_socket`]: raw IP protocol 112 sockets (IPv4 and IPv6) on tokio.
-//! - [`netlink`]: interface lookup, address add/remove, link and address events.
+//! - [`netlink`]: interface lookup, address add/remove (also leased, and lease
+//!   renewal in batches), link and address events.
 //! - [`packet_socket`]: AF_PACKET sender for gratuitous ARP / unsolicited NA frames.
 //! - [`error`]: the layer's error type, [`IoError`].
 
@@ -14,6 +15,6 @@ pub mod packet_socket;
 pub mod vrrp_socket;
 
 pub use error::IoError;
-pub use netlink::{LinkInfo, NetEvent, Netlink};
+pub use netlink::{LeaseRenewer, LeasedAddr, Lifetime, LinkInfo, NetEvent, Netlink};
 pub use packet_socket::FrameSender;
 pub use vrrp_socket::{RxPacket, VrrpSocket};

@@ -1,10 +1,12 @@
-//! Route netlink: interface lookup, virtual address add/remove, and a
-//! stream of link and address events (rtnetlink 0.20 / netlink-packet-route 0.28).
+//! Route netlink: interface lookup, virtual address add/remove (also with a
+//! finite lifetime, a "lease"), lease renewal in batches, and a stream of link
+//! and address events (rtnetlink 0.20 / netlink-packet-route 0.28).
 //!
 //! Two sockets are used: [`Netlink`] owns a request socket; each
 //! [`Netlink::subscribe`] call opens its own socket bound to the
 //! `RTNLGRP_LINK`, `RTNLGRP_IPV4_IFADDR` and `RTNLGRP_IPV6_IFADDR` groups,
-//! so events never interleave with request replies.
+//! so events never interleave with request replies. A [`LeaseRenewer`] owns a
+//! third, plain socket that packs many renewals into one `sendmsg`.
 //!
 //! ## What "up" means
 //! [`LinkInfo::up`] and [`NetEvent::Link::up`] are `IFF_UP && IFF_RUNNING`.
@@ -13,17 +15,35 @@
 //! devices), so loss of carrier (a pulled cable, a veth whose peer went
 //! down) counts as down, as it must: a router that cannot reach the LAN
 //! must not stay master (RFC 5798 section 6.4, interface tracking).
+//!
+//! ## Leases (address lifetimes)
+//! An address added with a [`Lifetime`] carries `IFA_CACHEINFO` with
+//! `ifa_valid = ifa_prefered = N` seconds; the kernel deletes it N seconds
+//! after it was last added or renewed, unless renewed again. Renewing is the
+//! same `RTM_NEWADDR`, sent with `NLM_F_CREATE | NLM_F_REPLACE`. What the
+//! kernel does with it (measured on 6.18 with `ip -ts monitor`, see
+//! docs/BGP.md): one `RTM_NEWADDR` notification per renewal, no route
+//! change, no DAD, no ARP or NA on the wire; on expiry one `RTM_DELADDR` (and
+//! the address's local route) at N s (+ at most about 25 ms) after the last
+//! renewal. Lifetimes count in whole seconds, so a lease is at least 1 s.
+//! A renewal also re-creates an address that is gone (the kernel adds it even
+//! without `NLM_F_CREATE`), so only the owner of the address state may send it.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use futures::stream::{StreamExt, TryStreamExt};
 use netlink_packet_route::address::{
-    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, CacheInfo,
 };
-use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage, MacVlanMode};
+use netlink_packet_route::link::{InfoKind, LinkAttribute, LinkFlags, LinkMessage, MacVlanMode};
 use netlink_packet_route::RouteNetlinkMessage;
-use rtnetlink::packet_core::NetlinkPayload;
-use rtnetlink::{AddressMessageBuilder, Handle, LinkMacVlan, MulticastGroup};
+use rtnetlink::packet_core::{
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST,
+};
+use rtnetlink::sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+use rtnetlink::{
+    AddressMessageBuilder, Handle, LinkDummy, LinkMacVlan, LinkUnspec, MulticastGroup,
+};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -31,6 +51,91 @@ use super::IoError;
 
 /// How many events the subscription buffers before it waits for the reader.
 const EVENT_QUEUE: usize = 1024;
+
+/// `INFINITY_LIFE_TIME`: the kernel's "no expiry" lifetime.
+const INFINITE_LIFETIME: u32 = u32::MAX;
+
+/// Most renewals packed into one `sendmsg` by [`LeaseRenewer`]: small enough
+/// that the kernel's answers to a whole chunk of failures (one error message
+/// each, about 1 KiB of receive buffer apiece) fit the default 208 KiB
+/// receive buffer, which is drained after every chunk.
+const RENEW_CHUNK: usize = 128;
+
+/// A finite address lifetime, in the whole seconds the kernel counts in
+/// (`IFA_CACHEINFO`: `ifa_valid`, and `ifa_prefered` set to the same value,
+/// so that the address is never "deprecated" before it goes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Lifetime(u32);
+
+impl Lifetime {
+    /// A lifetime of `secs` seconds; `None` for 0 (the kernel would delete
+    /// the address at once) and for `u32::MAX` (which the kernel reads as
+    /// "forever").
+    pub fn from_secs(secs: u32) -> Option<Lifetime> {
+        (secs != 0 && secs != INFINITE_LIFETIME).then_some(Lifetime(secs))
+    }
+
+    /// The lifetime in seconds.
+    pub fn secs(self) -> u32 {
+        self.0
+    }
+
+    /// The `IFA_CACHEINFO` attribute that carries it.
+    fn cache_info(self) -> AddressAttribute {
+        let mut info = CacheInfo::default();
+        info.ifa_preferred = self.0;
+        info.ifa_valid = self.0;
+        AddressAttribute::CacheInfo(info)
+    }
+}
+
+/// One address held with a lease: where it is and what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LeasedAddr {
+    /// The interface it is on.
+    pub ifindex: u32,
+    /// The address.
+    pub addr: IpAddr,
+    /// Its prefix length.
+    pub prefix_len: u8,
+}
+
+/// An address as the kernel reports it, with its remaining lifetime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddrLifetime {
+    /// The address.
+    pub addr: IpAddr,
+    /// Its prefix length.
+    pub prefix_len: u8,
+    /// Seconds of validity left, as the kernel rounds them; `None` for a
+    /// permanent address.
+    pub valid_secs: Option<u32>,
+}
+
+/// What a [`LeaseRenewer::renew`] call did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RenewReport {
+    /// Renewal messages sent (one per address).
+    pub messages: usize,
+    /// `sendmsg` calls made (a batch is cut into chunks of at most 128).
+    pub sends: usize,
+    /// Renewals the kernel refused, with the errno (positive), for example
+    /// `ENODEV` when the interface is gone.
+    pub failed: Vec<(LeasedAddr, i32)>,
+    /// True when the kernel dropped some of its answers (our receive buffer
+    /// overflowed): then `failed` may be incomplete.
+    pub answers_lost: bool,
+}
+
+/// What [`Netlink::ensure_announce_link`] found or made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnnounceLink {
+    /// The interface, up.
+    pub link: LinkInfo,
+    /// The link type it was created as (`"dummy"`, or `"ifb"` on kernels
+    /// built without the dummy driver); `None` when it already existed.
+    pub created_as: Option<&'static str>,
+}
 
 /// What the daemon needs to know about one interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,6 +261,112 @@ impl Netlink {
                 source,
             }),
         }
+    }
+
+    /// Adds `addr/prefix_len` to interface `ifindex` with a finite
+    /// lifetime, or, when it is already there, sets its lifetime afresh
+    /// (`NLM_F_CREATE | NLM_F_REPLACE`): a permanent address becomes leased.
+    ///
+    /// The kernel deletes the address `lifetime` after the last call unless
+    /// it is renewed ([`LeaseRenewer::renew`] does many at once). IPv6
+    /// addresses get `IFA_F_NODAD`, as in [`Netlink::add_address`].
+    pub async fn add_address_leased(
+        &self,
+        ifindex: u32,
+        addr: IpAddr,
+        prefix_len: u8,
+        lifetime: Lifetime,
+    ) -> Result<(), IoError> {
+        check_prefix(addr, prefix_len)?;
+        let mut req = self
+            .handle
+            .address()
+            .add(ifindex, addr, prefix_len)
+            .replace();
+        let msg = req.message_mut();
+        if addr.is_ipv6() {
+            msg.header.flags |= AddressHeaderFlags::Nodad;
+        }
+        msg.attributes.push(lifetime.cache_info());
+        req.execute().await.map_err(|source| IoError::Netlink {
+            op: "add leased address",
+            source,
+        })
+    }
+
+    /// Every address on `ifindex` with its remaining lifetime.
+    pub async fn address_lifetimes(&self, ifindex: u32) -> Result<Vec<AddrLifetime>, IoError> {
+        Ok(self
+            .address_entries(ifindex)
+            .await?
+            .into_iter()
+            .map(|e| AddrLifetime {
+                addr: e.addr,
+                prefix_len: e.prefix_len,
+                valid_secs: e.valid_secs,
+            })
+            .collect())
+    }
+
+    /// The interface the BGP announcement puts VIPs on: `name` if it
+    /// exists (any type, e.g. `lo`), else a new dummy interface of that name
+    /// (or, on a kernel without the dummy driver, an `ifb`, which behaves
+    /// the same for holding addresses). It is brought up either way: a down
+    /// interface has no connected routes, so nothing would be announced.
+    pub async fn ensure_announce_link(&self, name: &str) -> Result<AnnounceLink, IoError> {
+        if name.is_empty() || name.len() > 15 {
+            return Err(IoError::InvalidArgument(format!(
+                "bad interface name {name:?}"
+            )));
+        }
+        let mut created_as = None;
+        if self.link_by_name(name).await?.is_none() {
+            let dummy = LinkDummy::new(name).up().build();
+            created_as = Some("dummy");
+            if let Err(e) = self.handle.link().add(dummy).execute().await {
+                match nl_errno(&e) {
+                    // Another process made it in between: use it.
+                    Some(libc::EEXIST) => created_as = None,
+                    // No dummy driver in this kernel: "Unknown device type".
+                    Some(libc::EOPNOTSUPP) => {
+                        let ifb = rtnetlink::LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(
+                            InfoKind::Ifb,
+                        )
+                        .name(name.to_string())
+                        .up()
+                        .build();
+                        self.handle
+                            .link()
+                            .add(ifb)
+                            .execute()
+                            .await
+                            .map_err(|source| IoError::Netlink {
+                                op: "create announce interface (ifb)",
+                                source,
+                            })?;
+                        created_as = Some("ifb");
+                    }
+                    _ => {
+                        return Err(IoError::Netlink {
+                            op: "create announce interface (dummy)",
+                            source: e,
+                        })
+                    }
+                }
+            }
+        }
+        let link = self
+            .link_by_name(name)
+            .await?
+            .ok_or_else(|| IoError::InvalidArgument(format!("interface {name} vanished")))?;
+        if !link.up {
+            self.set_link_up(link.index, true).await?;
+        }
+        let link = self
+            .link_by_name(name)
+            .await?
+            .ok_or_else(|| IoError::InvalidArgument(format!("interface {name} vanished")))?;
+        Ok(AnnounceLink { link, created_as })
     }
 
     /// Removes `addr/prefix_len` from interface `ifindex`.
@@ -366,12 +577,161 @@ impl Netlink {
     }
 }
 
+/// Renews address leases many at a time: one `RTM_NEWADDR` per address,
+/// packed into as few `sendmsg` calls as fit (at most 128 messages each), on
+/// its own route netlink socket.
+///
+/// No acknowledgement is asked for, so a batch that works costs one
+/// `sendmsg` and one empty non-blocking `recv`; the kernel answers only
+/// failures, and has done so by the time `sendmsg` returns (route netlink
+/// requests are handled in the sender's context), so [`LeaseRenewer::renew`]
+/// reads them back before it returns. Both calls are non-blocking.
+///
+/// The caller owns the address state: a renewal of an address that is gone
+/// adds it again (see the module docs), so never renew what was removed.
+#[derive(Debug)]
+pub struct LeaseRenewer {
+    /// The socket, bound to a kernel-chosen port id, non-blocking.
+    socket: Socket,
+    /// Sequence number of the next message (wraps).
+    seq: u32,
+    /// Reused send buffer.
+    buf: Vec<u8>,
+}
+
+impl LeaseRenewer {
+    /// Opens the socket (in the calling thread's network namespace).
+    pub fn new() -> Result<LeaseRenewer, IoError> {
+        let mut socket = Socket::new(NETLINK_ROUTE).map_err(IoError::NetlinkSocket)?;
+        socket.bind_auto().map_err(IoError::NetlinkSocket)?;
+        socket
+            .set_non_blocking(true)
+            .map_err(IoError::NetlinkSocket)?;
+        // Error answers without a copy of our request: smaller, so that more fit.
+        socket.set_cap_ack(true).map_err(IoError::NetlinkSocket)?;
+        Ok(LeaseRenewer {
+            socket,
+            seq: 1,
+            buf: Vec::new(),
+        })
+    }
+
+    /// Sets the lifetime of every address in `addrs` to `lifetime` from now
+    /// (adding any that is missing). Returns what was sent and what failed;
+    /// `Err` only when the socket itself fails.
+    pub fn renew(
+        &mut self,
+        addrs: &[LeasedAddr],
+        lifetime: Lifetime,
+    ) -> Result<RenewReport, IoError> {
+        let mut report = RenewReport::default();
+        for chunk in addrs.chunks(RENEW_CHUNK) {
+            let first_seq = self.seq;
+            self.buf.clear();
+            for a in chunk {
+                let mut m = NetlinkMessage::new(
+                    NetlinkHeader::default(),
+                    NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewAddress(
+                        leased_address_message(*a, lifetime),
+                    )),
+                );
+                m.header.flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE;
+                m.header.sequence_number = self.seq;
+                self.seq = self.seq.wrapping_add(1);
+                m.finalize();
+                let start = self.buf.len();
+                self.buf.resize(start + m.buffer_len(), 0);
+                m.serialize(&mut self.buf[start..]);
+            }
+            let kernel = SocketAddr::new(0, 0);
+            let sent = self
+                .socket
+                .send_to(&self.buf, &kernel, 0)
+                .map_err(|e| IoError::sys("sendmsg(lease renewals)", e))?;
+            if sent != self.buf.len() {
+                return Err(IoError::InvalidArgument(format!(
+                    "netlink sent {sent} of {} bytes",
+                    self.buf.len()
+                )));
+            }
+            report.sends += 1;
+            report.messages += chunk.len();
+            self.read_failures(chunk, first_seq, &mut report)?;
+        }
+        Ok(report)
+    }
+
+    /// Reads the kernel's error answers for `chunk` (sequence numbers from
+    /// `first_seq`) until the socket is empty.
+    fn read_failures(
+        &mut self,
+        chunk: &[LeasedAddr],
+        first_seq: u32,
+        report: &mut RenewReport,
+    ) -> Result<(), IoError> {
+        let mut rx: Vec<u8> = Vec::with_capacity(8192);
+        loop {
+            rx.clear();
+            match self.socket.recv(&mut rx, libc::MSG_DONTWAIT) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    report.answers_lost = true;
+                    continue;
+                }
+                Err(e) => return Err(IoError::sys("recv(lease renewal answers)", e)),
+            }
+            let mut off = 0;
+            while off < rx.len() {
+                let Ok(msg) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&rx[off..]) else {
+                    break;
+                };
+                let len = msg.header.length as usize;
+                if let NetlinkPayload::Error(err) = &msg.payload {
+                    let idx = msg.header.sequence_number.wrapping_sub(first_seq) as usize;
+                    let code = err.raw_code().abs();
+                    if code != 0 {
+                        if let Some(a) = chunk.get(idx) {
+                            report.failed.push((*a, code));
+                        }
+                    }
+                }
+                if len == 0 {
+                    break;
+                }
+                off += (len + 3) & !3;
+            }
+        }
+    }
+}
+
+/// The `RTM_NEWADDR` body that adds or renews `a` with `lifetime`.
+fn leased_address_message(a: LeasedAddr, lifetime: Lifetime) -> AddressMessage {
+    let mut msg = match a.addr {
+        IpAddr::V4(v4) => AddressMessageBuilder::<Ipv4Addr>::new()
+            .index(a.ifindex)
+            .address(v4, a.prefix_len)
+            .build(),
+        IpAddr::V6(v6) => AddressMessageBuilder::<Ipv6Addr>::new()
+            .index(a.ifindex)
+            .address(v6, a.prefix_len)
+            .build(),
+    };
+    if a.addr.is_ipv6() {
+        msg.header.flags |= AddressHeaderFlags::Nodad;
+    }
+    msg.attributes.push(lifetime.cache_info());
+    msg
+}
+
 /// One address with the flags we look at.
 #[derive(Debug, Clone)]
 struct AddrEntry {
     addr: IpAddr,
     prefix_len: u8,
     flags: AddressFlags,
+    /// Remaining valid lifetime in seconds; `None` when permanent.
+    valid_secs: Option<u32>,
 }
 
 /// Extracts the local address of an address message.
@@ -384,11 +744,15 @@ fn addr_entry(msg: &AddressMessage) -> Option<AddrEntry> {
     let mut local = None;
     let mut address = None;
     let mut flags = None;
+    let mut valid_secs = None;
     for attr in &msg.attributes {
         match attr {
             AddressAttribute::Local(a) => local = Some(*a),
             AddressAttribute::Address(a) => address = Some(*a),
             AddressAttribute::Flags(f) => flags = Some(*f),
+            AddressAttribute::CacheInfo(c) if c.ifa_valid != INFINITE_LIFETIME => {
+                valid_secs = Some(c.ifa_valid)
+            }
             _ => {}
         }
     }
@@ -399,6 +763,7 @@ fn addr_entry(msg: &AddressMessage) -> Option<AddrEntry> {
         addr: local.or(address)?,
         prefix_len: msg.header.prefix_len,
         flags,
+        valid_secs,
     })
 }
 
