@@ -919,11 +919,12 @@ usage() {
     cat <<EOF
 Usage: $0 <command> [args]
   deps                          install haproxy, nginx, curl, iproute2, ab, wrk if missing
-  up [--directors 2|3] [--no-vrrpd] [--sync | --l2 stp-vxlan]
+  up [--directors 2|3] [--no-vrrpd] [--sync | --l2 stp-vxlan | --l3 bgp]
                                 build the lab (idempotent), start nginx, HAProxy, vrrpd
                                 --sync: ext + int VIP in a sync group, heartbeat bridge
                                 (3 directors by default); --l2 stp-vxlan: two VMs, STP
-                                on the external side, VXLAN on the internal side
+                                on the external side, VXLAN on the internal side;
+                                --l3 bgp: netns-scripts/lab-bgp.sh (its own help)
   up --containers [--directors 2|3]
                                 balancers as systemd containers (lab-containers.sh help)
   down                          stop everything, delete namespaces and $STATE
@@ -998,4 +999,26 @@ main() {
     esac
 }
 
-main "$@"
+# A layout with a script of its own (lab-NAME.sh, e.g. lab-bgp.sh for
+# "up --l3 bgp") gets "up --l3 NAME" and every command while it is up. That
+# script sources this file for its helpers, so main runs only when executed.
+own_layout_script() {
+    local want="" prev="" a
+    for a in "$@"; do
+        [ "$prev" = --l3 ] && want="$a"
+        case "$a" in --l3=*) want="${a#--l3=}" ;; esac
+        prev="$a"
+    done
+    [ -n "$want" ] || want="$(layout)"
+    if [ -x "$SCRIPT_DIR/lab-$want.sh" ] && [[ "$want" =~ ^[a-z0-9]+$ ]]; then
+        echo "$SCRIPT_DIR/lab-$want.sh"
+    elif [[ " $* " == *" --l3"* ]]; then
+        die "--l3: no layout '$want' (no $SCRIPT_DIR/lab-$want.sh)"
+    fi
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    own="$(own_layout_script "$@")"
+    [ -z "$own" ] || exec "$own" "$@"
+    main "$@"
+fi

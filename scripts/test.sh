@@ -20,7 +20,7 @@ say() { printf '\n==> %s\n' "$*"; }
 
 # Debian packages the tests use. Installed only when missing.
 PKGS=(iproute2 iputils-ping procps psmisc curl haproxy keepalived frr nginx-light apache2-utils
-    debootstrap systemd-container lintian podman runc nftables)
+    debootstrap systemd-container lintian podman runc nftables bird2)
 # What scripts/keepalived-2.4.3.sh needs to build the auth_hmac interop peer
 # (it would install them itself; one apt-get run here saves a second update).
 PKGS+=(autoconf automake gcc make pkg-config libssl-dev libnl-3-dev libnl-genl-3-dev
@@ -40,7 +40,7 @@ if ((${#missing[@]})); then
     apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 # Debian starts services on install; the tests run their own instances.
-for svc in haproxy keepalived frr nginx; do
+for svc in haproxy keepalived frr nginx bird; do
     systemctl stop "$svc" 2>/dev/null || service "$svc" stop 2>/dev/null || true
 done
 
