@@ -534,3 +534,28 @@ fn frr_router_spreads_over_every_announcing_balancer_and_drops_one() {
         ctx,
     );
 }
+
+/// docs/BGP.md quotes the configuration files these tests run, as they are
+/// (without their leading comment block).
+#[test]
+fn docs_quote_the_tested_configs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/BGP.md")).expect("docs/BGP.md");
+    for file in [
+        "frr-balancer-bgpd.conf",
+        "frr-router-bgpd.conf",
+        "frr-bfdd.conf",
+        "bird-balancer.conf",
+    ] {
+        let text = std::fs::read_to_string(root.join("config/bgp").join(file)).expect(file);
+        let body: Vec<&str> = text
+            .lines()
+            .skip_while(|l| l.starts_with('!') || l.starts_with('#'))
+            .collect();
+        let body = body.join("\n");
+        assert!(
+            body.len() > 20 && doc.contains(&body),
+            "docs/BGP.md does not quote config/bgp/{file} as it is:\n{body}"
+        );
+    }
+}

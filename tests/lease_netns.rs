@@ -489,3 +489,139 @@ fn a_lease_on_a_vip_leaves_the_subnet_route_alone() {
     );
     assert!(bal.ping("192.0.2.2"), "the subnet is unreachable");
 }
+
+// ---------------------------------------------------------------------------
+// Benchmark (ignored by default: it measures, it does not assert speed).
+//
+//   cargo test --release --test lease_netns -- --ignored --nocapture --test-threads 1
+//
+// Prints (docs/BGP.md quotes it): how late after the lease the kernel
+// removes an unrenewed address (IPv4 and IPv6, 20 runs each), and what one
+// renewal batch costs at 1, 100 and 1000 addresses (wall and thread CPU
+// time, 50 batches each), with nobody and with one listener subscribed to
+// address events.
+
+/// CPU time (user + system) of the calling thread.
+fn thread_cpu() -> Duration {
+    // SAFETY: getrusage only writes the struct we pass; RUSAGE_THREAD is
+    // valid on Linux for the calling thread.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+    assert_eq!(rc, 0, "getrusage");
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// Median, p95 and max of `v` (sorted in place).
+fn stats(v: &mut [Duration]) -> String {
+    v.sort();
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    format!(
+        "median {:>9.3?}  p95 {:>9.3?}  max {:>9.3?}  (n={})",
+        at(0.5),
+        at(0.95),
+        v[v.len() - 1],
+        v.len()
+    )
+}
+
+#[test]
+#[ignore = "benchmark: run with --ignored --nocapture"]
+fn bench_lease_expiry_and_renewal_cost() {
+    if !require_root() {
+        return;
+    }
+    let (_lab, bal) = lab("leasebench");
+    const RUNS: usize = 20;
+    // 1. Expiry lag: time from the last renewal to RTM_DELADDR, minus the lease.
+    for (name, dev, addr, len) in [
+        ("IPv4 /24 on ext0", "ext0", "192.0.2.254", 24u8),
+        ("IPv6 /64 on ext0", "ext0", "2001:db8:1::254", 64),
+    ] {
+        let a = ip(addr);
+        let mut lags: Vec<Duration> = run(&bal, || async move {
+            let nl = Netlink::new().expect("netlink");
+            let mut events = nl.subscribe().expect("subscribe");
+            let link = nl.link_by_name(dev).await.expect("link").expect(dev);
+            let held = [LeasedAddr {
+                ifindex: link.index,
+                addr: a,
+                prefix_len: len,
+            }];
+            let mut renewer = LeaseRenewer::new().expect("renewer");
+            let mut lags = Vec::new();
+            for i in 0..RUNS {
+                nl.add_address_leased(link.index, a, len, lease())
+                    .await
+                    .expect("add");
+                // Renew at a varying phase of the kernel's second, like a
+                // daemon that was SIGKILLed at any moment.
+                tokio::time::sleep(Duration::from_millis(300 + 37 * i as u64)).await;
+                renewer.renew(&held, lease()).expect("renew");
+                let last = Instant::now();
+                let seen = watch(&mut events, &[a], Duration::from_secs(15)).await;
+                let gone = seen[0].removed.expect("expired");
+                lags.push((gone - last).saturating_sub(Duration::from_secs(u64::from(LEASE_SECS))));
+            }
+            lags
+        });
+        loud(&format!(
+            "[lease-bench] {name}: removed after the {LEASE_SECS} s lease + {}",
+            stats(&mut lags)
+        ));
+    }
+    // 2. Renewal cost per batch.
+    for listener in [false, true] {
+        for n in [1usize, 100, 1000] {
+            let (mut wall, mut cpu) = run(&bal, || async move {
+                let nl = Netlink::new().expect("netlink");
+                let _events = if listener {
+                    Some(nl.subscribe().expect("subscribe"))
+                } else {
+                    None
+                };
+                let link = nl.ensure_announce_link("vrrpd0").await.expect("link").link;
+                let held: Vec<LeasedAddr> = (0..n as u32)
+                    .map(|i| LeasedAddr {
+                        ifindex: link.index,
+                        addr: IpAddr::from([10, 88, (i / 250) as u8, (i % 250 + 1) as u8]),
+                        prefix_len: 32,
+                    })
+                    .collect();
+                let mut renewer = LeaseRenewer::new().expect("renewer");
+                renewer.renew(&held, lease()).expect("first renew adds");
+                let (mut wall, mut cpu) = (Vec::new(), Vec::new());
+                for _ in 0..50 {
+                    // Give the listener time to drain (its queue holds 1024).
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    let (t, c) = (Instant::now(), thread_cpu());
+                    let r = renewer.renew(&held, lease()).expect("renew");
+                    wall.push(t.elapsed());
+                    cpu.push(thread_cpu() - c);
+                    assert!(r.failed.is_empty());
+                }
+                for a in &held {
+                    nl.del_address(a.ifindex, a.addr, a.prefix_len)
+                        .await
+                        .expect("del");
+                }
+                (wall, cpu)
+            });
+            let l = if listener {
+                "1 listener"
+            } else {
+                "no listener"
+            };
+            loud(&format!(
+                "[lease-bench] renew {n:>4} addresses ({l:>11}): wall {}",
+                stats(&mut wall)
+            ));
+            loud(&format!(
+                "[lease-bench] renew {n:>4} addresses ({l:>11}): cpu  {}",
+                stats(&mut cpu)
+            ));
+        }
+    }
+}
