@@ -147,8 +147,9 @@ start_frr() {
     chown -R frr:frr "$dir"
     for d in zebra bfdd bgpd; do
         frr_running "$node" "$d" && continue
+        # (stderr too: zebra reports "Disabling MPLS support" there)
         nsx "$node" "$FRR_DIR/$d" -d -f "$dir/$d.conf" -i "$dir/$d.pid" -z "$dir/zserv.api" \
-            --vty_socket "$dir" -P 0 --log "file:$dir/$d.log" ||
+            --vty_socket "$dir" -P 0 --log "file:$dir/$d.log" 2>>"$dir/$d.log" ||
             die "FRR $d failed to start in $(ns "$node"), see $dir/$d.log"
         if [ "$d" = zebra ]; then
             for i in $(seq 50); do
@@ -404,6 +405,7 @@ bgp_main() {
         kill-speaker)
             check_balancer "${1:-}"
             stop_speaker "$1" "${2:-TERM}"
+            log "sent SIG${2:-TERM} to the BGP speaker ($(speaker)) in $(ns "$1")"
             ;;
         start-speaker)
             check_balancer "${1:-}"
