@@ -147,10 +147,10 @@ start_frr() {
     chown -R frr:frr "$dir"
     for d in zebra bfdd bgpd; do
         frr_running "$node" "$d" && continue
-        # (stderr too: zebra reports "Disabling MPLS support" there)
+        # (stderr apart: zebra reports "Disabling MPLS support" there)
         nsx "$node" "$FRR_DIR/$d" -d -f "$dir/$d.conf" -i "$dir/$d.pid" -z "$dir/zserv.api" \
-            --vty_socket "$dir" -P 0 --log "file:$dir/$d.log" 2>>"$dir/$d.log" ||
-            die "FRR $d failed to start in $(ns "$node"), see $dir/$d.log"
+            --vty_socket "$dir" -P 0 --log "file:$dir/$d.log" 2>>"$dir/$d.stderr" ||
+            die "FRR $d failed to start in $(ns "$node"), see $dir/$d.log and $d.stderr"
         if [ "$d" = zebra ]; then
             for i in $(seq 50); do
                 [ -S "$dir/zserv.api" ] && break
