@@ -224,9 +224,10 @@ impl Bird {
 // ---------------------------------------------------------------------------
 // The lab.
 
-/// The router and `n` balancers, each on its own subnet.
+/// The router and `n` balancers, each on its own subnet, and a heartbeat
+/// bridge `hb` between the balancers (`hb0`, 192.168.100.N/24) for VRRP.
 struct BgpLab {
-    _lab: Lab,
+    lab: Lab,
     rtr: Host,
     bals: Vec<Host>,
 }
@@ -242,14 +243,19 @@ impl BgpLab {
             rtr.get_or_insert(r);
             bals.push(lab.add_host(&format!("bal{i}"), &br, "up0", &format!("10.1.{i}.2/24")));
         }
+        let hb = lab.add_bridge("hb");
+        for i in 1..=n {
+            lab.add_host(
+                &format!("bal{i}"),
+                &hb,
+                "hb0",
+                &format!("192.168.100.{i}/24"),
+            );
+        }
         let rtr = rtr.expect("at least one balancer");
         rtr.sysctl("net.ipv4.ip_forward", "1");
         rtr.sysctl("net.ipv4.fib_multipath_hash_policy", "1");
-        BgpLab {
-            _lab: lab,
-            rtr,
-            bals,
-        }
+        BgpLab { lab, rtr, bals }
     }
 
     /// The balancers (1-based names) the router's kernel forwards the VIP to.
@@ -558,4 +564,396 @@ fn docs_quote_the_tested_configs() {
             "docs/BGP.md does not quote config/bgp/{file} as it is:\n{body}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------
+// With vrrpd itself: announce = "bgp", VRRP on the heartbeat link.
+
+/// How long a SIGKILLed vrrpd's route may outlive it: the 2 s lease after
+/// the last renewal (at most 500 ms before the kill), the kernel's rounding
+/// (up to 0.33 s measured), BGP's withdrawal, and slack for a busy machine.
+const LEASE_BOUND: Duration = Duration::from_millis(2330 + 2000);
+
+/// vrrpd on one balancer.
+struct Vrrpd {
+    host: Host,
+    cfg: PathBuf,
+    sock: PathBuf,
+    /// The file tracker `health`: 0 healthy, 1 failed (weight 0: FAULT).
+    health: PathBuf,
+    proc: Option<Proc>,
+}
+
+impl Vrrpd {
+    /// vrrpd on balancer `i` (1-based): VI_1 with the VIP, `announce = "bgp"`,
+    /// and `mode` (`priority = N` for an election on hb0, or
+    /// `active_active = true` on up0), tracking the file `health`.
+    fn new(l: &BgpLab, i: usize, mode: &str) -> Vrrpd {
+        let host = l.bals[i - 1].clone();
+        let dir = l.lab.dir();
+        let sock = dir.join(format!("vrrpd-bal{i}.sock"));
+        let health = dir.join(format!("health-bal{i}"));
+        std::fs::write(&health, "0\n").expect("health file");
+        let iface = if mode.contains("active_active") {
+            "up0"
+        } else {
+            "hb0"
+        };
+        let toml = format!(
+            "[global]\ncontrol_socket = \"{}\"\n\n[[instance]]\nname = \"VI_1\"\n\
+             interface = \"{iface}\"\nvrid = 12\nadvert_interval = \"100ms\"\n\
+             virtual_ips = [\"{VIP}/32\"]\nannounce = \"bgp\"\n{mode}\ntrack = [\"health\"]\n\n\
+             [[track]]\nname = \"health\"\ntype = \"file\"\npath = \"{}\"\nweight = 0\n",
+            sock.display(),
+            health.display()
+        );
+        let cfg = write_config(dir, &format!("vrrpd-bal{i}.toml"), &toml);
+        let mut v = Vrrpd {
+            host,
+            cfg,
+            sock,
+            health,
+            proc: None,
+        };
+        v.start();
+        v
+    }
+
+    fn start(&mut self) {
+        let log = format!("vrrpd-{}.log", self.host.short_name());
+        self.proc = Some(self.host.spawn_vrrpd(&self.cfg, &[], log));
+    }
+
+    fn proc(&mut self) -> &mut Proc {
+        self.proc.as_mut().expect("running")
+    }
+
+    fn state(&self) -> String {
+        let out = Command::new(vrrpd_bin())
+            .args(["status", "--json", "--socket"])
+            .arg(&self.sock)
+            .output()
+            .expect("vrrpd status");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        v["instances"][0]["state"]
+            .as_str()
+            .unwrap_or("(no answer)")
+            .to_owned()
+    }
+
+    fn status(&self) -> serde_json::Value {
+        vrrpd_status(&self.sock)
+    }
+
+    fn set_health(&self, ok: bool) {
+        std::fs::write(&self.health, if ok { "0\n" } else { "1\n" }).expect("health file");
+    }
+
+    /// The VIP is on this balancer's announce interface.
+    fn holds(&self) -> bool {
+        self.host.has_addr(VIP)
+    }
+
+    fn log(&self) -> String {
+        self.proc.as_ref().map(Proc::log).unwrap_or_default()
+    }
+}
+
+/// The router's FRR and every balancer's speaker, sessions up.
+struct Speakers {
+    rtr: Frr,
+    frr: Vec<Frr>,
+    bird: Vec<Bird>,
+}
+
+impl Speakers {
+    fn start(l: &BgpLab, bird: bool) -> Speakers {
+        let rtr = Frr::start(&l.rtr, &render("frr-router-bgpd.conf", 0));
+        let mut sp = Speakers {
+            rtr,
+            frr: Vec::new(),
+            bird: Vec::new(),
+        };
+        for (i, b) in l.bals.iter().enumerate() {
+            if bird {
+                sp.bird
+                    .push(Bird::start(b, &render("bird-balancer.conf", i + 1)));
+            } else {
+                sp.frr
+                    .push(Frr::start(b, &render("frr-balancer-bgpd.conf", i + 1)));
+            }
+        }
+        let peers: Vec<String> = (1..=l.bals.len()).map(|i| format!("10.1.{i}.2")).collect();
+        expect_within(
+            SESSION_UP,
+            "every BGP session",
+            || peers.iter().all(|p| sp.rtr.established(p)),
+            || sp.logs(),
+        );
+        sp
+    }
+
+    fn logs(&self) -> String {
+        let mut s = self.rtr.logs();
+        for f in &self.frr {
+            s.push_str(&f.logs());
+        }
+        for b in &self.bird {
+            s.push_str(&b.logs());
+        }
+        s
+    }
+}
+
+fn names(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+fn ctx_all(sp: &Speakers, vs: &[&Vrrpd]) -> String {
+    let mut s = sp.logs();
+    for v in vs {
+        s.push_str(&format!(
+            "\n--- vrrpd {}\n{}",
+            v.host.short_name(),
+            tail(&v.log(), 25)
+        ));
+    }
+    s
+}
+
+/// Active/standby: the route comes from the master only, and every fault
+/// (a failed tracker, SIGTERM, the VRRP link down, maintenance) withdraws
+/// it there, while the backup that takes over announces it.
+#[test]
+fn frr_only_the_master_announces_and_every_fault_withdraws() {
+    if !tools_frr() {
+        return;
+    }
+    let l = BgpLab::new("bgpvfaults", 2);
+    let sp = Speakers::start(&l, false);
+    let mut v1 = Vrrpd::new(&l, 1, "priority = 150");
+    let v2 = Vrrpd::new(&l, 2, "priority = 100");
+    let (one, two) = (names(&["bal1"]), names(&["bal2"]));
+    macro_rules! ctx {
+        () => {
+            || ctx_all(&sp, &[&v1, &v2])
+        };
+    }
+    expect_within(
+        Duration::from_secs(30),
+        "bal1 announces",
+        || l.fib() == one,
+        ctx!(),
+    );
+    expect_steady(
+        Duration::from_secs(2),
+        "only the master announces",
+        || l.fib() == one && v1.holds() && !v2.holds(),
+        ctx!(),
+    );
+    assert_eq!((v1.state(), v2.state()), ("MASTER".into(), "BACKUP".into()));
+    let st = v1.status();
+    assert_eq!(st["instances"][0]["announce"], "bgp", "{st}");
+    assert_eq!(st["leases"]["lifetime_s"], 2, "{st}");
+    assert!(st["leases"]["held"].as_u64() == Some(1), "{st}");
+
+    // A failed tracker (weight 0): FAULT on bal1, bal2 takes over.
+    v1.set_health(false);
+    expect_within(
+        Duration::from_secs(10),
+        "tracker: bal2 announces",
+        || l.fib() == two,
+        ctx!(),
+    );
+    assert!(!v1.holds(), "bal1 kept its VIP in FAULT");
+    assert_eq!(v1.state(), "FAULT");
+    v1.set_health(true);
+    expect_within(
+        Duration::from_secs(10),
+        "bal1 back",
+        || l.fib() == one,
+        ctx!(),
+    );
+
+    // Maintenance.
+    let out = Command::new(vrrpd_bin())
+        .args(["maintenance", "VI_1", "on", "--socket"])
+        .arg(&v1.sock)
+        .output()
+        .expect("maintenance");
+    assert!(out.status.success(), "{out:?}");
+    expect_within(
+        Duration::from_secs(10),
+        "maintenance: bal2 announces",
+        || l.fib() == two,
+        ctx!(),
+    );
+    let out = Command::new(vrrpd_bin())
+        .args(["maintenance", "VI_1", "off", "--socket"])
+        .arg(&v1.sock)
+        .output()
+        .expect("maintenance");
+    assert!(out.status.success(), "{out:?}");
+    expect_within(
+        Duration::from_secs(10),
+        "bal1 back",
+        || l.fib() == one,
+        ctx!(),
+    );
+
+    // The VRRP link down: FAULT.
+    v1.host.link_set("hb0", false);
+    expect_within(
+        Duration::from_secs(10),
+        "hb0 down: bal1 withdraws",
+        || !l.fib().contains(&"bal1".to_string()),
+        ctx!(),
+    );
+    assert!(!v1.holds());
+    v1.host.link_set("hb0", true);
+    expect_within(
+        Duration::from_secs(10),
+        "bal1 back",
+        || l.fib() == one,
+        ctx!(),
+    );
+
+    // SIGTERM: priority 0, the VIP removed, bal2 takes over.
+    let st = v1
+        .proc()
+        .stop(nix::sys::signal::Signal::SIGTERM, Duration::from_secs(5));
+    assert!(st.is_some_and(|s| s.success()), "{}", v1.log());
+    assert!(!v1.holds(), "a clean stop left the VIP");
+    expect_within(
+        Duration::from_secs(10),
+        "SIGTERM: bal2 announces",
+        || l.fib() == two,
+        ctx!(),
+    );
+    v1.start();
+    expect_within(
+        Duration::from_secs(10),
+        "bal1 back after restart",
+        || l.fib() == one,
+        ctx!(),
+    );
+}
+
+/// A SIGKILLed vrrpd cannot withdraw anything: its VIP and so its route go
+/// when the kernel ends the lease. The backup takes over meanwhile.
+fn sigkill_withdraws_within_the_lease(bird: bool) {
+    let l = BgpLab::new(if bird { "bgpkillbird" } else { "bgpkillfrr" }, 2);
+    let sp = Speakers::start(&l, bird);
+    let mut v1 = Vrrpd::new(&l, 1, "priority = 150");
+    let v2 = Vrrpd::new(&l, 2, "priority = 100");
+    expect_within(
+        Duration::from_secs(30),
+        "bal1 announces",
+        || l.fib() == names(&["bal1"]),
+        || ctx_all(&sp, &[&v1, &v2]),
+    );
+    v1.proc().signal(nix::sys::signal::Signal::SIGKILL);
+    let gone = measure_until(Duration::from_secs(15), || {
+        !l.fib().contains(&"bal1".to_string())
+    });
+    let gone = gone.unwrap_or_else(|| {
+        panic!(
+            "bal1's route outlived its vrrpd by 15 s\n{}",
+            ctx_all(&sp, &[&v1, &v2])
+        )
+    });
+    assert!(
+        gone < LEASE_BOUND,
+        "bal1's route went {gone:?} after the kill (bound {LEASE_BOUND:?})"
+    );
+    assert!(!v1.holds(), "the VIP outlived the lease");
+    expect_within(
+        Duration::from_secs(10),
+        "bal2 announces",
+        || l.fib() == names(&["bal2"]),
+        || ctx_all(&sp, &[&v1, &v2]),
+    );
+    loud(&format!(
+        "[bgp] SIGKILL of the master's vrrpd ({}) -> its route gone upstream after {gone:?}",
+        if bird { "BIRD" } else { "FRR" }
+    ));
+}
+
+#[test]
+fn frr_sigkill_withdraws_within_the_lease_bound() {
+    if !tools_frr() {
+        return;
+    }
+    sigkill_withdraws_within_the_lease(false);
+}
+
+#[test]
+fn bird_sigkill_withdraws_within_the_lease_bound() {
+    if !tools_bird() {
+        return;
+    }
+    sigkill_withdraws_within_the_lease(true);
+}
+
+/// Active-active: both balancers announce, the router spreads over both;
+/// a failed tracker withdraws that balancer only; a SIGKILLed one goes
+/// within the lease.
+#[test]
+fn frr_active_active_announces_every_healthy_balancer() {
+    if !tools_frr() {
+        return;
+    }
+    let l = BgpLab::new("bgpaa", 2);
+    let sp = Speakers::start(&l, false);
+    let mut v1 = Vrrpd::new(&l, 1, "active_active = true");
+    let v2 = Vrrpd::new(&l, 2, "active_active = true");
+    let both = names(&["bal1", "bal2"]);
+    macro_rules! ctx {
+        () => {
+            || ctx_all(&sp, &[&v1, &v2])
+        };
+    }
+    expect_within(
+        Duration::from_secs(30),
+        "both announce",
+        || l.fib() == both,
+        ctx!(),
+    );
+    assert_eq!((v1.state(), v2.state()), ("MASTER".into(), "MASTER".into()));
+    let st = v2.status();
+    assert_eq!(st["instances"][0]["active_active"], true, "{st}");
+    assert_eq!(
+        st["instances"][0]["counters"]["adverts_sent"], 0,
+        "no election: {st}"
+    );
+
+    v2.set_health(false);
+    expect_within(
+        Duration::from_secs(10),
+        "bal2 withdraws, bal1 stays",
+        || l.fib() == names(&["bal1"]),
+        ctx!(),
+    );
+    assert_eq!(v2.state(), "FAULT");
+    expect_steady(
+        Duration::from_secs(1),
+        "bal1 stays",
+        || l.fib() == names(&["bal1"]),
+        ctx!(),
+    );
+    v2.set_health(true);
+    expect_within(
+        Duration::from_secs(10),
+        "bal2 back",
+        || l.fib() == both,
+        ctx!(),
+    );
+
+    v1.proc().signal(nix::sys::signal::Signal::SIGKILL);
+    let gone = measure_until(Duration::from_secs(15), || l.fib() == names(&["bal2"]))
+        .unwrap_or_else(|| panic!("bal1's route stayed\n{}", ctx_all(&sp, &[&v1, &v2])));
+    assert!(
+        gone < LEASE_BOUND,
+        "bal1's route went {gone:?} after the kill"
+    );
 }

@@ -1,7 +1,8 @@
 //! Carrying out the routers' actions after each input: sync-group holds
 //! first, then the queue of every instance the input touched, in order
 //! ([`Instance::drain`](super::instance::Instance::drain) does the IO of each
-//! action: adverts, VIPs, ARP/NA, notify), then its next deadline.
+//! action: adverts, VIPs, ARP/NA, notify), an active-active instance's
+//! health decided again (`active.rs`), then its next deadline.
 
 use super::Daemon;
 
@@ -48,6 +49,7 @@ impl Daemon {
         };
         for n in touched {
             self.instances[n].drain(&self.netlink, &self.notifier).await;
+            self.update_active(n).await;
             self.reschedule(n);
         }
         self.dirty.clear();

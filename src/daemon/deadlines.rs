@@ -39,8 +39,14 @@ impl Daemon {
         self.scheduled[n] = next;
     }
 
+    /// The earliest protocol deadline or lease renewal: the one timerfd
+    /// covers both.
     pub(super) fn next_deadline(&self) -> Option<Instant> {
-        self.deadlines.first().map(|(t, _)| *t)
+        let protocol = self.deadlines.first().map(|(t, _)| *t);
+        match (protocol, self.leases.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Only the instances whose deadline has come are woken.
@@ -69,5 +75,7 @@ impl Daemon {
             self.instances[n].router.handle_timeout(now);
             self.dirty.push(n);
         }
+        // The VIP leases due now, in one batch (leases.rs).
+        self.leases.renew_due(now);
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tracing::{info, warn};
 
+use crate::announce::{self, ActiveActive, VipLink};
 use crate::config::{self, ChecksumForm, Config, Family};
 use crate::core::auth::Verified;
 use crate::core::peers::{Admitted, Gate, GateDrop};
@@ -18,7 +19,7 @@ use crate::core::types::Version;
 use crate::core::wire::auth::append_trailer;
 use crate::core::wire::vrrp::{Advertisement, ChecksumMode};
 use crate::core::wire::{self, virtual_mac, VRRP_MCAST_V4, VRRP_MCAST_V6};
-use crate::io::netlink::{LinkInfo, Netlink};
+use crate::io::netlink::{LeasedAddr, Lifetime, LinkInfo, Netlink};
 use crate::io::packet_socket::FrameSender;
 use crate::io::vrrp_socket::VrrpSocket;
 use crate::io::IoError;
@@ -27,6 +28,7 @@ use crate::track::TrackState;
 
 use super::auth::{self, SharedSeq, Signer};
 use super::keeper::{self, KeeperSlot};
+use super::leases::Leases;
 use super::ratelimit::{RateLimit, Verdict};
 use super::status::{AuthHmacStatus, Counters, InstanceStatus, TrackerStatus, Transition};
 
@@ -86,6 +88,13 @@ pub(super) struct Instance {
     /// The last sequence signed, by the event loop or the keeper; kept
     /// across reloads.
     seq: Arc<SharedSeq>,
+    /// The daemon's VIP leases (`None` in tests without a daemon).
+    leases: Option<Leases>,
+    /// With `announce = "bgp"` / `"both"`: the announce interface (name,
+    /// index) the VIPs go on as host addresses.
+    pub announce_link: Option<(String, u32)>,
+    /// With `active_active`: whether the VIPs are held (no election).
+    pub active: Option<ActiveActive>,
 }
 
 impl Instance {
@@ -102,6 +111,7 @@ impl Instance {
         let gate = auth::gate_for(&cfg).map_err(|e| IoError::InvalidArgument(e.to_string()))?;
         let seq = Arc::new(SharedSeq::default());
         let signer = Signer::new(gate.auth(), &seq);
+        let active = cfg.announce.active_active.then(ActiveActive::new);
         Ok(Instance {
             tracks: tracks_of(&cfg, config),
             cfg,
@@ -122,16 +132,61 @@ impl Instance {
             gate,
             signer,
             seq,
+            leases: None,
+            announce_link: None,
+            active,
         })
     }
 
     /// The Startup event, after telling the router whether its link is up.
+    /// An active-active instance has no election: its router never starts
+    /// (it sends nothing), and `active.rs` decides when it holds its VIPs.
     pub fn start(&mut self, now: Instant) {
         if !self.link_up {
             warn!(instance = %self.cfg.name, interface = %self.cfg.interface, "interface is down at start");
             self.router.handle_iface(now, false);
         }
+        if self.active.is_some() {
+            info!(instance = %self.cfg.name, "active-active: no election; holding the VIPs while healthy");
+            return;
+        }
         self.router.handle_startup(now);
+    }
+
+    /// Give the instance the daemon's VIP leases, and the announce
+    /// interface when its VIPs go there.
+    pub fn set_vip_sinks(&mut self, leases: Leases, announce_link: Option<(String, u32)>) {
+        self.leases = Some(leases);
+        self.announce_link = announce_link;
+    }
+
+    /// Every address this instance adds while it holds its VIPs: on its
+    /// link (or macvlan) and/or on the announce interface, as
+    /// `announce` says ([`announce::placements`]).
+    pub fn placements(&self) -> Vec<LeasedAddr> {
+        announce::placements(self.cfg.announce.mode, &self.cfg.virtual_ips)
+            .into_iter()
+            .filter_map(|p| {
+                let ifindex = match p.link {
+                    VipLink::Vrrp => self.vip_ifindex(),
+                    VipLink::Announce => self.announce_link.as_ref()?.1,
+                };
+                Some(LeasedAddr {
+                    ifindex,
+                    addr: p.addr,
+                    prefix_len: p.prefix_len,
+                })
+            })
+            .collect()
+    }
+
+    /// The lifetime this instance's VIPs get: the lease, or none for an
+    /// address owner (priority 255), whose addresses are its own.
+    fn vip_lifetime(&self) -> Option<Lifetime> {
+        if self.cfg.priority.get() == 255 {
+            return None;
+        }
+        self.leases.as_ref().and_then(Leases::lifetime)
     }
 
     /// Apply a changed configuration in place, if the router allows it.
@@ -139,6 +194,7 @@ impl Instance {
         if cfg.virtual_ips != self.cfg.virtual_ips
             || cfg.family != self.cfg.family
             || cfg.use_vmac != self.cfg.use_vmac
+            || cfg.announce != self.cfg.announce
         {
             return false;
         }
@@ -300,26 +356,28 @@ impl Instance {
     }
 
     /// At start, as backup: take away VIPs that a crashed earlier run left
-    /// on the interface. An address owner (priority 255) owns them, so keeps them.
+    /// on the interface (and on the announce interface). An address owner
+    /// (priority 255) owns them, so keeps them. (A leased VIP would go by
+    /// itself within a lease; this is at once.)
     pub async fn remove_stale_vips(&self, nl: &Netlink) {
         if self.cfg.priority.get() == 255 {
             return;
         }
-        let present = match nl.addresses(self.ifindex).await {
-            Ok(a) => a,
-            Err(e) => {
-                warn!(instance = %self.cfg.name, error = %e, "cannot list addresses");
-                return;
-            }
-        };
-        for vip in &self.cfg.virtual_ips {
-            if present.iter().any(|(a, _)| *a == vip.addr) {
-                match nl.del_address(self.ifindex, vip.addr, vip.prefix_len).await {
+        for p in self.placements() {
+            let present = match nl.addresses(p.ifindex).await {
+                Ok(a) => a,
+                Err(e) => {
+                    warn!(instance = %self.cfg.name, error = %e, "cannot list addresses");
+                    continue;
+                }
+            };
+            if present.iter().any(|(a, _)| *a == p.addr) {
+                match nl.del_address(p.ifindex, p.addr, p.prefix_len).await {
                     Ok(()) => {
-                        warn!(instance = %self.cfg.name, vip = %vip, "removed a stale VIP left by an earlier run")
+                        warn!(instance = %self.cfg.name, vip = %p.addr, prefix_len = p.prefix_len, ifindex = p.ifindex, "removed a stale VIP left by an earlier run")
                     }
                     Err(e) => {
-                        warn!(instance = %self.cfg.name, vip = %vip, error = %e, "cannot remove stale VIP")
+                        warn!(instance = %self.cfg.name, vip = %p.addr, error = %e, "cannot remove stale VIP")
                     }
                 }
             }
@@ -512,16 +570,105 @@ impl Instance {
         }
     }
 
-    /// Put every VIP on the interface.
+    /// Put every VIP where `announce` says (the link, the announce
+    /// interface, or both), each with the lease unless leases are off or
+    /// this router owns the addresses; leased ones are renewed from now on.
     pub async fn add_vips(&mut self, nl: &Netlink) {
         self.vmac_up(nl).await;
-        let index = self.vip_ifindex();
-        for vip in &self.cfg.virtual_ips {
-            if let Err(e) = nl.add_address(index, vip.addr, vip.prefix_len).await {
-                warn!(instance = %self.cfg.name, vip = %vip, error = %e, "cannot add VIP");
+        let lifetime = self.vip_lifetime();
+        let owner = self.cfg.priority.get() == 255;
+        for p in self.placements() {
+            let result = match (lifetime, owner) {
+                (Some(l), _) => {
+                    nl.add_address_leased(p.ifindex, p.addr, p.prefix_len, l)
+                        .await
+                }
+                // Leases off: replace any lifetime an earlier setting left.
+                (None, false) => {
+                    nl.add_address_leased(p.ifindex, p.addr, p.prefix_len, Lifetime::FOREVER)
+                        .await
+                }
+                (None, true) => nl.add_address(p.ifindex, p.addr, p.prefix_len).await,
+            };
+            match result {
+                Ok(()) => {
+                    if let (Some(_), Some(leases)) = (lifetime, &self.leases) {
+                        leases.hold(p);
+                    }
+                }
+                Err(e) => {
+                    warn!(instance = %self.cfg.name, vip = %p.addr, prefix_len = p.prefix_len, ifindex = p.ifindex, error = %e, "cannot add VIP")
+                }
             }
         }
         self.vips_installed = true;
+    }
+
+    /// An active-active instance starts or stops holding its VIPs: the log
+    /// line operators grep for (as `MASTER` / `FAULT`, the states its
+    /// status shows), the notify program and FIFO line, and the VIPs.
+    pub async fn set_active_hold(
+        &mut self,
+        nl: &Netlink,
+        notifier: &Notifier,
+        hold: bool,
+        reason: &str,
+    ) {
+        let (from, to) = match (hold, self.last_transition.is_some()) {
+            (true, false) => ("INIT", "MASTER"),
+            (true, true) => ("FAULT", "MASTER"),
+            (false, false) => ("INIT", "FAULT"),
+            (false, true) => ("MASTER", "FAULT"),
+        };
+        info!(
+            instance = %self.cfg.name,
+            from,
+            to,
+            reason,
+            active_active = true,
+            "({}) Entering {} STATE",
+            self.cfg.name,
+            to
+        );
+        let at_unix_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+            .as_millis() as u64;
+        let argv = if hold {
+            self.cfg.notify_master.clone()
+        } else {
+            self.cfg.notify_fault.clone()
+        };
+        notifier.transition(
+            TransitionEvent {
+                instance: self.cfg.name.clone(),
+                from: from.into(),
+                to: to.into(),
+                reason: reason.into(),
+                priority: self.router.effective_priority().get(),
+                at_unix_ms,
+            },
+            argv,
+        );
+        self.last_transition = Some(Transition {
+            at_unix_ms,
+            from: from.into(),
+            to: to.into(),
+            reason: reason.into(),
+        });
+        if hold {
+            self.add_vips(nl).await;
+        } else {
+            self.remove_vips(nl).await;
+        }
+    }
+
+    /// Whether the instance's announce interface is still the one
+    /// `global.announce_interface` names (a reload that changes it restarts
+    /// the instances that announce).
+    pub fn announce_link_is(&self, name: &str) -> bool {
+        !self.cfg.announce.mode.routed()
+            || self.announce_link.as_ref().is_some_and(|(n, _)| n == name)
     }
 
     /// Bring the macvlan up, if there is one and it is down.
@@ -536,13 +683,16 @@ impl Instance {
         }
     }
 
-    /// Take every VIP off the interface.
+    /// Take every VIP off (the link, the announce interface): first out of
+    /// the lease schedule, so that no renewal brings one back.
     pub async fn remove_vips(&mut self, nl: &Netlink) {
         self.vips_installed = false;
-        let index = self.vip_ifindex();
-        for vip in &self.cfg.virtual_ips {
-            if let Err(e) = nl.del_address(index, vip.addr, vip.prefix_len).await {
-                warn!(instance = %self.cfg.name, vip = %vip, error = %e, "cannot remove VIP");
+        for p in self.placements() {
+            if let Some(leases) = &self.leases {
+                leases.release(&p);
+            }
+            if let Err(e) = nl.del_address(p.ifindex, p.addr, p.prefix_len).await {
+                warn!(instance = %self.cfg.name, vip = %p.addr, prefix_len = p.prefix_len, error = %e, "cannot remove VIP");
             }
         }
         // A backup must not receive frames for the virtual MAC, nor answer on it.
@@ -554,8 +704,12 @@ impl Instance {
         }
     }
 
-    /// `repeat` gratuitous ARPs (IPv4) or unsolicited NAs (IPv6) per VIP.
+    /// `repeat` gratuitous ARPs (IPv4) or unsolicited NAs (IPv6) per VIP;
+    /// none with `announce = "bgp"`, where no VIP is on the link.
     pub fn announce(&self, repeat: u8) {
+        if !self.cfg.announce.mode.on_link() {
+            return;
+        }
         let (mac, frames) = match &self.vmac {
             Some(v) => (v.mac, &v.frames),
             None => (self.mac, &self.frames),
@@ -591,10 +745,11 @@ impl Instance {
         let s = r.stats();
         let keeper_turns = self.keeper.as_ref().map_or(0, KeeperSlot::turns);
         let keeper_adverts = self.keeper.as_ref().map_or(0, KeeperSlot::repeated);
-        let master = match r.state() {
-            State::Master => Some(self.primary.to_string()),
-            State::Backup => r.master().map(|m| m.addr.to_string()),
-            _ => None,
+        let master = match (&self.active, r.state()) {
+            (Some(a), _) => a.holding().then(|| self.primary.to_string()),
+            (None, State::Master) => Some(self.primary.to_string()),
+            (None, State::Backup) => r.master().map(|m| m.addr.to_string()),
+            (None, _) => None,
         };
         let effects: Vec<(&str, TrackEffect)> = r.track_effects().collect();
         let mut drops: std::collections::BTreeMap<String, u64> = s
@@ -606,12 +761,19 @@ impl Instance {
             *drops.entry(name.to_owned()).or_default() += n;
         }
         drops.retain(|_, v| *v > 0);
+        let state = match &self.active {
+            // No election: MASTER while it holds the VIPs, FAULT while
+            // withdrawn, INIT before the first decision.
+            Some(a) if a.holding() => "MASTER".into(),
+            Some(_) if self.last_transition.is_some() => "FAULT".into(),
+            _ => r.state().name().into(),
+        };
         InstanceStatus {
             name: self.cfg.name.clone(),
             interface: self.cfg.interface.clone(),
             vrid: self.cfg.vrid.get(),
             version: self.cfg.version.number(),
-            state: r.state().name().into(),
+            state,
             priority: self.cfg.priority.get(),
             effective_priority: r.effective_priority().get(),
             master,
@@ -679,6 +841,8 @@ impl Instance {
                 auth_unsigned_received: self.gate.stats().unsigned,
                 drops,
             },
+            announce: self.cfg.announce.mode.as_str().into(),
+            active_active: self.active.is_some(),
         }
     }
 }

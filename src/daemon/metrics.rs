@@ -244,6 +244,29 @@ pub fn render(s: &Status) -> String {
         drops,
     );
 
+    // VIP leases (docs/BGP.md).
+    let leases_held = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
+    leases_held.set(i64::try_from(s.leases.held).unwrap_or(i64::MAX));
+    reg.register(
+        "leases_held",
+        "VIP addresses held with a lease (global.vip_lease)",
+        leases_held,
+    );
+    let lease_renewals = Counter::<u64>::default();
+    lease_renewals.inc_by(s.leases.renewals);
+    reg.register(
+        "lease_renewals",
+        "VIP lease renewals sent (one per address)",
+        lease_renewals,
+    );
+    let lease_failures = Counter::<u64>::default();
+    lease_failures.inc_by(s.leases.renewal_failures);
+    reg.register(
+        "lease_renewal_failures",
+        "VIP lease renewals the kernel refused or that could not be sent",
+        lease_failures,
+    );
+
     let mut out = String::new();
     // Writing into a String cannot fail.
     let _ = encode(&mut out, &reg);
@@ -418,7 +441,10 @@ mod tests {
                     auth_unsigned_received: 2,
                     ..Counters::default()
                 },
+                announce: "garp".into(),
+                active_active: false,
             }],
+            leases: Default::default(),
         }
     }
 

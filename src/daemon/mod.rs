@@ -24,12 +24,14 @@
 //! | `deadlines.rs` | the deadline set and the timer handler |
 //! | `net_event.rs`, `tracking.rs`, `requests.rs` | the netlink, tracker and control/metrics handlers |
 //! | `actions.rs` | after each input: sync-group holds, then each touched instance's actions |
+//! | `leases.rs`, `active.rs` | VIP leases and their renewal (docs/BGP.md); active-active instances (no election) |
 //! | `instance.rs` | one instance at run time and the IO of each action (adverts, VIPs, ARP/NA, notify) |
 //! | `reload.rs`, `shutdown.rs` | SIGHUP and SIGTERM/SIGINT |
 //! | `keeper.rs`, `realtime.rs`, `timer.rs` | the advert keeper thread, real-time scheduling, the timerfd and clock |
 //! | `control.rs`, `status.rs`, `metrics.rs`, `sdnotify.rs`, `caps.rs`, `ratelimit.rs` | the control socket, the status document, Prometheus, systemd, capabilities, bounded logging |
 
 mod actions;
+mod active;
 mod auth;
 pub mod caps;
 mod control;
@@ -37,6 +39,7 @@ mod deadlines;
 mod event_loop;
 mod instance;
 mod keeper;
+mod leases;
 pub mod metrics;
 mod net_event;
 mod ratelimit;
@@ -173,6 +176,11 @@ struct Daemon {
     /// Sends every other advert of a master from another CPU, and covers
     /// for this loop when it is late (`None`: off, or one CPU).
     keeper: Option<keeper::Keeper>,
+    /// The VIP leases: what is held, and the renewals this loop sends.
+    leases: leases::Leases,
+    /// The announce interface (`global.announce_interface`: name, index),
+    /// once an instance that announces needed it.
+    announce_link: Option<(String, u32)>,
 }
 
 /// Run the daemon until SIGTERM or SIGINT. Returns after every master has

@@ -20,23 +20,40 @@ impl Daemon {
                         inst.router.handle_iface(now, up);
                     }
                 }
+                // The announce interface is ours: down, it would withdraw
+                // every announced VIP (no connected routes on a down link).
+                if !up
+                    && self
+                        .announce_link
+                        .as_ref()
+                        .is_some_and(|(_, i)| *i == index)
+                {
+                    warn!(interface = %name, "the announce interface went down; bringing it up again");
+                    if let Err(e) = self.netlink.set_link_up(index, true).await {
+                        warn!(interface = %name, error = %e, "cannot bring the announce interface up");
+                    }
+                }
             }
             NetEvent::AddrRemoved {
                 index,
                 addr,
                 prefix_len,
             } => {
-                for inst in self
-                    .instances
-                    .iter_mut()
-                    .filter(|i| i.vip_ifindex() == index)
-                {
-                    if inst.vips_installed && inst.cfg.virtual_ips.iter().any(|v| v.addr == addr) {
+                for inst in self.instances.iter_mut() {
+                    if inst.vips_installed
+                        && inst
+                            .placements()
+                            .iter()
+                            .any(|p| p.ifindex == index && p.addr == addr)
+                    {
+                        // With leases, also what a stalled loop sees: the
+                        // kernel let the lease run out before the renewal.
                         warn!(
                             instance = %inst.cfg.name,
                             vip = %addr,
                             prefix_len,
-                            "VIP removed by another program while master; restoring it"
+                            ifindex = index,
+                            "VIP gone while held (removed by another program, or its lease ran out while this daemon was stalled); restoring it"
                         );
                         inst.add_vips(&self.netlink).await;
                         inst.announce(1);

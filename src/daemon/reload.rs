@@ -60,6 +60,14 @@ impl Daemon {
         }
         self.instances = result;
         self.reindex();
+        // A new vip_lease: every VIP held gets the new lifetime now (or
+        // none), and renewals follow the new period.
+        if self.leases.reconfigure(&new.global.vip_lease) {
+            info!(vip_lease = ?new.global.vip_lease.lifetime, "vip_lease changed; applying it to the VIPs held");
+            for inst in self.instances.iter_mut().filter(|i| i.vips_installed) {
+                inst.add_vips(&self.netlink).await;
+            }
+        }
         info!(instances = self.instances.len(), "reload done");
     }
 
@@ -111,10 +119,14 @@ impl Daemon {
         match pos {
             Some(p) => {
                 let mut inst = self.instances.remove(p);
-                if inst.cfg == *ic && inst.tracks_unchanged(new) {
+                let announce_same = inst.announce_link_is(&new.global.announce_interface);
+                if inst.cfg == *ic && inst.tracks_unchanged(new) && announce_same {
                     return Some(inst);
                 }
-                if inst.cfg.interface == ic.interface && inst.reconfigure(now, ic.clone(), new) {
+                if announce_same
+                    && inst.cfg.interface == ic.interface
+                    && inst.reconfigure(now, ic.clone(), new)
+                {
                     info!(instance = %ic.name, "instance reconfigured in place");
                     return Some(inst);
                 }

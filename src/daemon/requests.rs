@@ -57,6 +57,7 @@ impl Daemon {
                 })
                 .collect(),
             drops: self.drops.clone(),
+            leases: self.leases.status(),
         }
     }
 }

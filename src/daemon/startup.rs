@@ -23,6 +23,7 @@ use crate::track::{TrackEvent, TrackerSet};
 use super::control;
 use super::instance::Instance;
 use super::keeper;
+use super::leases::Leases;
 use super::metrics;
 use super::ratelimit::RateLimit;
 use super::rx::RX_BUF_LEN;
@@ -138,10 +139,12 @@ impl Daemon {
         let track_tx = inputs.track_tx.clone();
         let trackers = TrackerSet::spawn(&config.tracks, track_tx.clone());
         let notifier = Notifier::new(config.global.notify_fifo.clone());
+        let clock = Clock::new();
+        let leases = Leases::new(clock, &config.global.vip_lease);
         Daemon {
             opts,
             config,
-            clock: Clock::new(),
+            clock,
             netlink,
             instances: Vec::new(),
             sockets: Vec::new(),
@@ -159,6 +162,8 @@ impl Daemon {
             dirty: Vec::new(),
             all_dirty: true,
             keeper: keeper::Keeper::start_from_env(),
+            leases,
+            announce_link: None,
         }
     }
 
@@ -253,7 +258,37 @@ impl Daemon {
             "creating the virtual MAC interface on {}",
             ic.interface
         )))?;
+        let announce_link = if ic.announce.mode.routed() {
+            Some(self.announce_link().await?)
+        } else {
+            None
+        };
+        inst.set_vip_sinks(self.leases.clone(), announce_link);
         inst.remove_stale_vips(&self.netlink).await;
         Ok(inst)
+    }
+
+    /// The announce interface (`global.announce_interface`), made (a dummy
+    /// interface, up) the first time an instance that announces needs it.
+    async fn announce_link(&mut self) -> Result<(String, u32), DaemonError> {
+        let name = self.config.global.announce_interface.clone();
+        if let Some(l) = self.announce_link.as_ref().filter(|(n, _)| *n == name) {
+            return Ok(l.clone());
+        }
+        let made = self
+            .netlink
+            .ensure_announce_link(&name)
+            .await
+            .map_err(|source| DaemonError::Io {
+                context: format!("setting up the announce interface {name}"),
+                source,
+            })?;
+        match made.created_as {
+            Some(kind) => info!(interface = %name, kind, "announce interface created"),
+            None => info!(interface = %name, "announce interface found"),
+        }
+        let link = (name, made.link.index);
+        self.announce_link = Some(link.clone());
+        Ok(link)
     }
 }

@@ -21,6 +21,27 @@ pub struct Status {
     /// Packets dropped before they reached an instance, by reason
     /// (`ttl`, `checksum`, `version`, `type`, `length`, `truncated`, `family`, `vrid_unknown`).
     pub drops: BTreeMap<String, u64>,
+    /// The VIP leases (`global.vip_lease`, docs/BGP.md).
+    #[serde(default)]
+    pub leases: LeaseStatus,
+}
+
+/// The VIP leases of the daemon.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct LeaseStatus {
+    /// The lifetime VIPs are added with, in seconds; 0: leases are off.
+    pub lifetime_s: u32,
+    /// How often each is renewed, in milliseconds (0: never).
+    pub renew_every_ms: u64,
+    /// Addresses held with a lease now (a VIP on the link and on the
+    /// announce interface counts twice).
+    pub held: u64,
+    /// Renewals sent (one per address).
+    pub renewals: u64,
+    /// `sendmsg` calls they took.
+    pub renewal_batches: u64,
+    /// Renewals the kernel refused, or that could not be sent.
+    pub renewal_failures: u64,
 }
 
 /// One virtual router.
@@ -71,6 +92,14 @@ pub struct InstanceStatus {
     pub trackers: Vec<TrackerStatus>,
     /// Counters.
     pub counters: Counters,
+    /// Where the VIPs go: `garp` (the link), `bgp` (host addresses on the
+    /// announce interface), `both`.
+    #[serde(default)]
+    pub announce: String,
+    /// No election: the instance holds its VIPs whenever it is healthy
+    /// (`state` is then `MASTER` while it holds them, `FAULT` while not).
+    #[serde(default)]
+    pub active_active: bool,
 }
 
 /// `auth_hmac` as an instance runs it (never any key material).

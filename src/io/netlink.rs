@@ -68,6 +68,11 @@ const RENEW_CHUNK: usize = 128;
 pub struct Lifetime(u32);
 
 impl Lifetime {
+    /// No expiry (`INFINITY_LIFE_TIME`): given to
+    /// [`Netlink::add_address_leased`], it makes a leased address permanent
+    /// again (used when leases are turned off while VIPs are held).
+    pub const FOREVER: Lifetime = Lifetime(INFINITE_LIFETIME);
+
     /// A lifetime of `secs` seconds; `None` for 0 (the kernel would delete
     /// the address at once) and for `u32::MAX` (which the kernel reads as
     /// "forever").
