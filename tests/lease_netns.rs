@@ -490,6 +490,123 @@ fn a_lease_on_a_vip_leaves_the_subnet_route_alone() {
     assert!(bal.ping("192.0.2.2"), "the subnet is unreachable");
 }
 
+/// vrrpd itself, master alone on the link with the default lease: every
+/// VIP is renewed every 500 ms with exactly one `RTM_NEWADDR` (what `ip
+/// monitor` shows), never removed, and no gratuitous ARP goes out after the
+/// two bursts of becoming master.
+#[test]
+fn the_daemon_renews_its_vips_quietly() {
+    if !require_root() {
+        return;
+    }
+    let (lab, bal) = lab("leasedaemon");
+    let sock = lab.dir().join("vrrpd.sock");
+    let cfg = write_config(
+        lab.dir(),
+        "vrrpd.toml",
+        &format!(
+            "[global]\ncontrol_socket = \"{}\"\n\n[[instance]]\nname = \"VI_1\"\n\
+             interface = \"ext0\"\nvrid = 12\nadvert_interval = \"100ms\"\n\
+             garp_master_delay = \"1s\"\nvirtual_ips = [\"192.0.2.254/24\"]\n",
+            sock.display()
+        ),
+    );
+    let vrrpd = bal.spawn_vrrpd(&cfg, &[], "vrrpd.log");
+    assert!(
+        wait_until(Duration::from_secs(15), Duration::from_millis(20), || bal
+            .has_addr("192.0.2.254")),
+        "never master:\n{}",
+        vrrpd.log()
+    );
+    // Past both GARP bursts (at once, and garp_master_delay = 1 s later).
+    std::thread::sleep(Duration::from_millis(1500));
+    let sniff = bal.sniff("ext0");
+    const WINDOW: Duration = Duration::from_secs(4);
+    let vip = ip("192.0.2.254");
+    let (added, removed) = run(&bal, || async move {
+        let nl = Netlink::new().expect("netlink");
+        let mut events = nl.subscribe().expect("subscribe");
+        let (mut added, mut removed) = (0, 0);
+        let end = tokio::time::Instant::now() + WINDOW;
+        while let Ok(Some(ev)) = tokio::time::timeout_at(end, events.recv()).await {
+            match ev {
+                NetEvent::AddrAdded { addr, .. } if addr == vip => added += 1,
+                NetEvent::AddrRemoved { addr, .. } if addr == vip => removed += 1,
+                NetEvent::Overrun => panic!("overrun"),
+                _ => {}
+            }
+        }
+        (added, removed)
+    });
+    let garps = sniff.filter(|f| {
+        f.arp()
+            .is_some_and(|(_, _, sender, _)| sender.to_string() == "192.0.2.254")
+    });
+    let st = vrrpd_status(&sock);
+    assert_eq!(
+        removed,
+        0,
+        "the VIP went while the daemon ran\n{}",
+        vrrpd.log()
+    );
+    // 4 s at one renewal per 500 ms: 8, minus a slow machine's late wake-ups;
+    // never more (one event per renewal).
+    assert!(
+        (5..=9).contains(&added),
+        "{added} RTM_NEWADDR for the VIP in {WINDOW:?}, expected about 8\n{st}"
+    );
+    assert!(
+        garps.is_empty(),
+        "{} gratuitous ARPs during renewals",
+        garps.len()
+    );
+    assert_eq!(st["leases"]["lifetime_s"], 2, "{st}");
+    assert_eq!(st["leases"]["renew_every_ms"], 500, "{st}");
+    assert_eq!(st["leases"]["held"], 1, "{st}");
+    assert!(st["leases"]["renewals"].as_u64().unwrap_or(0) >= 5, "{st}");
+    assert_eq!(st["leases"]["renewal_failures"], 0, "{st}");
+    loud(&format!(
+        "[lease] the daemon: {added} RTM_NEWADDR for its VIP in {WINDOW:?}, no GARP"
+    ));
+}
+
+/// `vip_lease = "0s"`: no lease, the VIP is permanent (the old behaviour).
+#[test]
+fn leases_can_be_turned_off() {
+    if !require_root() {
+        return;
+    }
+    let (lab, bal) = lab("leaseoff");
+    let sock = lab.dir().join("vrrpd.sock");
+    let cfg = write_config(
+        lab.dir(),
+        "vrrpd.toml",
+        &format!(
+            "[global]\ncontrol_socket = \"{}\"\nvip_lease = \"0s\"\n\n[[instance]]\n\
+             name = \"VI_1\"\ninterface = \"ext0\"\nvrid = 12\nadvert_interval = \"100ms\"\n\
+             virtual_ips = [\"192.0.2.254/24\"]\n",
+            sock.display()
+        ),
+    );
+    let vrrpd = bal.spawn_vrrpd(&cfg, &[], "vrrpd.log");
+    assert!(
+        wait_until(Duration::from_secs(15), Duration::from_millis(20), || bal
+            .has_addr("192.0.2.254")),
+        "never master:\n{}",
+        vrrpd.log()
+    );
+    let out = bal.ip(&["-4", "addr", "show", "dev", "ext0"]);
+    let line = out
+        .lines()
+        .skip_while(|l| !l.contains("192.0.2.254"))
+        .nth(1)
+        .unwrap_or_default();
+    assert!(line.contains("valid_lft forever"), "not permanent: {out}");
+    let st = vrrpd_status(&sock);
+    assert_eq!(st["leases"]["lifetime_s"], 0, "{st}");
+    assert_eq!(st["leases"]["held"], 0, "{st}");
+}
+
 // ---------------------------------------------------------------------------
 // Benchmark (ignored by default: it measures, it does not assert speed).
 //
