@@ -27,7 +27,9 @@
 #     within that fault type's bound;
 #   - no process died unexpectedly, no "panicked" in any vrrpd log;
 #   - vrrpd's RSS does not grow (last sample <= first + max(50%, 4 MiB));
-#   - after a clean stop (SIGTERM, exit 0), no VIP is left anywhere.
+#   - after a clean stop (SIGTERM, exit 0), no VIP is left anywhere;
+#   - no VIP and no route to it left on a node whose vrrpd is dead, past the
+#     lease bound (half of the vrrpd kills stay dead that long to check it).
 # Timing: the faults last random real times and the soak paces itself with
 # sleeps (that is the point of a soak); everything the script waits FOR
 # (services up, the VIP settled, the client's neighbour entry) is a wait on
@@ -79,6 +81,10 @@ declare -A FAULTS=() LONGEST=() BOUND=()
 # Outage bound per fault type, in seconds after the fault's active part ended
 # (Master_Down_Interval of bal2 is 3.61 s; the HAProxy tracker polls at 1 s).
 BOUND=([kill_vrrpd]=7 [kill_haproxy]=8 [link]=7 [partition]=7 [sighup]=3 [vip_delete]=4 [cpu]=5 [bad_packets]=2)
+# A SIGKILLed vrrpd's VIP goes when its lease runs out: global.vip_lease (2 s
+# by default) after the last renewal, plus the kernel's rounding (0.33 s
+# measured, docs/BGP.md), plus a margin for a loaded machine.
+LEASE_BOUND=3
 WINDOWS=()        # "type start end" (end = active part end + bound)
 VIOLATIONS=()
 START_TS=$(date +%s)
@@ -261,6 +267,19 @@ sample_rss() {
         fi
     done
 }
+# check_dead_node BAL: BAL's vrrpd has been dead for LEASE_BOUND seconds; the
+# kernel must have removed its VIP, and with it every route to the VIP.
+check_dead_node() {
+    local a r
+    a="$(ip -n "$P-$1" -o addr show 2>/dev/null)"
+    r="$(ip -n "$P-$1" route show table all 2>/dev/null)"
+    if [[ "$a" == *"inet $VIP/"* ]]; then
+        violation "vrrpd on $1 dead for $LEASE_BOUND s: its VIP is still configured"
+    fi
+    if [[ " $r " == *" $VIP "* ]]; then
+        violation "vrrpd on $1 dead for $LEASE_BOUND s: a route to $VIP is still there"
+    fi
+}
 check_alive() {
     local b rc
     for b in bal1 bal2; do
@@ -286,7 +305,11 @@ run_fault() {
         kill_vrrpd)
             kill -KILL "${VPID[$victim]}"; reap "${VPID[$victim]}"
             [ "$RC" -eq 137 ] || violation "vrrpd on $victim: exit $RC after SIGKILL"
-            sleep $((RANDOM % 3))
+            if [ $((RANDOM % 2)) -eq 0 ]; then
+                sleep "$LEASE_BOUND"; check_dead_node "$victim"
+            else
+                sleep $((RANDOM % 3))
+            fi
             start_vrrpd "$victim" ;;
         kill_haproxy)
             kill -KILL "${HPID[$victim]}"; reap "${HPID[$victim]}"; HPID[$victim]=""
