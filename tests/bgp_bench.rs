@@ -519,3 +519,148 @@ fn bgp_failover_vrrpd_vs_keepalived() {
         }
     }
 }
+
+/// CPU seconds (user + system) `pid` has used so far.
+fn cpu_secs(pid: i32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let f: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r.split_whitespace().collect())
+        .unwrap_or_default();
+    // utime and stime are fields 14 and 15; after the comm, indexes 11 and 12.
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // SAFETY: sysconf has no memory effects.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (ticks(11) + ticks(12)) / hz
+}
+
+/// The pid in an FRR daemon's pid file.
+fn pid_file(path: &Path) -> i32 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// What 1000 instances' leases cost: one node, 1000 VRRPv3 instances at 1 s
+/// adverts with `announce = "bgp"` (1000 /32s on vrrpd0), FRR's zebra and
+/// bgpd in the same namespace redistributing them; with `vip_lease = "2s"`
+/// (2000 renewals per second) and `"0s"`. Measured over `BGP_BENCH_SECS`
+/// (default 30) once every VIP is up: CPU of vrrpd, zebra and bgpd, and the
+/// `RTM_NEWADDR` a listener (like `ip monitor`) receives per second.
+#[test]
+#[ignore = "benchmark: run with --ignored --nocapture"]
+fn lease_cost_at_1000_instances() {
+    if !require_root() || !tools_frr() {
+        return;
+    }
+    let secs: u64 = std::env::var("BGP_BENCH_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    const TOTAL: usize = 1000;
+    const PER_IF: usize = 250;
+    println!("| vip_lease | vrrpd CPU | zebra CPU | bgpd CPU | RTM_NEWADDR/s seen by a listener | addresses leased |");
+    println!("|---|---|---|---|---|---|");
+    for lease in ["2s", "0s"] {
+        let mut lab = Lab::new("leasescale");
+        let mut host = None;
+        let mut toml = format!(
+            "[global]\nvip_lease = \"{lease}\"\ncontrol_socket = \"{}\"\n",
+            lab.dir().join("s.sock").display()
+        );
+        for i in 0..TOTAL / PER_IF {
+            let br = lab.add_bridge(&format!("s{i}"));
+            let h = lab.add_host(
+                "bal1",
+                &br,
+                &format!("ext{i}"),
+                &format!("10.{}.255.1/16", 20 + i),
+            );
+            host.get_or_insert(h);
+            for v in 1..=PER_IF {
+                toml += &format!(
+                    "[[instance]]\nname = \"VI_{i}_{v}\"\ninterface = \"ext{i}\"\nvrid = {v}\n\
+                     virtual_ips = [\"198.{}.{}.{}/32\"]\nannounce = \"bgp\"\n",
+                    18 + i / 2,
+                    (i % 2) * 100 + v / 250,
+                    v % 250 + 1
+                );
+            }
+        }
+        let host = host.expect("host");
+        let dir = lab.dir().to_path_buf();
+        let cfg = write_config(&dir, "vrrpd.toml", &toml);
+        // zebra and bgpd redistributing vrrpd0's addresses (to a peer that is not there).
+        let frr = Frr::start(
+            &host,
+            &render("frr-balancer-bgpd.conf", 1).replace("10.1.1.1", "10.99.99.99"),
+        );
+        let mut vrrpd = host.spawn_env(
+            &[vrrpd_bin(), "--config", &cfg.to_string_lossy()],
+            &[("RUST_LOG", "warn")],
+            dir.join("vrrpd.log"),
+        );
+        let count = || {
+            host.ip(&["-o", "-4", "addr", "show", "dev", "vrrpd0"])
+                .lines()
+                .count()
+        };
+        let up = wait_until(Duration::from_secs(120), Duration::from_millis(200), || {
+            count() == TOTAL
+        });
+        assert!(up, "only {} VIPs up\n{}", count(), vrrpd.log());
+        // A listener, as `ip monitor` or a speaker is.
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let events = host.spawn_in_netns(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let nl = vrrpd::io::Netlink::new().expect("netlink");
+                let mut ev = nl.subscribe().expect("subscribe");
+                let (mut n, mut overruns) = (0u64, 0u64);
+                while !stop2.load(Ordering::Relaxed) {
+                    match tokio::time::timeout(Duration::from_millis(100), ev.recv()).await {
+                        Ok(Some(vrrpd::io::NetEvent::AddrAdded { .. })) => n += 1,
+                        Ok(Some(vrrpd::io::NetEvent::Overrun)) => overruns += 1,
+                        Ok(None) => break,
+                        _ => {}
+                    }
+                }
+                (n, overruns)
+            })
+        });
+        std::thread::sleep(Duration::from_secs(3));
+        let pids = [
+            vrrpd.pid(),
+            pid_file(&frr.dir.join("zebra.pid")),
+            pid_file(&frr.dir.join("bgpd.pid")),
+        ];
+        let before: Vec<f64> = pids.iter().map(|p| cpu_secs(*p)).collect();
+        let t = Instant::now();
+        std::thread::sleep(Duration::from_secs(secs));
+        let wall = t.elapsed().as_secs_f64();
+        let after: Vec<f64> = pids.iter().map(|p| cpu_secs(*p)).collect();
+        stop.store(true, Ordering::Relaxed);
+        let (n, overruns) = events.join().expect("listener");
+        let st = vrrpd_status(&dir.join("s.sock"));
+        let pct = |i: usize| 100.0 * (after[i] - before[i]) / wall;
+        println!(
+            "| `\"{lease}\"` | {:.2} % | {:.2} % | {:.2} % | {:.0}{} | {} |",
+            pct(0),
+            pct(1),
+            pct(2),
+            n as f64 / (wall + 3.0),
+            if overruns > 0 {
+                format!(" ({overruns} overruns)")
+            } else {
+                String::new()
+            },
+            st["leases"]["held"]
+        );
+        vrrpd.stop(Signal::SIGTERM, Duration::from_secs(20));
+    }
+}
