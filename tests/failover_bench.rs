@@ -204,8 +204,9 @@ fn run_once(fault: Fault, interval: &str) -> (Option<Duration>, Option<Duration>
         Fault::LinkDown => lab.set_bridge_port(&bal1, false),
         Fault::HaproxyKill => h1.signal(Signal::SIGKILL),
     }
-    // A SIGKILLed daemon leaves bal1 answering for the VIP: the client
-    // metric only means something for the other two faults.
+    // A SIGKILLed daemon leaves bal1 answering for the VIP until its lease
+    // runs out (about 2 s, docs/BGP.md): the client metric only means
+    // something for the other faults.
     let prober = (!matches!(fault, Fault::Sigkill)).then(|| probe(&client, stop_probe.clone()));
     let vip = wait_until(Duration::from_secs(10), Duration::from_millis(50), || {
         watch.is_finished()
