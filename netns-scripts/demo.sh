@@ -150,12 +150,12 @@ fi
 # ---------------------------------------------------------------------------
 step 4/5 "Fault 2: node death of the master, $MASTER (vrrpd SIGKILLed and its link cut)"
 scenario node "node death of $MASTER" inject_node
-say "    the client is now served by: $(client_sees)  (the dead node still has the VIP"
-say "    configured, but nobody can reach it; the new master's gratuitous ARP moved the traffic)"
+say "    the client is now served by: $(client_sees)  (the dead node's VIP went with its"
+say "    lease, about 2 s after the kill; the new master's gratuitous ARP moved the traffic)"
 quiet "$LAB" link "$MASTER" up
 quiet "$LAB" start-vrrpd "$MASTER"
 if wait_master "$MASTER"; then
-    say "    $MASTER back (link up, vrrpd restarted): it removed its stale VIP and took over again."
+    say "    $MASTER back (link up, vrrpd restarted): it took over again (preempt)."
 else
     say "    $MASTER back; VIP holder: $(master)"
 fi
