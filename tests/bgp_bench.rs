@@ -381,11 +381,12 @@ fn run_once(d: Daemon, interval_ms: u32, fault: Fault) -> Run {
     let _h2 = haproxy(&l.bals[1], &dir);
     let mut p1 = daemon(d, &l.bals[0], &dir, 150, interval_ms);
     let _p2 = daemon(d, &l.bals[1], &dir, 100, interval_ms);
+    let served = || {
+        let out = client.exec(&["curl", "-s", "-m", "1", &format!("http://{VIP}:8000/")]);
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
     let ready = wait_until(Duration::from_secs(30), Duration::from_millis(20), || {
-        l.fib() == ["bal1"]
-            && client
-                .tcp_banner(VIP, 8000, Duration::from_millis(500))
-                .is_some()
+        l.fib() == ["bal1"] && served() == "bal1"
     });
     assert!(ready, "bal1 never announced\n{}", sp.logs());
     // Let the backup settle on the master's adverts.
@@ -601,10 +602,10 @@ fn lease_cost_at_1000_instances() {
             &[("RUST_LOG", "warn")],
             dir.join("vrrpd.log"),
         );
+        // (vrrpd0 appears once vrrpd made it)
         let count = || {
-            host.ip(&["-o", "-4", "addr", "show", "dev", "vrrpd0"])
-                .lines()
-                .count()
+            let out = host.exec(&["ip", "-o", "-4", "addr", "show", "dev", "vrrpd0"]);
+            String::from_utf8_lossy(&out.stdout).lines().count()
         };
         let up = wait_until(Duration::from_secs(120), Duration::from_millis(200), || {
             count() == TOTAL
