@@ -544,10 +544,11 @@ fn pid_file(path: &Path) -> i32 {
 }
 
 /// What 1000 instances' leases cost: one node, 1000 VRRPv3 instances at 1 s
-/// adverts with `announce = "bgp"` (1000 /32s on vrrpd0), FRR's zebra and
-/// bgpd in the same namespace redistributing them; with `vip_lease = "2s"`
-/// (2000 renewals per second) and `"0s"`. Measured over `BGP_BENCH_SECS`
-/// (default 30) once every VIP is up: CPU of vrrpd, zebra and bgpd, and the
+/// adverts with `announce = "bgp"` (1000 /32s on vrrpd0), the BGP speaker
+/// in the same namespace redistributing them (FRR's zebra and bgpd, or
+/// BIRD); leases renewed every 500 ms (2000 renewals per second) or every
+/// second (1000), or off. Measured over `BGP_BENCH_SECS` (default 30) once
+/// every VIP is up: CPU of vrrpd and of the speaker's processes, and the
 /// `RTM_NEWADDR` a listener (like `ip monitor`) receives per second.
 #[test]
 #[ignore = "benchmark: run with --ignored --nocapture"]
@@ -561,15 +562,25 @@ fn lease_cost_at_1000_instances() {
         .unwrap_or(30);
     const TOTAL: usize = 1000;
     const PER_IF: usize = 250;
-    println!("| vip_lease | vrrpd CPU | zebra CPU | bgpd CPU | RTM_NEWADDR/s seen by a listener | addresses leased |");
+    println!("| speaker | vip_lease, renewed every | vrrpd CPU | speaker CPU (zebra + bgpd, or bird) | RTM_NEWADDR/s seen by a listener | addresses leased |");
     println!("|---|---|---|---|---|---|");
-    for lease in ["2s", "0s"] {
+    for (bird, lease, renew) in [
+        (false, "2s", "500ms"),
+        (false, "2s", "1s"),
+        (false, "0s", ""),
+        (true, "2s", "500ms"),
+        (true, "2s", "1s"),
+        (true, "0s", ""),
+    ] {
         let mut lab = Lab::new("leasescale");
         let mut host = None;
         let mut toml = format!(
             "[global]\nvip_lease = \"{lease}\"\ncontrol_socket = \"{}\"\n",
             lab.dir().join("s.sock").display()
         );
+        if !renew.is_empty() {
+            toml += &format!("vip_lease_renew = \"{renew}\"\n");
+        }
         for i in 0..TOTAL / PER_IF {
             let br = lab.add_bridge(&format!("s{i}"));
             let h = lab.add_host(
@@ -592,11 +603,14 @@ fn lease_cost_at_1000_instances() {
         let host = host.expect("host");
         let dir = lab.dir().to_path_buf();
         let cfg = write_config(&dir, "vrrpd.toml", &toml);
-        // zebra and bgpd redistributing vrrpd0's addresses (to a peer that is not there).
-        let frr = Frr::start(
-            &host,
-            &render("frr-balancer-bgpd.conf", 1).replace("10.1.1.1", "10.99.99.99"),
-        );
+        // The speaker redistributing vrrpd0's addresses (to a peer that is not there).
+        let (frr, birdd) = if bird {
+            let conf = render("bird-balancer.conf", 1).replace("10.1.1.1", "10.99.99.99");
+            (None, Some(Bird::start(&host, &conf)))
+        } else {
+            let conf = render("frr-balancer-bgpd.conf", 1).replace("10.1.1.1", "10.99.99.99");
+            (Some(Frr::start(&host, &conf)), None)
+        };
         let mut vrrpd = host.spawn_env(
             &[vrrpd_bin(), "--config", &cfg.to_string_lossy()],
             &[("RUST_LOG", "warn")],
@@ -635,11 +649,14 @@ fn lease_cost_at_1000_instances() {
             })
         });
         std::thread::sleep(Duration::from_secs(3));
-        let pids = [
-            vrrpd.pid(),
-            pid_file(&frr.dir.join("zebra.pid")),
-            pid_file(&frr.dir.join("bgpd.pid")),
-        ];
+        let mut pids = vec![vrrpd.pid()];
+        if let Some(f) = &frr {
+            pids.push(pid_file(&f.dir.join("zebra.pid")));
+            pids.push(pid_file(&f.dir.join("bgpd.pid")));
+        }
+        if let Some(b) = &birdd {
+            pids.push(b._proc.pid());
+        }
         let before: Vec<f64> = pids.iter().map(|p| cpu_secs(*p)).collect();
         let t = Instant::now();
         std::thread::sleep(Duration::from_secs(secs));
@@ -649,11 +666,17 @@ fn lease_cost_at_1000_instances() {
         let (n, overruns) = events.join().expect("listener");
         let st = vrrpd_status(&dir.join("s.sock"));
         let pct = |i: usize| 100.0 * (after[i] - before[i]) / wall;
+        let speaker: f64 = (1..pids.len()).map(pct).sum();
         println!(
-            "| `\"{lease}\"` | {:.2} % | {:.2} % | {:.2} % | {:.0}{} | {} |",
+            "| {} | `\"{lease}\"`{} | {:.2} % | {:.2} % | {:.0}{} | {} |",
+            if bird { "BIRD 2.0.12" } else { "FRR 8.4" },
+            if renew.is_empty() {
+                String::new()
+            } else {
+                format!(", {renew}")
+            },
             pct(0),
-            pct(1),
-            pct(2),
+            speaker,
             n as f64 / (wall + 3.0),
             if overruns > 0 {
                 format!(" ({overruns} overruns)")

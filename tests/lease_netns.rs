@@ -491,7 +491,7 @@ fn a_lease_on_a_vip_leaves_the_subnet_route_alone() {
 }
 
 /// vrrpd itself, master alone on the link with the default lease: every
-/// VIP is renewed every 500 ms with exactly one `RTM_NEWADDR` (what `ip
+/// VIP is renewed every second with exactly one `RTM_NEWADDR` (what `ip
 /// monitor` shows), never removed, and no gratuitous ARP goes out after the
 /// two bursts of becoming master.
 #[test]
@@ -549,11 +549,11 @@ fn the_daemon_renews_its_vips_quietly() {
         "the VIP went while the daemon ran\n{}",
         vrrpd.log()
     );
-    // 4 s at one renewal per 500 ms: 8, minus a slow machine's late wake-ups;
+    // 4 s at one renewal per second: 4, minus a slow machine's late wake-up;
     // never more (one event per renewal).
     assert!(
-        (5..=9).contains(&added),
-        "{added} RTM_NEWADDR for the VIP in {WINDOW:?}, expected about 8\n{st}"
+        (3..=5).contains(&added),
+        "{added} RTM_NEWADDR for the VIP in {WINDOW:?}, expected about 4\n{st}"
     );
     assert!(
         garps.is_empty(),
@@ -561,9 +561,9 @@ fn the_daemon_renews_its_vips_quietly() {
         garps.len()
     );
     assert_eq!(st["leases"]["lifetime_s"], 2, "{st}");
-    assert_eq!(st["leases"]["renew_every_ms"], 500, "{st}");
+    assert_eq!(st["leases"]["renew_every_ms"], 1000, "{st}");
     assert_eq!(st["leases"]["held"], 1, "{st}");
-    assert!(st["leases"]["renewals"].as_u64().unwrap_or(0) >= 5, "{st}");
+    assert!(st["leases"]["renewals"].as_u64().unwrap_or(0) >= 3, "{st}");
     assert_eq!(st["leases"]["renewal_failures"], 0, "{st}");
     loud(&format!(
         "[lease] the daemon: {added} RTM_NEWADDR for its VIP in {WINDOW:?}, no GARP"

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::duration::parse_duration;
+use super::duration::{format_duration, parse_duration};
 use super::raw::{RawGlobal, RawInstance, RawSyncGroup};
 use super::validate::Section;
 
@@ -21,9 +21,13 @@ pub const MAX_VIP_LEASE: Duration = Duration::from_secs(3600);
 /// The default `global.announce_interface`.
 pub const DEFAULT_ANNOUNCE_INTERFACE: &str = "vrrpd0";
 
-/// How often a lease is renewed: this many times per lease, so a daemon
-/// whose loop stalls for up to three quarters of a lease keeps its VIPs.
-pub const RENEWALS_PER_LEASE: u32 = 4;
+/// By default a lease is renewed this many times per lease (every second at
+/// the default 2 s), so a daemon whose loop stalls for up to half a lease
+/// keeps its VIPs; `vip_lease_renew` changes it.
+pub const RENEWALS_PER_LEASE: u32 = 2;
+
+/// The shortest `vip_lease_renew`.
+pub const MIN_VIP_LEASE_RENEW: Duration = Duration::from_millis(100);
 
 /// The lease settings from `[global]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,21 +35,25 @@ pub struct VipLease {
     /// The address lifetime every VIP is added with, in whole seconds;
     /// `None` (`vip_lease = "0s"`) adds VIPs without one (permanent).
     pub lifetime: Option<Duration>,
+    /// How often each is renewed (`vip_lease_renew`); `None`: half the lease.
+    pub renew: Option<Duration>,
 }
 
 impl Default for VipLease {
     fn default() -> Self {
         VipLease {
             lifetime: Some(DEFAULT_VIP_LEASE),
+            renew: None,
         }
     }
 }
 
 impl VipLease {
-    /// How often a lease is renewed: a quarter of the lifetime (500 ms at
-    /// the default 2 s); `None` without leases.
+    /// How often a lease is renewed: `vip_lease_renew`, by default half
+    /// the lifetime (1 s at the default 2 s); `None` without leases.
     pub fn renew_every(&self) -> Option<Duration> {
-        self.lifetime.map(|l| l / RENEWALS_PER_LEASE)
+        self.lifetime
+            .map(|l| self.renew.unwrap_or(l / RENEWALS_PER_LEASE))
     }
 }
 
@@ -103,7 +111,10 @@ pub(super) fn global_keys(s: &mut Section<'_>, raw: &RawGlobal) -> (VipLease, St
                 s.err("vip_lease", reason);
                 VipLease::default()
             }
-            Ok(d) if d.is_zero() => VipLease { lifetime: None },
+            Ok(d) if d.is_zero() => VipLease {
+                lifetime: None,
+                renew: None,
+            },
             Ok(d) if d.subsec_millis() != 0 => {
                 s.err("vip_lease", format!("the kernel counts address lifetimes in whole seconds; use e.g. \"2s\", got {text:?}"));
                 VipLease::default()
@@ -115,9 +126,30 @@ pub(super) fn global_keys(s: &mut Section<'_>, raw: &RawGlobal) -> (VipLease, St
                 );
                 VipLease::default()
             }
-            Ok(d) => VipLease { lifetime: Some(d) },
+            Ok(d) => VipLease {
+                lifetime: Some(d),
+                renew: None,
+            },
         },
     };
+    let mut lease = lease;
+    if let Some(text) = raw.vip_lease_renew.as_deref() {
+        match (parse_duration(text), lease.lifetime) {
+            (Err(reason), _) => s.err("vip_lease_renew", reason),
+            (Ok(_), None) => s.err(
+                "vip_lease_renew",
+                "has no effect with vip_lease = \"0s\" (leases off); remove it",
+            ),
+            (Ok(d), Some(l)) if d < MIN_VIP_LEASE_RENEW || d > l / 2 => s.err(
+                "vip_lease_renew",
+                format!(
+                    "must be 100ms..=half of vip_lease ({}), got {text:?}: a renewal must come well before the lease runs out",
+                    format_duration(l / 2)
+                ),
+            ),
+            (Ok(d), Some(_)) => lease.renew = Some(d),
+        }
+    }
     let iface = match raw.announce_interface.as_ref() {
         None => DEFAULT_ANNOUNCE_INTERFACE.to_string(),
         Some(_) => s
@@ -226,7 +258,7 @@ mod tests {
         assert_eq!(c.global.vip_lease.lifetime, Some(Duration::from_secs(2)));
         assert_eq!(
             c.global.vip_lease.renew_every(),
-            Some(Duration::from_millis(500))
+            Some(Duration::from_secs(1))
         );
         assert_eq!(c.global.announce_interface, "vrrpd0");
         let a = c.instances[0].announce;
@@ -245,12 +277,48 @@ mod tests {
         assert_eq!(c.global.vip_lease.lifetime, Some(Duration::from_secs(10)));
         assert_eq!(
             c.global.vip_lease.renew_every(),
-            Some(Duration::from_millis(2500))
+            Some(Duration::from_secs(5))
         );
         one_issue(&g("\"1500ms\""), "global.vip_lease", "whole seconds");
         one_issue(&g("\"2h\""), "global.vip_lease", "unknown unit");
         one_issue(&g("\"61m\""), "global.vip_lease", "1s..=3600s");
         one_issue(&g("true"), "global.vip_lease", "expected a string");
+    }
+
+    #[test]
+    fn test_lease_renewal_period() {
+        let g = |lines: &str| format!("[global]\n{lines}\n{INST}");
+        let c = parse_str(&g("vip_lease_renew = \"500ms\""), "t").expect("500ms");
+        assert_eq!(
+            c.global.vip_lease.renew_every(),
+            Some(Duration::from_millis(500))
+        );
+        let c = parse_str(&g("vip_lease = \"3s\"\nvip_lease_renew = \"1500ms\""), "t")
+            .expect("half of 3s");
+        assert_eq!(
+            c.global.vip_lease.renew_every(),
+            Some(Duration::from_millis(1500))
+        );
+        one_issue(
+            &g("vip_lease_renew = \"1500ms\""),
+            "global.vip_lease_renew",
+            "100ms..=half of vip_lease (1s)",
+        );
+        one_issue(
+            &g("vip_lease_renew = \"50ms\""),
+            "global.vip_lease_renew",
+            "100ms..=half",
+        );
+        one_issue(
+            &g("vip_lease = \"0s\"\nvip_lease_renew = \"1s\""),
+            "global.vip_lease_renew",
+            "has no effect",
+        );
+        one_issue(
+            &g("vip_lease_renew = \"soon\""),
+            "global.vip_lease_renew",
+            "not a valid duration",
+        );
     }
 
     #[test]

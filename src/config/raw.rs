@@ -27,6 +27,7 @@ pub(super) struct RawGlobal {
     pub log_format: Option<String>,
     // VIP lease and announcement (config/announce.rs)
     pub vip_lease: Option<String>,
+    pub vip_lease_renew: Option<String>,
     pub announce_interface: Option<String>,
 }
 

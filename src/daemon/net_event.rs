@@ -9,7 +9,12 @@ use super::Daemon;
 
 impl Daemon {
     pub(super) async fn on_net_event(&mut self, ev: NetEvent) {
-        self.all_dirty = true;
+        // An added address concerns no instance (the kernel echoes every VIP
+        // vrrpd adds or renews: 2 per VIP per second with leases); the other
+        // events may concern any.
+        if !matches!(ev, NetEvent::AddrAdded { .. }) {
+            self.all_dirty = true;
+        }
         let now = self.clock.now();
         match ev {
             NetEvent::Link { index, name, up } => {
