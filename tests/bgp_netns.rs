@@ -330,7 +330,7 @@ fn docs_quote_the_tested_configs() {
 // With vrrpd itself: announce = "bgp", VRRP on the heartbeat link.
 
 /// How long a SIGKILLed vrrpd's route may outlive it: the 2 s lease after
-/// the last renewal (at most 500 ms before the kill), the kernel's rounding
+/// the last renewal (at most 1 s before the kill), the kernel's rounding
 /// (up to 0.33 s measured), BGP's withdrawal, and slack for a busy machine.
 const LEASE_BOUND: Duration = Duration::from_millis(2330 + 2000);
 

@@ -199,7 +199,7 @@ fn sigkill_of_the_master_moves_the_vip_and_the_client_follows() {
         "takeover took {took:?}:\n{}",
         bals[1].log_text()
     );
-    // The lease: 2 s after the last renewal (at most 500 ms before the
+    // The lease: 2 s after the last renewal (at most 1 s before the
     // kill), plus the kernel's rounding (up to 0.33 s measured), plus
     // slack for a busy machine. Without leases: never.
     assert!(

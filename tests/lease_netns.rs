@@ -216,8 +216,8 @@ fn renewals_keep_the_address_with_one_event_each_and_nothing_on_the_wire() {
                 .expect("add");
         }
         let mut renewer = LeaseRenewer::new().expect("renewer");
-        // Renewed every 500 ms (a quarter of the lease, as the daemon does)
-        // for twice the lease: without the renewals both would be gone.
+        // Renewed every 500 ms (as the daemon does with vip_lease_renew =
+        // "500ms") for twice the lease: without the renewals both would be gone.
         for _ in 0..ROUNDS {
             tokio::time::sleep(Duration::from_millis(500)).await;
             let r = renewer.renew(&held, lease()).expect("renew");

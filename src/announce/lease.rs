@@ -29,7 +29,7 @@ pub const DEFAULT_SLOTS: u32 = 10;
 /// Renewal times of the held keys.
 #[derive(Debug, Clone)]
 pub struct RenewSchedule<K: Ord + Copy + Hash> {
-    /// Time between two renewals of one key (a quarter of the lease).
+    /// Time between two renewals of one key (`vip_lease_renew`).
     period: Duration,
     /// How many phases the period is cut into.
     slots: u32,

@@ -2,7 +2,7 @@
 //! their renewal, which this loop does itself when the deadline set says so.
 //!
 //! Every VIP (on the link, and on the announce interface) is added with the
-//! lifetime `global.vip_lease` and renewed every quarter of it, so that a
+//! lifetime `global.vip_lease` and renewed every `vip_lease_renew`, so that a
 //! daemon that dies or hangs loses its VIPs by the kernel's hand (docs/BGP.md).
 //! The renewals come from the event loop on purpose: a loop that hangs must
 //! stop renewing. Their timing is [`RenewSchedule`] (`src/announce/lease.rs`):
@@ -59,7 +59,7 @@ fn lifetime_of(cfg: &VipLease) -> Option<Lifetime> {
         .and_then(|d| Lifetime::from_secs(u32::try_from(d.as_secs()).unwrap_or(u32::MAX - 1)))
 }
 
-/// The schedule for `cfg`: renew every quarter of the lease.
+/// The schedule for `cfg`: renew every `vip_lease_renew`.
 fn schedule_of(cfg: &VipLease) -> RenewSchedule<LeasedAddr> {
     RenewSchedule::new(
         cfg.renew_every().unwrap_or(Duration::from_secs(3600)),
