@@ -145,10 +145,20 @@ impl Drop for Holder {
 // ---------------------------------------------------------------------------
 // The tests.
 
+/// BGP UPDATEs the router has received from `peer`.
+fn updates_from(rtr: &Frr, peer: &str) -> u64 {
+    let text = rtr.vtysh("bgpd", &format!("show bgp neighbor {peer} json"));
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    v[peer]["messageStats"]["updatesRecv"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no updatesRecv for {peer} in {text}"))
+}
+
 /// The upstream router installs the VIP while the balancer holds it (and
-/// keeps it while the lease is renewed), drops it when the balancer removes
-/// it, and drops it when nobody renews the lease any more.
-fn announce_and_withdraw(l: &BgpLab, ctx: &dyn Fn() -> String) {
+/// keeps it while the lease is renewed, without a BGP UPDATE for the
+/// renewals), drops it when the balancer removes it, and drops it when
+/// nobody renews the lease any more.
+fn announce_and_withdraw(l: &BgpLab, rtr: &Frr, ctx: &dyn Fn() -> String) {
     let holder = Holder::start(&l.bals[0]);
     let one = vec!["bal1".to_string()];
     holder.cmd(Cmd::Hold);
@@ -158,12 +168,20 @@ fn announce_and_withdraw(l: &BgpLab, ctx: &dyn Fn() -> String) {
         || l.fib() == one,
         ctx,
     );
-    // Renewed: stays, for longer than the lease.
+    // Renewed: stays, for longer than the lease, and the renewals send
+    // nothing over BGP (an unchanged address is no route change).
+    let updates = updates_from(rtr, "10.1.1.2");
     expect_steady(
         Duration::from_secs(u64::from(LEASE_SECS) * 2),
         "VIP stays while renewed",
         || l.fib() == one,
         ctx,
+    );
+    assert_eq!(
+        updates_from(rtr, "10.1.1.2"),
+        updates,
+        "renewals caused BGP UPDATEs\n{}",
+        ctx()
     );
     let t = holder.cmd(Cmd::Release);
     expect_within(
@@ -223,7 +241,7 @@ fn frr_announces_a_leased_vip_and_withdraws_it_with_the_address() {
         !learned.contains("10.1.1.0/24"),
         "the uplink subnet was announced: {learned}"
     );
-    announce_and_withdraw(&l, &ctx);
+    announce_and_withdraw(&l, &rtr, &ctx);
 }
 
 #[test]
@@ -247,7 +265,7 @@ fn bird_announces_a_leased_vip_and_withdraws_it_with_the_address() {
         || l.fib().is_empty(),
         ctx,
     );
-    announce_and_withdraw(&l, &ctx);
+    announce_and_withdraw(&l, &rtr, &ctx);
 }
 
 /// Two balancers announce: the router installs both next hops (ECMP); one
