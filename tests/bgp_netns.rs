@@ -168,19 +168,19 @@ fn announce_and_withdraw(l: &BgpLab, rtr: &Frr, ctx: &dyn Fn() -> String) {
         || l.fib() == one,
         ctx,
     );
-    // Renewed: stays, for longer than the lease, and the renewals send
-    // nothing over BGP (an unchanged address is no route change).
+    // Renewed: stays, for longer than the lease.
+    let steady = Duration::from_secs(u64::from(LEASE_SECS) * 2);
+    expect_steady(steady, "VIP stays while renewed", || l.fib() == one, ctx);
+    // And the renewals send nothing over BGP (an unchanged address is no
+    // route change). Counted only now: both speakers exchange a route
+    // refresh and resend their routes in the first seconds of a session.
+    // This window holds 8 renewals; one UPDATE each would be 8.
     let updates = updates_from(rtr, "10.1.1.2");
-    expect_steady(
-        Duration::from_secs(u64::from(LEASE_SECS) * 2),
-        "VIP stays while renewed",
-        || l.fib() == one,
-        ctx,
-    );
-    assert_eq!(
-        updates_from(rtr, "10.1.1.2"),
-        updates,
-        "renewals caused BGP UPDATEs\n{}",
+    expect_steady(steady, "VIP stays while renewed", || l.fib() == one, ctx);
+    let more = updates_from(rtr, "10.1.1.2") - updates;
+    assert!(
+        more <= 1,
+        "{more} BGP UPDATEs during {steady:?} of renewals every {RENEW_EVERY:?}\n{}",
         ctx()
     );
     let t = holder.cmd(Cmd::Release);
