@@ -352,6 +352,11 @@ fn docs_quote_the_tested_configs() {
 /// (up to 0.33 s measured), BGP's withdrawal, and slack for a busy machine.
 const LEASE_BOUND: Duration = Duration::from_millis(2330 + 2000);
 
+/// A `[global]` line for tests of withdrawals by vrrpd itself: a lease
+/// longer than any of their waits (10 s), so that a VIP vrrpd failed to
+/// remove cannot go by its lease in time.
+const LONG_LEASE: &str = "vip_lease = \"30s\"\n";
+
 /// vrrpd on one balancer.
 struct Vrrpd {
     host: Host,
@@ -367,6 +372,12 @@ impl Vrrpd {
     /// and `mode` (`priority = N` for an election on hb0, or
     /// `active_active = true` on up0), tracking the file `health`.
     fn new(l: &BgpLab, i: usize, mode: &str) -> Vrrpd {
+        Vrrpd::with_global(l, i, "", mode)
+    }
+
+    /// As [`Vrrpd::new`], with `global` lines (e.g. `vip_lease = "30s"\n`)
+    /// in `[global]`.
+    fn with_global(l: &BgpLab, i: usize, global: &str, mode: &str) -> Vrrpd {
         let host = l.bals[i - 1].clone();
         let dir = l.lab.dir();
         let sock = dir.join(format!("vrrpd-bal{i}.sock"));
@@ -378,7 +389,7 @@ impl Vrrpd {
             "hb0"
         };
         let toml = format!(
-            "[global]\ncontrol_socket = \"{}\"\n\n[[instance]]\nname = \"VI_1\"\n\
+            "[global]\n{global}control_socket = \"{}\"\n\n[[instance]]\nname = \"VI_1\"\n\
              interface = \"{iface}\"\nvrid = 12\nadvert_interval = \"100ms\"\n\
              virtual_ips = [\"{VIP}/32\"]\nannounce = \"bgp\"\n{mode}\ntrack = [\"health\"]\n\n\
              [[track]]\nname = \"health\"\ntype = \"file\"\npath = \"{}\"\nweight = 0\n",
@@ -463,8 +474,10 @@ fn frr_only_the_master_announces_and_every_fault_withdraws() {
     }
     let l = BgpLab::new("bgpvfaults", 2);
     let sp = Speakers::start(&l, false);
-    let mut v1 = Vrrpd::new(&l, 1, "priority = 150");
-    let v2 = Vrrpd::new(&l, 2, "priority = 100");
+    // A lease longer than every wait below: each withdrawal must be
+    // vrrpd's removal, not the lease running out.
+    let mut v1 = Vrrpd::with_global(&l, 1, LONG_LEASE, "priority = 150");
+    let v2 = Vrrpd::with_global(&l, 2, LONG_LEASE, "priority = 100");
     let (one, two) = (names(&["bal1"]), names(&["bal2"]));
     macro_rules! ctx {
         () => {
@@ -486,7 +499,7 @@ fn frr_only_the_master_announces_and_every_fault_withdraws() {
     assert_eq!((v1.state(), v2.state()), ("MASTER".into(), "BACKUP".into()));
     let st = v1.status();
     assert_eq!(st["instances"][0]["announce"], "bgp", "{st}");
-    assert_eq!(st["leases"]["lifetime_s"], 2, "{st}");
+    assert_eq!(st["leases"]["lifetime_s"], 30, "{st}");
     assert!(st["leases"]["held"].as_u64() == Some(1), "{st}");
 
     // A failed tracker (weight 0): FAULT on bal1, bal2 takes over.
@@ -637,8 +650,11 @@ fn frr_active_active_announces_every_healthy_balancer() {
     }
     let l = BgpLab::new("bgpaa", 2);
     let sp = Speakers::start(&l, false);
+    // bal1 with the default 2 s lease (SIGKILLed below); bal2, whose
+    // tracker fails, with a lease longer than the waits: its withdrawal
+    // must be vrrpd's removal, not the lease running out.
     let mut v1 = Vrrpd::new(&l, 1, "active_active = true");
-    let v2 = Vrrpd::new(&l, 2, "active_active = true");
+    let v2 = Vrrpd::with_global(&l, 2, LONG_LEASE, "active_active = true");
     let both = names(&["bal1", "bal2"]);
     macro_rules! ctx {
         () => {
