@@ -18,10 +18,11 @@
 //!   HAProxy's pid at `interval 1` (its minimum; its `track_process` does not
 //!   work in a network namespace, see docs/BENCHMARKS.md).
 //!
-//! Faults on the master, bal1, at t0: HAProxy SIGKILLed; the daemon
-//! SIGTERMed; the daemon SIGKILLed; node death (every process of bal1
-//! SIGKILLed and its uplink and heartbeat ports cut on the switch side, so
-//! that the router learns it from BFD). Measured from t0:
+//! Faults on the master, bal1, at t0: HAProxy SIGKILLed (and reaped, as
+//! its supervisor would); the daemon SIGTERMed; the daemon SIGKILLed; node
+//! death (bal1's uplink and heartbeat ports cut on the switch side, then
+//! every process of bal1 SIGKILLed, so that the router learns it from BFD).
+//! Measured from t0:
 //! - `FIB: bal1 out`: the router's kernel route for the VIP no longer has
 //!   bal1 as a next hop (a thread in the router's namespace dumps the route
 //!   every millisecond);
@@ -377,7 +378,7 @@ fn run_once(d: Daemon, interval_ms: u32, fault: Fault) -> Run {
         b.link_set("vrrpd0", true);
     }
     let sp = Speakers::start(&l, false);
-    let h1 = haproxy(&l.bals[0], &dir);
+    let mut h1 = haproxy(&l.bals[0], &dir);
     let _h2 = haproxy(&l.bals[1], &dir);
     let mut p1 = daemon(d, &l.bals[0], &dir, 150, interval_ms);
     let _p2 = daemon(d, &l.bals[1], &dir, 100, interval_ms);
@@ -398,7 +399,13 @@ fn run_once(d: Daemon, interval_ms: u32, fault: Fault) -> Run {
     std::thread::sleep(Duration::from_millis(300));
     let t0 = Instant::now();
     match fault {
-        Fault::HaproxyKill => h1.signal(Signal::SIGKILL),
+        Fault::HaproxyKill => {
+            h1.signal(Signal::SIGKILL);
+            // Reaped at once, as its supervisor would: an unreaped zombie
+            // still passes keepalived's `kill -0` check (every run said
+            // "never" before this).
+            let _ = h1.wait_exit(Duration::from_secs(2));
+        }
         Fault::Sigterm => p1.signal(Signal::SIGTERM),
         Fault::Sigkill => {
             let kids = children(p1.pid());
@@ -408,9 +415,12 @@ fn run_once(d: Daemon, interval_ms: u32, fault: Fault) -> Run {
             }
         }
         Fault::NodeDeath => {
-            kill_namespace(l.bals[0].name());
+            // The links first: a dead node says nothing more, not even the
+            // FIN its dying bgpd's socket would send (killed first, that
+            // FIN told the router at once, faster than BFD).
             l.lab.set_bridge_port(&l.bals[0], false);
             l.lab.set_bridge_port(&l.hbs[0], false);
+            kill_namespace(l.bals[0].name());
         }
     }
     std::thread::sleep(WINDOW);
