@@ -137,7 +137,7 @@ frr_running() { pid_running "$(frr_dir "$1")/$2.pid" "$2"; }
 # its own pid file, log and vty socket in the state dir (owned by the frr
 # user, as FRR drops privileges to it).
 start_frr() {
-    local node="$1" tmpl="$2" d dir i
+    local node="$1" tmpl="$2" d dir
     dir="$(frr_dir "$node")"
     mkdir -p "$dir"
     : >"$dir/zebra.conf"
@@ -152,10 +152,7 @@ start_frr() {
             --vty_socket "$dir" -P 0 --log "file:$dir/$d.log" 2>>"$dir/$d.stderr" ||
             die "FRR $d failed to start in $(ns "$node"), see $dir/$d.log and $d.stderr"
         if [ "$d" = zebra ]; then
-            for i in $(seq 50); do
-                [ -S "$dir/zserv.api" ] && break
-                sleep 0.1
-            done
+            wait_until 10 test -S "$dir/zserv.api" || die "zebra in $(ns "$node") made no zserv.api in 10 s"
         fi
     done
     log "started FRR (zebra, bfdd, bgpd) in $(ns "$node")"

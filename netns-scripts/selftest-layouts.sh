@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# selftest-layouts.sh - checks the two extra lab layouts end to end, with vrrpd.
+# selftest-layouts.sh - checks the three extra lab layouts end to end, with vrrpd.
 #
 #   1. "lab.sh up --sync" (seed 003): three directors, external VIP (VI_1)
 #      and internal VIP (VI_2, the servers' default gateway) in the sync group
@@ -16,6 +16,13 @@
 #      the client keeps (or gets back) its answers and no second VRRP master
 #      appears, restoring it re-converges again, and cutting the master's
 #      link moves the VIP to bal2 (and back on restore).
+#   3. "lab.sh up --l3 bgp" (issue #20): an upstream router with FRR, the
+#      balancers on their own subnets announcing the VIP over BGP, VRRP on a
+#      heartbeat link. Active/standby with FRR: the router forwards the VIP
+#      to bal1 only and the client reaches HAProxy through it; after a
+#      SIGKILL of bal1's vrrpd the router forwards to bal2 only and bal1's
+#      VIP is gone (its lease). Active-active with BIRD: the router spreads
+#      over both; HAProxy killed on bal2 withdraws bal2 only.
 # Each layout is torn down afterwards; at the end nothing of the lab is left
 # (namespaces, state dir, processes, host links). Exits non-zero on the first
 # failure. Prints the measured times. Root only; needs a built vrrpd
@@ -164,7 +171,7 @@ host_leaks() {
     ip -br addr | grep -E '172\.16\.1\.|10\.0\.0\.|192\.168\.(100|200)\.' || true
     ip route | grep -E '172\.16\.1\.|10\.0\.0\.|192\.168\.(100|200)\.' || true
 }
-lab_namespaces() { ip netns list | awk '{print $1}' | grep -E "^${NSP}(sw|client|bal[1-3]|serv[1-3]|bkp[12]|vm[12])$" || true; }
+lab_namespaces() { ip netns list | awk '{print $1}' | grep -E "^${NSP}(sw|client|rtr|bal[1-3]|serv[1-3]|bkp[12]|vm[12])$" || true; }
 lab_processes() {
     local p
     for p in /proc/[0-9]*; do
@@ -395,6 +402,53 @@ test_stp() {
     check_down "--l2 stp-vxlan"
 }
 
+# ---------------------------------------------------------------------------
+# 3. --l3 bgp
+# ---------------------------------------------------------------------------
+BGP_VIP=198.51.100.10
+# fib_is "bal1 bal2": the balancers the router forwards the VIP to.
+fib_is() {
+    local f
+    f="$(lab fib 2>/dev/null)" || true
+    [ "$f" = "$1" ] || { echo "router FIB: $f"; return 1; }
+}
+announcers_are() {
+    local a
+    a="$(lab announcers 2>/dev/null)" || true
+    [ "$a" = "$1" ] || { echo "VIP on vrrpd0 of: $a"; return 1; }
+}
+client_via_vip() { in_client curl -sf -m 1 -o /dev/null "http://$BGP_VIP:8000/"; }
+
+test_bgp() {
+    say "== layout --l3 bgp (router with FRR, balancers on their own subnets, VRRP on hb)"
+    lab up --l3 bgp >"$PROBE_DIR/up-bgp.log" 2>&1 || fail "up --l3 bgp: $(tail -n 3 "$PROBE_DIR/up-bgp.log")"
+    wait_until "$BOUND" fib_is bal1 || fail "the router did not forward $BGP_VIP to bal1 alone within ${BOUND}s: $WAIT_LAST"
+    BGP_UP_MS="$WAIT_MS"
+    wait_until "$BOUND" announcers_are bal1 || fail "$WAIT_LAST"
+    wait_until "$BOUND" client_via_vip || fail "the client gets no answer from http://$BGP_VIP:8000/"
+    pass "up --l3 bgp: only bal1 announces, the router forwards to bal1 alone, the client gets answers (${BGP_UP_MS} ms after up)"
+
+    quiet kill-vrrpd bal1 KILL || fail "kill-vrrpd bal1 KILL"
+    wait_until "$BOUND" fib_is bal2 || fail "after SIGKILL of bal1's vrrpd the router did not move to bal2 alone: $WAIT_LAST"
+    BGP_KILL_MS="$WAIT_MS"
+    wait_until "$BOUND" announcers_are bal2 || fail "bal1's VIP outlived its lease: $WAIT_LAST"
+    wait_until "$BOUND" client_via_vip || fail "the client gets no answer after the move"
+    pass "SIGKILL of bal1's vrrpd: bal1's VIP gone with its lease, the router forwards to bal2 alone (${BGP_KILL_MS} ms)"
+    check_down "--l3 bgp"
+
+    say "== layout --l3 bgp --mode active-active --speaker bird"
+    lab up --l3 bgp --mode active-active --speaker bird >"$PROBE_DIR/up-bgp-aa.log" 2>&1 ||
+        fail "up --l3 bgp --mode active-active --speaker bird: $(tail -n 3 "$PROBE_DIR/up-bgp-aa.log")"
+    wait_until "$BOUND" fib_is "bal1 bal2" || fail "the router did not spread over bal1 and bal2: $WAIT_LAST"
+    pass "active-active (BIRD): the router forwards $BGP_VIP to bal1 and bal2 (${WAIT_MS} ms after up)"
+    quiet kill-haproxy bal2 KILL || fail "kill-haproxy bal2 KILL"
+    wait_until "$BOUND" fib_is bal1 || fail "HAProxy dead on bal2: the router did not drop bal2 alone: $WAIT_LAST"
+    BGP_AA_MS="$WAIT_MS"
+    wait_until "$BOUND" client_via_vip || fail "the client gets no answer from bal1"
+    pass "active-active: HAProxy killed on bal2 withdraws bal2 only (${BGP_AA_MS} ms); the client gets answers"
+    check_down "--l3 bgp --mode active-active"
+}
+
 main() {
     [ "$(id -u)" -eq 0 ] || fail "must run as root"
     [ -e "/run/netns/${NSP}sw" ] && fail "a lab is already up (${NSP}sw); run '$LAB down' first"
@@ -406,11 +460,13 @@ main() {
 
     test_sync
     test_stp
+    test_bgp
 
     [ "$(ip -br link | awk '{print $1, $2}')" = "$before" ] || fail "host links changed"
     say "measured: sync: ext VIP moved ${SYNC_EXT_MS} ms, int VIP ${SYNC_BOTH_MS} ms after the cut; outage routed ${SYNC_ROUTED_OUT} ms, HAProxy ${SYNC_PROXY_OUT} ms; back on bal1 in ${SYNC_BACK_MS} ms"
     say "measured: stp: cut path a -> converged ${STP_CUT_MS} ms (client outage ${STP_CUT_OUT} ms); restored -> ${STP_BACK_MS} ms (outage ${STP_BACK_OUT} ms)"
     say "measured: stp: bal1 link cut -> bal2 master ${STP_VRRP_MS} ms (client outage ${STP_VRRP_OUT} ms); bal1 back as master ${STP_PREEMPT_MS} ms"
+    say "measured: bgp: SIGKILL of bal1's vrrpd -> router forwards to bal2 alone ${BGP_KILL_MS} ms; active-active: HAProxy killed on bal2 -> bal2 withdrawn ${BGP_AA_MS} ms"
     say "all $CHECKS checks passed in $((SECONDS - T_START)) s"
 }
 

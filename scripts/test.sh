@@ -110,7 +110,7 @@ cargo test -p vrrpd-labtool 2>&1 | tee -a /tmp/vrrpd-cargo-test.log
 if [[ $(id -u) -eq 0 ]]; then
     say "netns-scripts/lab-test.sh (lab self-test, the demo, a quick load test)"
     netns-scripts/lab-test.sh
-    say "netns-scripts/selftest-layouts.sh (the sync-group and STP+VXLAN lab layouts)"
+    say "netns-scripts/selftest-layouts.sh (the sync-group, STP+VXLAN and BGP lab layouts)"
     netns-scripts/selftest-layouts.sh
     say "netns-scripts/selftest-containers.sh (the .deb, lintian, balancers as systemd containers, the OCI image)"
     # The container root (debootstrap from the mirror: downloads and
