@@ -966,3 +966,124 @@ fn unicast_peers_elect_without_multicast() {
         .stop(Signal::SIGTERM, Duration::from_secs(10));
     wait_holder(&bals, "bal2", Duration::from_secs(10));
 }
+
+/// An address owner (priority 255) in a sync group whose other member is in
+/// Fault, at start and when a reload restarts it, starts as Backup, held by
+/// its group: no advert at 255 (nor the priority 0 that would follow) leaves,
+/// no gratuitous ARP, and its VIP is never added, not even for an instant
+/// (RFC 5798 §6.4.1 makes an owner master at its Startup event; the daemon
+/// tells it its group's hold first). When the other member's link comes up,
+/// the owner takes over.
+#[test]
+fn a_held_address_owner_never_masters_at_start_or_reload() {
+    if !require_root() {
+        return;
+    }
+    let mut lab = Lab::new("ownhold");
+    let ext = lab.add_bridge("ext");
+    let int = lab.add_bridge("int");
+    let bal = lab.add_host("bal1", &ext, "ext0", "172.16.1.250/24");
+    lab.add_host("bal1", &int, "int0", "10.0.0.250/24");
+    let dir = lab.dir().to_path_buf();
+    let socket = dir.join("b1.sock");
+    let conf = |interval: &str| {
+        format!(
+            "[global]\ncontrol_socket = \"{}\"\n\
+             [[instance]]\nname = \"VI_1\"\ninterface = \"ext0\"\nvrid = 12\npriority = 255\n\
+             advert_interval = \"{interval}\"\nvirtual_ips = [\"{VIP}/24\"]\n\
+             [[instance]]\nname = \"VI_2\"\ninterface = \"int0\"\nvrid = 13\npriority = 100\n\
+             advert_interval = \"200ms\"\nvirtual_ips = [\"10.0.0.254/24\"]\n\
+             [[sync_group]]\nname = \"VG1\"\ninstances = [\"VI_1\", \"VI_2\"]\n",
+            socket.display()
+        )
+    };
+    // VI_2's link is down at start: VI_2 in Fault holds VI_1.
+    bal.link_set("int0", false);
+    // Every address change in bal1's namespace, in the kernel's order; a
+    // marker address on the loopback shows the monitor has seen everything
+    // before it.
+    let monitor = bal.spawn(&["ip", "-o", "monitor", "address"], dir.join("addr.log"));
+    // (The first ones may come before the monitor listens: until one shows.)
+    let mut n = 0u8;
+    let mut marker = || {
+        let seen = wait_until(Duration::from_secs(10), Duration::from_millis(1), || {
+            n += 1;
+            let a = format!("198.51.100.{n}");
+            bal.ip(&["addr", "add", &format!("{a}/32"), "dev", "lo"]);
+            monitor.wait_log(&format!("{a}/"), Duration::from_millis(500))
+        });
+        assert!(seen, "ip monitor reports nothing:\n{}", monitor.log());
+    };
+    marker();
+    let sniff = bal.sniff("ext0");
+    let config = write_config(&dir, "b1.toml", &conf("200ms"));
+    let p = bal.spawn_vrrpd(&config, &[], dir.join("b1.log"));
+    let status = |name: &str| status_instance(&vrrpd_status(&socket), name);
+    assert!(wait_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || socket.exists()
+    ));
+    // The status is answered by the event loop, after the start's actions.
+    let held = |what: &str| {
+        let v1 = status("VI_1");
+        assert_eq!(status("VI_2")["state"], "FAULT", "{what}");
+        assert_eq!(v1["state"], "BACKUP", "{what}: {v1}\n{}", p.log());
+        let c = &v1["counters"];
+        assert_eq!(c["master_transitions"], 0, "{what}: {v1}\n{}", p.log());
+        assert_eq!(c["adverts_sent"], 0, "{what}: {v1}");
+        assert_eq!(c["priority_zero_sent"], 0, "{what}: {v1}");
+    };
+    held("at start");
+    // A reload that restarts VI_1 (its interval changed), VI_2 still down.
+    std::fs::write(&config, conf("300ms")).unwrap();
+    p.signal(Signal::SIGHUP);
+    assert!(p.wait_log("instance changed; restarting it", Duration::from_secs(10)));
+    assert!(p.wait_log("reload done", Duration::from_secs(10)));
+    held("after the reload");
+    marker();
+    let vip_lines = || {
+        monitor
+            .log()
+            .lines()
+            .filter(|l| l.contains(&format!("{VIP}/")))
+            .count()
+    };
+    assert_eq!(vip_lines(), 0, "the VIP was added:\n{}", monitor.log());
+    // VI_2's link comes up: the hold lifts and the owner takes over (after
+    // its Master_Down_Interval as a backup), adverts at 255 and all.
+    let t_up = SystemTime::now();
+    bal.link_set("int0", true);
+    assert!(
+        wait_until(Duration::from_secs(10), Duration::from_millis(20), || bal
+            .has_addr(VIP)),
+        "the owner did not take over once the hold lifted\n{}",
+        p.log()
+    );
+    let me: std::net::IpAddr = "172.16.1.250".parse().unwrap();
+    let from_me = |f: &Frame| f.is_vrrp() && f.ip_src() == Some(me);
+    assert!(
+        sniff
+            .wait_for(Duration::from_secs(10), |f| from_me(f)
+                && f.vrrp_header().map(|h| h.2) == Some(255))
+            .is_some(),
+        "no advert at 255 seen once master"
+    );
+    // On the wire, from the start: nothing from bal1 before the link came
+    // up, and no priority 0 at all.
+    let frames = sniff.frames();
+    let before_up = |f: &Frame| f.kernel_time.is_some_and(|t| t < t_up);
+    let early: Vec<_> = frames
+        .iter()
+        .filter(|f| before_up(f) && (from_me(f) || f.arp().is_some_and(|a| a.2.to_string() == VIP)))
+        .collect();
+    assert!(early.is_empty(), "sent while held: {early:?}");
+    assert!(
+        !frames
+            .iter()
+            .any(|f| from_me(f) && f.vrrp_header().map(|h| h.2) == Some(0)),
+        "a priority 0 advert left"
+    );
+    // The capture and the monitor see what they should: the VIP added once.
+    assert_eq!(vip_lines(), 1, "{}", monitor.log());
+}

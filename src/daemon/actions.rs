@@ -2,11 +2,40 @@
 //! first, then the queue of every instance the input touched, in order
 //! ([`Instance::drain`](super::instance::Instance::drain) does the IO of each
 //! action: adverts, VIPs, ARP/NA, notify), an active-active instance's
-//! health decided again (`active.rs`), then its next deadline.
+//! health decided again (`active.rs`), then its next deadline. And the
+//! Startup event of new instances, with their groups' holds known first.
 
+use crate::core::router::TrackEffect;
+use crate::core::time::Instant;
+use crate::core::types::Priority;
+
+use super::instance::Instance;
 use super::Daemon;
 
 impl Daemon {
+    /// Give the Startup event to the new instances `new` (indices into
+    /// `self.instances`, at start or after a reload), each knowing its sync
+    /// group's hold. An address owner becomes master at Startup (RFC 5798
+    /// §6.4.1): one whose group is held (another member in Fault or out
+    /// of its election) must start as Backup, not send an advert at 255
+    /// with gratuitous ARPs and then priority 0 in the `drain` after. So
+    /// the others start first (one may start in Fault), then the groups'
+    /// holds are applied, then the owners start.
+    pub(super) fn start_new(&mut self, now: Instant, new: &[usize]) {
+        let (owners, others): (Vec<usize>, Vec<usize>) = new
+            .iter()
+            .partition(|&&n| may_start_as_master(&self.instances[n]));
+        for &n in &others {
+            self.instances[n].start(now);
+        }
+        if !owners.is_empty() {
+            self.apply_sync();
+        }
+        for &n in &owners {
+            self.instances[n].start(now);
+        }
+    }
+
     /// Sync groups: hold members out of mastership while another member
     /// is in Fault or lost its election, until nothing changes.
     fn apply_sync(&mut self) {
@@ -55,4 +84,16 @@ impl Daemon {
         self.dirty.clear();
         self.all_dirty = false;
     }
+}
+
+/// Whether the Startup event may make `inst` master at once: an address
+/// owner (RFC 5798 §6.4.1) that does not start in Fault (its link down, or
+/// a weight-0 tracker failed, known at a reload).
+fn may_start_as_master(inst: &Instance) -> bool {
+    inst.router.config().priority == Priority::OWNER
+        && inst.link_up
+        && inst
+            .router
+            .track_effects()
+            .all(|(_, e)| e != TrackEffect::Fault)
 }

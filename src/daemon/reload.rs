@@ -53,13 +53,18 @@ impl Daemon {
         self.stop_removed(now, &new).await;
         self.config = new.clone();
         let mut result = Vec::new();
+        let mut started = Vec::new();
         for ic in &new.instances {
-            if let Some(inst) = self.reload_instance(now, ic, &new).await {
+            if let Some((inst, start)) = self.reload_instance(now, ic, &new).await {
+                if start {
+                    started.push(result.len());
+                }
                 result.push(inst);
             }
         }
         self.instances = result;
         self.reindex();
+        self.start_new(now, &started);
         // A new vip_lease: every VIP held gets the new lifetime now (or
         // none), and renewals follow the new period.
         if self.leases.reconfigure(&new.global.vip_lease) {
@@ -107,36 +112,37 @@ impl Daemon {
     }
 
     /// One instance of the new file: the running one kept as it is,
-    /// reconfigured in place, or restarted; or a new one started. `None`
-    /// when it cannot be (re)started (logged).
+    /// reconfigured in place, or restarted; or a new one. With `true` when
+    /// it is new and waits for its Startup event, which `reload` gives once
+    /// every instance is in place ([`Daemon::start_new`]: its sync group's
+    /// hold first). `None` when it cannot be (re)started (logged).
     async fn reload_instance(
         &mut self,
         now: Instant,
         ic: &config::Instance,
         new: &Config,
-    ) -> Option<Instance> {
+    ) -> Option<(Instance, bool)> {
         let pos = self.instances.iter().position(|i| i.cfg.name == ic.name);
         match pos {
             Some(p) => {
                 let mut inst = self.instances.remove(p);
                 let announce_same = inst.announce_link_is(&new.global.announce_interface);
                 if inst.cfg == *ic && inst.tracks_unchanged(new) && announce_same {
-                    return Some(inst);
+                    return Some((inst, false));
                 }
                 if announce_same
                     && inst.cfg.interface == ic.interface
                     && inst.reconfigure(now, ic.clone(), new)
                 {
                     info!(instance = %ic.name, "instance reconfigured in place");
-                    return Some(inst);
+                    return Some((inst, false));
                 }
                 info!(instance = %ic.name, "instance changed; restarting it");
                 stop_instance(&mut inst, now, &self.netlink, &self.notifier).await;
                 match self.setup_instance(ic).await {
                     Ok(mut n) => {
                         self.apply_known_tracks(&mut n, now);
-                        n.start(now);
-                        Some(n)
+                        Some((n, true))
                     }
                     Err(e) => {
                         error!(instance = %ic.name, error = %e, "cannot restart instance");
@@ -148,8 +154,7 @@ impl Daemon {
                 Ok(mut n) => {
                     info!(instance = %ic.name, "instance added by reload");
                     self.apply_known_tracks(&mut n, now);
-                    n.start(now);
-                    Some(n)
+                    Some((n, true))
                 }
                 Err(e) => {
                     error!(instance = %ic.name, error = %e, "cannot start instance");

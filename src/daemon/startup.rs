@@ -167,8 +167,9 @@ impl Daemon {
         }
     }
 
-    /// Set up every configured instance, give each the Startup event, and
-    /// carry out their first actions.
+    /// Set up every configured instance, give each the Startup event (with
+    /// its sync group's hold known first: [`Daemon::start_new`]), and carry
+    /// out their first actions.
     pub(super) async fn start_instances(&mut self) -> Result<(), DaemonError> {
         for ic in &self.config.instances.clone() {
             let inst = self.setup_instance(ic).await?;
@@ -176,9 +177,8 @@ impl Daemon {
         }
         self.reindex();
         let now = self.clock.now();
-        for inst in &mut self.instances {
-            inst.start(now);
-        }
+        let all: Vec<usize> = (0..self.instances.len()).collect();
+        self.start_new(now, &all);
         self.drain().await;
         Ok(())
     }

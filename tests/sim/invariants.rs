@@ -42,11 +42,6 @@ pub struct Seen {
     pub converged_checks: u64,
     /// Dual-master episodes on a clean link.
     pub duals: u64,
-    /// Address owners (re)started while their sync group was held, master
-    /// for an instant (docs/SIMULATION.md, "Found, not fixed").
-    pub sync_blips: u64,
-    /// The first seed that showed one.
-    pub sync_blip_seed: Option<u64>,
     /// Takeovers by timer checked against a live master (clean network).
     pub takeovers_checked: u64,
 }
@@ -142,10 +137,9 @@ impl Checker {
         // `held_never_master`: a sync-group member the group holds never
         // becomes master, not even for the instant between an input and
         // the group's holds (`VirtualRouter::handle_sync`): no member enters
-        // Master and leaves it for its group within one input. One exception
-        // is counted, not failed: an address owner (re)started while its
-        // group is held, since the daemon starts an instance before it
-        // applies the group's holds (docs/SIMULATION.md, "Found, not fixed").
+        // Master and leaves it for its group within one input. An address
+        // owner (re)started while its group is held included: the daemon
+        // tells a new instance its hold before its Startup event.
         for (a, note) in w.notes.iter().enumerate() {
             if let Note::Changed(t) = note {
                 if t.from == State::Master && matches!(t.reason, Reason::SyncGroup(_)) {
@@ -164,24 +158,14 @@ impl Checker {
                             }
                             _ => None,
                         });
-                    match entered {
-                        Some(x)
-                            if x.from == State::Initialize
-                                && matches!(x.reason, Reason::AddressOwner) =>
-                        {
-                            self.seen.sync_blips += 1;
-                            self.seen.sync_blip_seed.get_or_insert(w.sc.seed);
-                        }
-                        Some(x) => {
-                            return Err(fail(
-                                "held_never_master",
-                                format!(
-                                    "node {} inst {}: {} -> MASTER ({}) and out again (held by its group) in one step",
-                                    t.node, t.inst, x.from, x.reason
-                                ),
-                            ))
-                        }
-                        None => {}
+                    if let Some(x) = entered {
+                        return Err(fail(
+                            "held_never_master",
+                            format!(
+                                "node {} inst {}: {} -> MASTER ({}) and out again (held by its group) in one step",
+                                t.node, t.inst, x.from, x.reason
+                            ),
+                        ));
                     }
                 }
             }

@@ -167,6 +167,11 @@ pub fn report(seed: u64) -> Option<String> {
 ///   master. 0x72f fails the same way on that code;
 /// - 0x7c1: a group member took over with the hold it knew at its timer,
 ///   stale after the packets read just before it: master for an instant.
+/// - 0x1847: an address owner restarted by a reload (its interval changed)
+///   while another member of its group had lost its election went master
+///   at its Startup event and out again in the `drain` after: the daemon
+///   now tells a new instance its group's hold before its Startup event
+///   (`Daemon::start_new`).
 ///
 /// Two seeds found the checker's own mistakes (vrrpd was right), kept so
 /// that the checker stays right on them:
@@ -182,7 +187,7 @@ pub fn report(seed: u64) -> Option<String> {
 /// replay as they were found.
 const REGRESSION_SEEDS: &[u64] = &[
     0xeb, 0x72d, 0x7ae, 0x72f, 0xaac3e, 0xb962a, 0xd545f, 0xd86c4, 0xaf2, 0x197f5, 0x7c1, 0x56226b,
-    0x58fa44,
+    0x58fa44, 0x1847,
 ];
 
 /// The fixed budget `cargo test` runs (kept well under a minute in a debug build).
@@ -218,12 +223,7 @@ fn merge(a: &mut Seen, b: &Seen) {
     a.handovers += b.handovers;
     a.converged_checks += b.converged_checks;
     a.duals += b.duals;
-    a.sync_blips += b.sync_blips;
     a.takeovers_checked += b.takeovers_checked;
-    a.sync_blip_seed = match (a.sync_blip_seed, b.sync_blip_seed) {
-        (Some(x), Some(y)) => Some(x.min(y)),
-        (x, y) => x.or(y),
-    };
 }
 
 #[test]
@@ -429,8 +429,8 @@ fn campaign() {
         cpu.as_secs_f64() * 1000.0 / count as f64
     );
     println!(
-        "figures: longest dual master on a clean link {:?} (its bound {:?}), {} dual-master episodes; worst advert gap {:?} = {} ‰ of its bound; {} graceful handovers, longest {:?}; {} converged-state checks; {} takeovers by timer checked against live masters; {} address owners in a held sync group master for an instant at a (re)start (first seed {:?})",
-        w.dual, w.dual_bound, w.duals, w.gap, w.gap_permille, w.handovers, w.handover, w.converged_checks, w.takeovers_checked, w.sync_blips, w.sync_blip_seed.map(|s| format!("{s:#x}"))
+        "figures: longest dual master on a clean link {:?} (its bound {:?}), {} dual-master episodes; worst advert gap {:?} = {} ‰ of its bound; {} graceful handovers, longest {:?}; {} converged-state checks; {} takeovers by timer checked against live masters",
+        w.dual, w.dual_bound, w.duals, w.gap, w.gap_permille, w.handovers, w.handover, w.converged_checks, w.takeovers_checked
     );
     for (seed, _) in f.iter() {
         println!("failed seed {seed:#x}");

@@ -9,6 +9,9 @@
 //!   order of the daemon's biased `select!`: stop, reload, timer, one packet,
 //!   link event, tracker event, control request; on a timer with a due
 //!   backup it first reads every packet already queued (`on_timers`);
+//! - a new instance (at start, or restarted by a reload) gets its Startup
+//!   event after the others, if it is an address owner, with its group's
+//!   holds applied first (`start_new`);
 //! - after each input, `drain`: sync groups first (`apply_sync`), then each
 //!   instance's actions in order, as `Instance::drain` carries them out;
 //! - the keeper thread: a separate wake-up on another CPU that runs the
@@ -667,16 +670,8 @@ impl World {
             .into_iter()
             .map(|cfg| new_inst(cfg, keeper, link))
             .collect();
-        let now = self.now;
-        for k in 0..self.nodes[i].insts.len() {
-            let inst = &mut self.nodes[i].insts[k];
-            let link = inst.link_up;
-            let r = &mut inst.router;
-            if !link {
-                r.handle_iface(now, false);
-            }
-            r.handle_startup(now);
-        }
+        let all: Vec<usize> = (0..self.nodes[i].insts.len()).collect();
+        self.start_new(i, &all);
         self.drain(i);
         self.after_loop(i);
         // Trackers report their first state a little after start.
@@ -1011,6 +1006,7 @@ impl World {
             Fault::Reload { inst, .. } | Fault::ReloadInterval { inst, .. } => vec![inst],
             _ => return,
         };
+        let mut restarted = Vec::new();
         for k in ks {
             let mut cfg = self.nodes[i].insts[k].cfg.clone();
             match f {
@@ -1027,14 +1023,20 @@ impl World {
                 Fault::ReloadInterval { cs, .. } => cfg.advert_interval = Centisecs(cs),
                 _ => return,
             }
-            self.reload_inst(i, k, cfg);
+            if self.reload_inst(i, k, cfg) {
+                restarted.push(k);
+            }
         }
+        self.start_new(i, &restarted);
     }
 
-    fn reload_inst(&mut self, i: usize, k: usize, cfg: RouterConfig) {
+    /// `Daemon::reload_instance`: `true` when the instance was restarted
+    /// and waits for its Startup event (`start_new`, once every instance
+    /// of the reload is in place).
+    fn reload_inst(&mut self, i: usize, k: usize, cfg: RouterConfig) -> bool {
         let now = self.now;
         if cfg == self.nodes[i].insts[k].cfg {
-            return;
+            return false;
         }
         let keeper = self.sc.keeper;
         let inst = &mut self.nodes[i].insts[k];
@@ -1047,7 +1049,7 @@ impl World {
             }
             inst.router.set_shared_adverts(on);
             inst.shared = on;
-            return;
+            return false;
         }
         // Restart this instance: shutdown, drain, VIPs off, a new one started.
         inst.router.handle_shutdown(now);
@@ -1073,11 +1075,39 @@ impl World {
                     .handle_track(now, &format!("t{t}"), effect);
             }
         }
-        let r = &mut node.insts[k].router;
-        if !link {
-            r.handle_iface(now, false);
+        true
+    }
+
+    /// `Daemon::start_new`: the Startup event of new instances `ks`, each
+    /// knowing its group's hold. The others start first (one may start in
+    /// Fault), then the group's holds, then the address owners that may
+    /// become master at Startup.
+    fn start_new(&mut self, i: usize, ks: &[usize]) {
+        let now = self.now;
+        let (owners, others): (Vec<usize>, Vec<usize>) = ks.iter().partition(|&&k| {
+            let inst = &self.nodes[i].insts[k];
+            inst.router.config().priority == Priority::OWNER
+                && inst.link_up
+                && inst
+                    .router
+                    .track_effects()
+                    .all(|(_, e)| e != TrackEffect::Fault)
+        });
+        let start = |inst: &mut Inst| {
+            if !inst.link_up {
+                inst.router.handle_iface(now, false);
+            }
+            inst.router.handle_startup(now);
+        };
+        for &k in &others {
+            start(&mut self.nodes[i].insts[k]);
         }
-        r.handle_startup(now);
+        if self.sc.sync && !owners.is_empty() {
+            self.apply_sync(i);
+        }
+        for &k in &owners {
+            start(&mut self.nodes[i].insts[k]);
+        }
     }
 
     /// `Daemon::drain`: sync groups first, then every instance's actions.
