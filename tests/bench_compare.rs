@@ -189,32 +189,10 @@ struct Node {
 /// HAProxy on :8000 answering every request with the balancer's name; its pid
 /// is written to `<dir>/haproxy-<name>.pid` for keepalived's check.
 fn start_haproxy(host: &Host, dir: &Path, nbthread: u32) -> Proc {
-    let name = host.short_name();
-    let cfg = write_config(
+    host.spawn_name_haproxy(
         dir,
-        &format!("haproxy-{name}.cfg"),
-        &format!(
-            "global\n  nbthread {nbthread}\n  maxconn 4000\n\
-             defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
-             frontend fe\n  bind *:8000\n  http-request return status 200 content-type text/plain string \"{name}\"\n"
-        ),
-    );
-    let p = host.spawn(
-        &["haproxy", "-db", "-f", &cfg.to_string_lossy()],
-        dir.join(format!("haproxy-{name}.log")),
-    );
-    std::fs::write(
-        dir.join(format!("haproxy-{name}.pid")),
-        format!("{}\n", p.pid()),
+        &format!("global\n  nbthread {nbthread}\n  maxconn 4000\n"),
     )
-    .expect("write haproxy pid file");
-    assert!(
-        wait_until(Duration::from_secs(5), Duration::from_millis(10), || {
-            host.tcp_connect("127.0.0.1", 8000, Duration::from_millis(100))
-        }),
-        "HAProxy on {name} did not start"
-    );
-    p
 }
 
 /// One VRRP instance of a config: interface, VRID, VIP with prefix.

@@ -89,30 +89,7 @@ const WINDOW: Duration = Duration::from_secs(10);
 
 /// One balancer's HAProxy on :8000 answering its name; its pid file for keepalived.
 fn haproxy(host: &Host, dir: &Path) -> Proc {
-    let name = host.short_name();
-    let cfg = write_config(
-        dir,
-        &format!("haproxy-{name}.cfg"),
-        &format!(
-            "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
-             frontend fe\n  bind *:8000\n  http-request return status 200 content-type text/plain string \"{name}\"\n"
-        ),
-    );
-    let p = host.spawn(
-        &["haproxy", "-db", "-f", &cfg.to_string_lossy()],
-        dir.join(format!("haproxy-{name}.log")),
-    );
-    std::fs::write(
-        dir.join(format!("haproxy-{name}.pid")),
-        format!("{}\n", p.pid()),
-    )
-    .expect("pid file");
-    assert!(wait_until(
-        Duration::from_secs(5),
-        Duration::from_millis(10),
-        || host.tcp_connect("127.0.0.1", 8000, Duration::from_millis(100))
-    ));
-    p
+    host.spawn_name_haproxy(dir, "")
 }
 
 fn version_and_interval(interval_ms: u32) -> (String, String) {

@@ -135,25 +135,7 @@ fn config(name: &str, prio: u8, interval: &str, socket: &std::path::Path) -> Str
 
 /// HAProxy on :8000 answering every request with the balancer's name.
 fn haproxy(host: &Host, dir: &std::path::Path) -> Proc {
-    let name = host.short_name();
-    let cfg = write_config(
-        dir,
-        &format!("haproxy-{name}.cfg"),
-        &format!(
-            "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
-             frontend fe\n  bind *:8000\n  http-request return status 200 content-type text/plain string \"{name}\"\n"
-        ),
-    );
-    let p = host.spawn(
-        &["haproxy", "-db", "-f", &cfg.to_string_lossy()],
-        dir.join(format!("haproxy-{name}.log")),
-    );
-    assert!(wait_until(
-        Duration::from_secs(5),
-        Duration::from_millis(10),
-        || { host.tcp_connect("127.0.0.1", 8000, Duration::from_millis(100)) }
-    ));
-    p
+    host.spawn_name_haproxy(dir, "")
 }
 
 /// One run: returns (vip, client) durations since the fault.

@@ -824,6 +824,38 @@ impl Host {
         self.in_netns(|| TcpStream::connect_timeout(&SocketAddr::new(ip, port), timeout).is_ok())
     }
 
+    /// HAProxy on :8000 answering every request with this host's short name (`global`: lines
+    /// of a `global` section, or empty), as the benchmarks' balancers run it. Its pid goes to
+    /// `<dir>/haproxy-<name>.pid` (keepalived's check reads it); returns once it accepts
+    /// connections.
+    pub fn spawn_name_haproxy(&self, dir: &Path, global: &str) -> Proc {
+        let name = self.short_name();
+        let cfg = super::write_config(
+            dir,
+            &format!("haproxy-{name}.cfg"),
+            &format!(
+                "{global}defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+                 frontend fe\n  bind *:8000\n  http-request return status 200 content-type text/plain string \"{name}\"\n"
+            ),
+        );
+        let p = self.spawn(
+            &["haproxy", "-db", "-f", &cfg.to_string_lossy()],
+            dir.join(format!("haproxy-{name}.log")),
+        );
+        std::fs::write(
+            dir.join(format!("haproxy-{name}.pid")),
+            format!("{}\n", p.pid()),
+        )
+        .expect("write haproxy pid file");
+        assert!(
+            wait_until(Duration::from_secs(5), Duration::from_millis(10), || {
+                self.tcp_connect("127.0.0.1", 8000, Duration::from_millis(100))
+            }),
+            "HAProxy on {name} did not start"
+        );
+        p
+    }
+
     /// Bytes waiting in the receive queues of this namespace's raw IP sockets for protocol
     /// `proto` (IPv4 and IPv6, from `/proc/net/raw` and `/proc/net/raw6`): 0 once the daemon
     /// has read everything the kernel queued for it. Wait on this, not on a sleep, before
