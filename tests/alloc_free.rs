@@ -209,7 +209,7 @@ mod auth_hmac {
             vrid: 51,
             priority: Priority(200),
             max_adver_int: Centisecs(100),
-            addrs: addrs[..4].to_vec(),
+            addrs: addrs[..4].into(),
             auth: Auth::None,
         }
         .to_bytes(src, dst, ChecksumMode::PseudoHeader)

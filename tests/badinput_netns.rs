@@ -219,7 +219,7 @@ fn v2(vrid: u8, prio: u8, interval_cs: u16, auth: Auth) -> Advertisement {
         vrid,
         priority: Priority(prio),
         max_adver_int: Centisecs(interval_cs),
-        addrs: vec![VIP4_V2.parse().unwrap()],
+        addrs: vec![VIP4_V2.parse().unwrap()].into(),
         auth,
     }
 }
@@ -528,7 +528,7 @@ fn other_vrrp_version_for_the_vrid_is_dropped_as_version() {
     let before = rig.status();
     // A v2 advert for the v3 instance's VRID, and a v3 one for the v2 instance's.
     let a = Advertisement {
-        addrs: vec![VIP4.parse().unwrap()],
+        addrs: vec![VIP4.parse().unwrap()].into(),
         ..v2(12, 254, 100, Auth::None)
     };
     rig.send4(

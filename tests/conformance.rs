@@ -840,7 +840,7 @@ impl Sim {
             vrid: cfg.vrid.get(),
             priority: Priority(100),
             max_adver_int: cfg.advert_interval,
-            addrs: cfg.vips.clone(),
+            addrs: cfg.vips.iter().copied().collect(),
             auth: match (cfg.version, cfg.auth_pass) {
                 (Version::V2, Some(p)) => Auth::SimplePassword(p),
                 _ => Auth::None,
@@ -862,7 +862,7 @@ impl Sim {
                     have_prio = true;
                 }
                 "int" => adv.max_adver_int = Centisecs(parse_num(k, v)?),
-                "addrs" => adv.addrs = parse_ips(v)?,
+                "addrs" => adv.addrs = parse_ips(v)?.into(),
                 "auth" => {
                     adv.auth = if v == "none" {
                         Auth::None

@@ -678,7 +678,7 @@ fn advert(
         vrid,
         priority: Priority(prio),
         max_adver_int: Centisecs(100),
-        addrs: vec![VIP.parse().unwrap()],
+        addrs: vec![VIP.parse().unwrap()].into(),
         auth: auth.map_or(Auth::None, |a| Auth::SimplePassword(*a)),
     }
 }

@@ -701,7 +701,7 @@ fn advert(version: Version, priority: u8, interval_cs: u16, auth: Auth) -> Adver
         vrid: 12,
         priority: Priority(priority),
         max_adver_int: Centisecs(interval_cs),
-        addrs: vec![IpAddr::V4(VIP)],
+        addrs: vec![IpAddr::V4(VIP)].into(),
         auth,
     }
 }
@@ -781,7 +781,7 @@ fn vip_mismatch_is_counted_and_logged_but_not_dropped() {
     while r.poll_action().is_some() {}
     let peer: IpAddr = "172.16.1.250".parse().unwrap();
     let mut a = advert(Version::V3, 150, 100, Auth::None);
-    a.addrs = vec!["172.16.1.253".parse().unwrap()];
+    a.addrs = vec!["172.16.1.253".parse::<IpAddr>().unwrap()].into();
     let now = at(ms(100));
     assert_eq!(r.handle_advert(now, peer, &a), Ok(()));
     assert_eq!(r.stats().vip_mismatch, 1);

@@ -205,7 +205,7 @@ fn check_adverts(base: &str, expected_mode: ChecksumMode) -> usize {
                 Priority(conf.priority)
             },
             max_adver_int: conf.interval,
-            addrs: conf.vips.clone(),
+            addrs: conf.vips.iter().copied().collect(),
             auth: expected_auth,
         };
         assert_eq!(adv, expected, "{base} #{i}");

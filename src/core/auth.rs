@@ -594,7 +594,7 @@ mod tests {
             vrid: 7,
             priority: Priority(prio),
             max_adver_int: Centisecs(100),
-            addrs: vec![v4("192.0.2.7")],
+            addrs: vec![v4("192.0.2.7")].into(),
             auth: Auth::None,
         }
         .to_bytes(

@@ -357,7 +357,7 @@ mod tests {
                 vrid: 7,
                 priority: Priority(200),
                 max_adver_int: Centisecs(100),
-                addrs: vec![a("192.0.2.7")],
+                addrs: vec![a("192.0.2.7")].into(),
                 auth: Auth::None,
             }
             .to_bytes(a(src), a("224.0.0.18"), ChecksumMode::PseudoHeader)

@@ -21,11 +21,12 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::core::time::Instant;
 use crate::core::types::{Centisecs, Priority, Version, Vrid};
-use crate::core::wire::vrrp::{Advertisement, Auth};
+use crate::core::wire::vrrp::{AdvertFields, AdvertView, Advertisement, Auth};
 
 /// What a virtual router is set up with. Everything here is already validated
 /// by the config layer; the core trusts its ranges.
@@ -336,6 +337,9 @@ pub struct HeardAdvert {
 #[derive(Debug, Clone)]
 pub struct VirtualRouter {
     cfg: RouterConfig,
+    /// `cfg.vips`, shared by every advert we send (no allocation per advert).
+    /// Never stale: a reconfiguration that changes the VIPs is refused.
+    advert_addrs: Arc<[IpAddr]>,
     state: State,
     /// Master_Adver_Interval: ours when master, learned from the master in v3 backup.
     master_adver_interval: Centisecs,
@@ -391,6 +395,7 @@ impl VirtualRouter {
     pub fn new(cfg: RouterConfig) -> Self {
         let master_adver_interval = cfg.advert_interval;
         VirtualRouter {
+            advert_addrs: cfg.vips.iter().copied().collect(),
             cfg,
             state: State::Initialize,
             master_adver_interval,
@@ -812,6 +817,33 @@ impl VirtualRouter {
         src: IpAddr,
         adv: &Advertisement,
     ) -> Result<(), DropReason> {
+        self.receive(now, src, &adv.fields(), |vips| {
+            adv.addrs.len() == vips.len() && adv.addrs.iter().all(|a| vips.contains(a))
+        })
+    }
+
+    /// [`VirtualRouter::handle_advert`] for an advert parsed in place
+    /// ([`AdvertView`]): the daemon's receive path, which allocates nothing.
+    pub fn handle_advert_view(
+        &mut self,
+        now: Instant,
+        src: IpAddr,
+        adv: &AdvertView<'_>,
+    ) -> Result<(), DropReason> {
+        self.receive(now, src, &adv.fields(), |vips| {
+            adv.addr_count() == vips.len() && adv.addrs().all(|a| vips.contains(&a))
+        })
+    }
+
+    /// The receive rules; `same_vips` tells whether the advert carries our
+    /// address list.
+    fn receive(
+        &mut self,
+        now: Instant,
+        src: IpAddr,
+        adv: &AdvertFields,
+        same_vips: impl FnOnce(&[IpAddr]) -> bool,
+    ) -> Result<(), DropReason> {
         if let Err(reason) = self.check_advert(src, adv) {
             *self.stats.drops.entry(reason).or_default() += 1;
             return Err(reason);
@@ -825,7 +857,7 @@ impl VirtualRouter {
         if adv.priority == Priority::RESIGN {
             self.stats.priority_zero_received += 1;
         }
-        if !self.same_vips(&adv.addrs) {
+        if !same_vips(&self.cfg.vips) {
             // RFC 9568 Section 6.4.2/6.4.3 (and keepalived >= 2.3.3): a
             // differing address list is logged, not dropped.
             self.stats.vip_mismatch += 1;
@@ -844,7 +876,7 @@ impl VirtualRouter {
 
     /// Per-router validity checks (RFC 3768 Section 7.1, RFC 5798 Section 7.1
     /// for the parts the receive path cannot know).
-    fn check_advert(&self, src: IpAddr, adv: &Advertisement) -> Result<(), DropReason> {
+    fn check_advert(&self, src: IpAddr, adv: &AdvertFields) -> Result<(), DropReason> {
         if adv.version != self.cfg.version {
             return Err(DropReason::Version);
         }
@@ -882,7 +914,7 @@ impl VirtualRouter {
     }
 
     /// Backup state receive rules (RFC 5798 Section 6.4.2; RFC 3768 Section 6.4.2).
-    fn backup_rx(&mut self, now: Instant, src: IpAddr, adv: &Advertisement) {
+    fn backup_rx(&mut self, now: Instant, src: IpAddr, adv: &AdvertFields) {
         if adv.priority == Priority::RESIGN {
             // "If the Priority in the ADVERTISEMENT is zero, then: Set the
             // Master_Down_Timer to Skew_Time".
@@ -965,7 +997,7 @@ impl VirtualRouter {
     }
 
     /// Master state receive rules (RFC 5798 Section 6.4.3; RFC 9568 Section 6.4.3).
-    fn master_rx(&mut self, now: Instant, src: IpAddr, adv: &Advertisement) {
+    fn master_rx(&mut self, now: Instant, src: IpAddr, adv: &AdvertFields) {
         if adv.priority == Priority::RESIGN {
             // "If the Priority in the ADVERTISEMENT is zero, then: Send an
             // ADVERTISEMENT; Reset the Adver_Timer to Advertisement_Interval".
@@ -1224,13 +1256,9 @@ impl VirtualRouter {
                 Version::V2 => self.cfg.advert_interval,
                 Version::V3 => interval,
             },
-            addrs: self.cfg.vips.clone(),
+            addrs: self.advert_addrs.clone(),
             auth,
         }));
-    }
-
-    fn same_vips(&self, addrs: &[IpAddr]) -> bool {
-        addrs.len() == self.cfg.vips.len() && addrs.iter().all(|a| self.cfg.vips.contains(a))
     }
 }
 
@@ -1272,7 +1300,7 @@ mod tests {
             vrid: 12,
             priority: Priority(priority),
             max_adver_int: Centisecs(100),
-            addrs: vec![IpAddr::V4(Ipv4Addr::new(172, 16, 1, 254))],
+            addrs: vec![IpAddr::V4(Ipv4Addr::new(172, 16, 1, 254))].into(),
             auth: Auth::None,
         }
     }

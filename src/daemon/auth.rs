@@ -207,7 +207,7 @@ mod tests {
             vrid: 9,
             priority: Priority(200),
             max_adver_int: Centisecs(100),
-            addrs: vec!["2001:db8::9".parse().unwrap()],
+            addrs: vec!["2001:db8::9".parse().unwrap()].into(),
             auth: Auth::None,
         };
         let seq = Arc::new(SharedSeq::default());

@@ -700,7 +700,7 @@ impl World {
             vrid: sc.vrids[0],
             priority: Priority(254),
             max_adver_int: Centisecs(sc.interval_cs),
-            addrs: vec![vip(sc.v6, sc.vrids[0])],
+            addrs: vec![vip(sc.v6, sc.vrids[0])].into(),
             auth: if sc.auth {
                 Auth::SimplePassword(*b"secret\0\0")
             } else {

@@ -885,7 +885,7 @@ mod tests {
     fn test_parse_payload_ipv6_checksum_covers_trailer() {
         let (src, dst) = v3v6_hdr();
         let r = parse_payload(&V3V6_PAYLOAD, src, dst).unwrap();
-        assert_eq!(r.advert.addrs, vec![v6("fe80::62"), v6("2001:db8::62")]);
+        assert_eq!(&*r.advert.addrs, [v6("fe80::62"), v6("2001:db8::62")]);
         assert_eq!(r.trailer, Some(&V3V6_PAYLOAD[40..]));
         let mut bytes = V3V6_PAYLOAD;
         bytes[67] ^= 1;

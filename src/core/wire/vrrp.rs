@@ -5,8 +5,13 @@
 //! [`Advertisement`] is its value. The IP header is not part of the message:
 //! the caller passes the IP source and destination, which decide the address
 //! family and feed the checksum pseudo-header.
+//!
+//! The receive path of the daemon parses into an [`AdvertView`] instead: the
+//! same checks, the same fields ([`AdvertFields`]), and the address list left
+//! in the received bytes, so that an advert costs no allocation.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use super::checksum;
 use super::{Family, WireError, IPPROTO_VRRP};
@@ -458,10 +463,127 @@ pub struct Advertisement {
     /// (centiseconds). VRRPv2: Adver Int seconds * 100, as the v2 wire only
     /// carries whole seconds.
     pub max_adver_int: Centisecs,
-    /// The virtual addresses, all of the packet's family.
-    pub addrs: Vec<IpAddr>,
+    /// The virtual addresses, all of the packet's family. Shared: a router
+    /// sends the same list in every advert, and cloning it costs no
+    /// allocation.
+    pub addrs: Arc<[IpAddr]>,
     /// VRRPv2 authentication; always [`Auth::None`] for VRRPv3.
     pub auth: Auth,
+}
+
+/// The fixed fields of an advertisement: all of it but the address list.
+/// What the state machine reads of every advert it receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AdvertFields {
+    /// VRRP version of the packet.
+    pub version: Version,
+    /// Raw Virtual Rtr ID (see [`Advertisement::vrid`]).
+    pub vrid: u8,
+    /// Sender priority; 0 means the master is leaving.
+    pub priority: Priority,
+    /// The advertisement interval (see [`Advertisement::max_adver_int`]).
+    pub max_adver_int: Centisecs,
+    /// VRRPv2 authentication; always [`Auth::None`] for VRRPv3.
+    pub auth: Auth,
+}
+
+/// A checked advertisement whose address list stays in the received bytes:
+/// [`Advertisement`] without the allocation, for the receive path.
+///
+/// [`AdvertView::parse`] makes exactly the checks of
+/// [`Advertisement::parse`] (which is built on it).
+#[derive(Debug, Clone, Copy)]
+pub struct AdvertView<'a> {
+    fields: AdvertFields,
+    /// `Count` addresses of `family`, as on the wire.
+    addrs: &'a [u8],
+    family: Family,
+}
+
+impl<'a> AdvertView<'a> {
+    /// Parses and validates a VRRP message, the payload of an IP packet from
+    /// `src` to `dst`; see [`Advertisement::parse`] for the checks.
+    pub fn parse(
+        bytes: &'a [u8],
+        src: IpAddr,
+        dst: IpAddr,
+    ) -> Result<(AdvertView<'a>, ChecksumMode), WireError> {
+        let family = header_family(&src, &dst)?;
+        let packet = Packet::new_checked(bytes, family)?;
+        if packet.msg_type() != TYPE_ADVERTISEMENT {
+            return Err(WireError::BadType(packet.msg_type()));
+        }
+        let mode = [ChecksumMode::PseudoHeader, ChecksumMode::MessageOnly]
+            .into_iter()
+            .map(|mode| packet.effective_mode(mode))
+            .find(|&mode| packet.verify_checksum(&src, &dst, mode))
+            .ok_or(WireError::BadChecksum)?;
+        Ok((AdvertView::from_packet(&packet)?, mode))
+    }
+
+    /// Reads the value of a checked packet, without verifying the checksum
+    /// (see [`Advertisement::from_packet`]).
+    pub fn from_packet(packet: &Packet<&'a [u8]>) -> Result<AdvertView<'a>, WireError> {
+        packet.check_len()?;
+        if packet.msg_type() != TYPE_ADVERTISEMENT {
+            return Err(WireError::BadType(packet.msg_type()));
+        }
+        let (version, max_adver_int, auth) = match Version::from_number(packet.version()) {
+            Some(Version::V2) => (
+                Version::V2,
+                Centisecs(u16::from(packet.adver_int()) * 100),
+                Auth::from_wire(packet.auth_type(), packet.auth_data()),
+            ),
+            Some(Version::V3) => (Version::V3, Centisecs(packet.max_adver_int()), Auth::None),
+            None => return Err(WireError::BadVersion(packet.version())),
+        };
+        let family = packet.family();
+        let end = field::ADDRS + usize::from(packet.addr_count()) * family.addr_len();
+        // In range: check_len saw the whole message.
+        let bytes: &'a [u8] = packet.buffer;
+        Ok(AdvertView {
+            fields: AdvertFields {
+                version,
+                vrid: packet.vrid(),
+                priority: Priority(packet.priority()),
+                max_adver_int,
+                auth,
+            },
+            addrs: &bytes[field::ADDRS..end],
+            family,
+        })
+    }
+
+    /// The fixed fields.
+    pub fn fields(&self) -> AdvertFields {
+        self.fields
+    }
+
+    /// How many addresses the advert carries.
+    pub fn addr_count(&self) -> usize {
+        self.addrs.len() / self.family.addr_len()
+    }
+
+    /// The virtual addresses, read from the received bytes.
+    pub fn addrs(&self) -> impl Iterator<Item = IpAddr> + Clone + 'a {
+        let family = self.family;
+        self.addrs
+            .chunks_exact(family.addr_len())
+            .map(move |chunk| read_addr(family, chunk))
+    }
+
+    /// The owned value (allocates the address list).
+    pub fn to_advertisement(&self) -> Advertisement {
+        let f = self.fields;
+        Advertisement {
+            version: f.version,
+            vrid: f.vrid,
+            priority: f.priority,
+            max_adver_int: f.max_adver_int,
+            addrs: self.addrs().collect(),
+            auth: f.auth,
+        }
+    }
 }
 
 impl Advertisement {
@@ -480,43 +602,25 @@ impl Advertisement {
         src: IpAddr,
         dst: IpAddr,
     ) -> Result<(Advertisement, ChecksumMode), WireError> {
-        let family = header_family(&src, &dst)?;
-        let packet = Packet::new_checked(bytes, family)?;
-        if packet.msg_type() != TYPE_ADVERTISEMENT {
-            return Err(WireError::BadType(packet.msg_type()));
-        }
-        let mode = [ChecksumMode::PseudoHeader, ChecksumMode::MessageOnly]
-            .into_iter()
-            .map(|mode| packet.effective_mode(mode))
-            .find(|&mode| packet.verify_checksum(&src, &dst, mode))
-            .ok_or(WireError::BadChecksum)?;
-        Ok((Advertisement::from_packet(&packet)?, mode))
+        AdvertView::parse(bytes, src, dst).map(|(view, mode)| (view.to_advertisement(), mode))
     }
 
     /// Reads the value of a checked packet, without verifying the checksum
     /// (smoltcp's `Repr::parse`). Refuses packets whose type is not ADVERTISEMENT.
     pub fn from_packet<T: AsRef<[u8]>>(packet: &Packet<T>) -> Result<Advertisement, WireError> {
-        packet.check_len()?;
-        if packet.msg_type() != TYPE_ADVERTISEMENT {
-            return Err(WireError::BadType(packet.msg_type()));
+        let view = Packet::new_unchecked(packet.buffer.as_ref(), packet.family());
+        AdvertView::from_packet(&view).map(|v| v.to_advertisement())
+    }
+
+    /// The fixed fields (everything but the address list).
+    pub fn fields(&self) -> AdvertFields {
+        AdvertFields {
+            version: self.version,
+            vrid: self.vrid,
+            priority: self.priority,
+            max_adver_int: self.max_adver_int,
+            auth: self.auth,
         }
-        let (version, max_adver_int, auth) = match Version::from_number(packet.version()) {
-            Some(Version::V2) => (
-                Version::V2,
-                Centisecs(u16::from(packet.adver_int()) * 100),
-                Auth::from_wire(packet.auth_type(), packet.auth_data()),
-            ),
-            Some(Version::V3) => (Version::V3, Centisecs(packet.max_adver_int()), Auth::None),
-            None => return Err(WireError::BadVersion(packet.version())),
-        };
-        Ok(Advertisement {
-            version,
-            vrid: packet.vrid(),
-            priority: Priority(packet.priority()),
-            max_adver_int,
-            addrs: packet.addrs().collect(),
-            auth,
-        })
     }
 
     /// The length of the emitted VRRP message.
@@ -604,7 +708,7 @@ impl Advertisement {
         for (chunk, addr) in packet
             .addrs_bytes_mut()
             .chunks_exact_mut(family.addr_len())
-            .zip(&self.addrs)
+            .zip(self.addrs.iter())
         {
             match addr {
                 IpAddr::V4(a) => chunk.copy_from_slice(&a.octets()),
@@ -681,7 +785,7 @@ mod tests {
             vrid: 51,
             priority: Priority(150),
             max_adver_int: Centisecs(100),
-            addrs: vec![v4("192.0.2.200"), v4("192.0.2.201")],
+            addrs: vec![v4("192.0.2.200"), v4("192.0.2.201")].into(),
             auth: Auth::SimplePassword(*b"secret12"),
         }
     }
@@ -692,7 +796,7 @@ mod tests {
             vrid: 52,
             priority: Priority(200),
             max_adver_int: Centisecs(10),
-            addrs: vec![v4("192.0.2.210")],
+            addrs: vec![v4("192.0.2.210")].into(),
             auth: Auth::None,
         }
     }
@@ -703,7 +807,7 @@ mod tests {
             vrid: 53,
             priority: Priority(120),
             max_adver_int: Centisecs(100),
-            addrs: vec![v6("fe80::53"), v6("2001:db8::53")],
+            addrs: vec![v6("fe80::53"), v6("2001:db8::53")].into(),
             auth: Auth::None,
         }
     }
@@ -722,7 +826,25 @@ mod tests {
         assert_eq!(&p.auth_data(), b"secret12");
         let p = Packet::new_checked(&V3V6_BYTES[..], Family::Ipv6).unwrap();
         assert_eq!(p.max_adver_int(), 100);
-        assert_eq!(p.addrs().collect::<Vec<_>>(), v3v6_repr().addrs);
+        assert_eq!(p.addrs().collect::<Vec<_>>(), &v3v6_repr().addrs[..]);
+    }
+
+    #[test]
+    fn test_view_reads_in_place() {
+        let (src, dst) = v6_hdr();
+        let (view, mode) = AdvertView::parse(&V3V6_BYTES, src, dst).unwrap();
+        let want = v3v6_repr();
+        assert_eq!(mode, ChecksumMode::PseudoHeader);
+        assert_eq!(view.fields(), want.fields());
+        assert_eq!(view.addr_count(), 2);
+        assert_eq!(view.addrs().collect::<Vec<_>>(), &want.addrs[..]);
+        assert_eq!(view.to_advertisement(), want);
+        let mut bad = V3V6_BYTES;
+        bad[7] ^= 1;
+        assert_eq!(
+            AdvertView::parse(&bad, src, dst).map(|_| ()),
+            Err(WireError::BadChecksum)
+        );
     }
 
     #[test]
@@ -1007,7 +1129,12 @@ mod tests {
         ));
 
         let mut mixed = v3v4_repr();
-        mixed.addrs.push(v6("2001:db8::1"));
+        mixed.addrs = mixed
+            .addrs
+            .iter()
+            .copied()
+            .chain([v6("2001:db8::1")])
+            .collect();
         assert_eq!(
             mixed.to_bytes(src4, dst4, mode),
             Err(WireError::AddressFamily(v6("2001:db8::1")))
@@ -1099,7 +1226,7 @@ mod tests {
                 vrid,
                 priority: Priority(prio),
                 max_adver_int: Centisecs(secs * 100),
-                addrs,
+                addrs: addrs.into(),
                 auth,
             })
     }
@@ -1116,7 +1243,7 @@ mod tests {
                 vrid,
                 priority: Priority(prio),
                 max_adver_int: Centisecs(cs),
-                addrs,
+                addrs: addrs.into(),
                 auth: Auth::None,
             })
     }

@@ -346,7 +346,7 @@ mod tests {
             vrid: 12,
             priority: Priority(150),
             max_adver_int: Centisecs(100),
-            addrs: vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 254))],
+            addrs: vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 254))].into(),
             auth: Auth::None,
         };
         // A genuine advert of peer 1, as a daemon with the key signs it.
