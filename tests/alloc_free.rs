@@ -1,11 +1,21 @@
-//! Hot paths that must not allocate: the gratuitous ARP and unsolicited NA
-//! bursts a new master sends, each frame built into one reused buffer.
+//! Hot paths that must not allocate: a master's adverts, a backup's receive
+//! of its master's adverts, a timer expiry, and the gratuitous ARP and
+//! unsolicited NA bursts a new master sends, each frame built into one
+//! reused buffer.
 //!
 //! The binary's global allocator counts the allocations each thread makes
 //! ([`counting::allocations_in`]); the test harness runs tests on several
 //! threads, and only the measured closure's own thread is counted. To add a
 //! hot path, build its inputs first, then assert that
 //! `allocations_in(|| ...)` is 0 for the loop that must not allocate.
+//!
+//! Two levels:
+//! - the core and the wire code the daemon calls (the state machine, the
+//!   in-place parse, the encoder), with no socket: run everywhere;
+//! - the daemon itself (`vrrpd::daemon::probe::Probe`: the real protocol
+//!   loop, one turn at a time, with its sockets, deadline set, advert cache
+//!   and keeper hand-off) in a network namespace, against a real vrrpd
+//!   peer: needs root, like the other netns tests.
 
 mod counting {
     //! A global allocator that counts, per thread, every allocation
@@ -68,13 +78,24 @@ mod counting {
     }
 }
 
+mod common;
+
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
 
+use common::{require_root, wait_until, write_config, Lab};
 use counting::allocations_in;
+use vrrpd::core::router::{Action, GarpPolicy, RouterConfig, State, VirtualRouter};
+use vrrpd::core::time::Instant;
+use vrrpd::core::types::{Centisecs, Priority, Version, Vrid};
+use vrrpd::core::wire::vrrp::{Advertisement, Auth, ChecksumMode};
 use vrrpd::core::wire::{
     announcement_into, gratuitous_arp, unsolicited_na, ArpRepr, NdiscFrame, ANNOUNCEMENT_MAX_LEN,
+    VRRP_MCAST_V4,
 };
+use vrrpd::daemon::probe::Probe;
+use vrrpd::daemon::rx::accept_view;
 
 const MAC: [u8; 6] = [0x00, 0x00, 0x5e, 0x00, 0x01, 0x33];
 /// Frames per VIP in a burst (garp_repeat's largest sensible value and then some).
@@ -295,4 +316,278 @@ mod auth_hmac {
         assert_eq!(refused, 5 * REPEAT);
         assert_eq!(n, 0, "{n} allocations for {refused} refused forgeries");
     }
+}
+
+// ----- the core and wire paths the daemon calls, without sockets ----------
+
+const VIP: Ipv4Addr = Ipv4Addr::new(172, 16, 1, 254);
+
+fn router_cfg(last_octet: u8, priority: u8, garp_refresh: Option<Duration>) -> RouterConfig {
+    RouterConfig {
+        name: format!("R{last_octet}"),
+        vrid: Vrid::new(12).unwrap(),
+        version: Version::V3,
+        priority: Priority(priority),
+        advert_interval: Centisecs(1),
+        preempt: true,
+        preempt_delay: Duration::ZERO,
+        vips: vec![IpAddr::V4(VIP)],
+        auth_pass: None,
+        primary_ip: IpAddr::V4(Ipv4Addr::new(172, 16, 1, last_octet)),
+        garp: GarpPolicy {
+            refresh: garp_refresh,
+            ..GarpPolicy::default()
+        },
+    }
+}
+
+/// What the daemon does with a router's actions on its hot path: encode an
+/// advert into a reused buffer, build announcement frames into one.
+/// Returns (adverts, frames) handled.
+fn carry_out(r: &mut VirtualRouter, buf: &mut Vec<u8>) -> (usize, usize) {
+    let (mut adverts, mut frames) = (0, 0);
+    let src = r.config().primary_ip;
+    while let Some(action) = r.poll_action() {
+        match action {
+            Action::SendAdvert(adv) => {
+                buf.resize(adv.buffer_len(), 0);
+                adv.emit(buf, src, VRRP_MCAST_V4.into(), ChecksumMode::PseudoHeader)
+                    .expect("encodes");
+                black_box(&buf);
+                adverts += 1;
+            }
+            Action::Announce { repeat } => {
+                let mut frame = [0u8; ANNOUNCEMENT_MAX_LEN];
+                for vip in &r.config().vips {
+                    let f = announcement_into(&mut frame, MAC, *vip, Ipv6Addr::UNSPECIFIED)
+                        .expect("buffer fits");
+                    frames += usize::from(repeat) * usize::from(!black_box(f).is_empty());
+                }
+            }
+            other => {
+                black_box(other);
+            }
+        }
+    }
+    (adverts, frames)
+}
+
+#[test]
+fn a_masters_adverts_and_timers_allocate_nothing_in_the_core() {
+    // An address owner is master at once; with a GARP refresh every 50 ms
+    // its timers are the Adver_Timer (every 10 ms) and the announce timer.
+    let mut r = VirtualRouter::new(router_cfg(1, 255, Some(Duration::from_millis(50))));
+    let mut now = Instant::ZERO;
+    r.handle_startup(now);
+    assert_eq!(r.state(), State::Master);
+    let mut buf = Vec::new();
+    carry_out(&mut r, &mut buf);
+    // One warm-up turn, so that the action queue has its room.
+    now = r.poll_timeout().expect("a master has a deadline");
+    r.handle_timeout(now);
+    carry_out(&mut r, &mut buf);
+    let (n, (adverts, frames)) = allocations_in(|| {
+        let (mut adverts, mut frames) = (0, 0);
+        for _ in 0..1000 {
+            let Some(t) = r.poll_timeout() else { break };
+            r.handle_timeout(t);
+            let (a, f) = carry_out(&mut r, &mut buf);
+            adverts += a;
+            frames += f;
+        }
+        (adverts, frames)
+    });
+    assert!(adverts >= 500, "{adverts} adverts in 1000 timer expiries");
+    assert!(frames > 0, "no GARP refresh fired");
+    assert_eq!(
+        n, 0,
+        "{n} allocations for {adverts} adverts and {frames} frames"
+    );
+}
+
+#[test]
+fn a_backups_receive_allocates_nothing_in_the_core() {
+    let mut r = VirtualRouter::new(router_cfg(2, 100, None));
+    let mut now = Instant::ZERO;
+    r.handle_startup(now);
+    assert_eq!(r.state(), State::Backup);
+    let master: IpAddr = Ipv4Addr::new(172, 16, 1, 1).into();
+    let group: IpAddr = VRRP_MCAST_V4.into();
+    let bytes = Advertisement {
+        version: Version::V3,
+        vrid: 12,
+        priority: Priority(200),
+        max_adver_int: Centisecs(1),
+        addrs: vec![IpAddr::V4(VIP)].into(),
+        auth: Auth::None,
+    }
+    .to_bytes(master, group, ChecksumMode::PseudoHeader)
+    .unwrap();
+    let mut buf = Vec::new();
+    let mut receive = |now: Instant| {
+        // The daemon's own receive checks (TTL, parse in place), then the router.
+        let rx = accept_view(255, &bytes, master, group, 255).expect("accepted");
+        r.handle_advert_view(now, master, &rx.advert).expect("accepted");
+        carry_out(&mut r, &mut buf);
+        r.poll_timeout()
+    };
+    receive(now);
+    let (n, deadline) = allocations_in(|| {
+        let mut deadline = None;
+        for _ in 0..1000 {
+            now += Duration::from_millis(10);
+            deadline = receive(now);
+        }
+        deadline
+    });
+    assert_eq!(r.state(), State::Backup);
+    assert_eq!(r.stats().adverts_received, 1001);
+    // The Master_Down_Timer moved with every advert.
+    assert!(deadline.is_some_and(|t| t > now));
+    assert_eq!(n, 0, "{n} allocations for 1000 adverts received");
+}
+
+// ----- the daemon itself, in a network namespace ---------------------------
+
+/// A probe's configuration: one instance on `ext0` at 10 ms adverts.
+fn probe_config(
+    dir: &std::path::Path,
+    name: &str,
+    priority: u8,
+    extra: &str,
+) -> std::path::PathBuf {
+    write_config(
+        dir,
+        &format!("{name}.toml"),
+        &format!(
+            "[global]\ncontrol_socket = \"{}/{name}.sock\"\n\
+             [[instance]]\nname = \"VI_1\"\ninterface = \"ext0\"\nvrid = 12\n\
+             priority = {priority}\nversion = 3\nadvert_interval = \"10ms\"\n\
+             virtual_ips = [\"172.16.1.254/24\"]\n{extra}",
+            dir.display()
+        ),
+    )
+}
+
+/// Runs `f` with a started probe on `host`, in its namespace, with a
+/// runtime whose worker thread drives the probe's tokio side.
+fn with_probe<T: Send>(
+    host: &common::Host,
+    config: &std::path::Path,
+    f: impl FnOnce(&mut Probe) -> T + Send,
+) -> T {
+    host.in_netns(|| {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let mut probe = rt.block_on(Probe::start(config)).expect("probe starts");
+        let _enter = rt.enter();
+        f(&mut probe)
+    })
+}
+
+/// Turns until instance 0 is in `state` (at most `turns`).
+fn turn_until(probe: &mut Probe, state: &str, turns: usize) -> bool {
+    for _ in 0..turns {
+        if probe.instances()[0].0 == state {
+            return true;
+        }
+        probe.turn().expect("turn");
+    }
+    probe.instances()[0].0 == state
+}
+
+#[test]
+fn the_daemons_master_adverts_and_timer_expiries_allocate_nothing() {
+    if !require_root() {
+        return;
+    }
+    let (lab, hosts) = Lab::standard("allocmaster");
+    // A peer that hears the adverts (and would take over if they stopped).
+    let peer = probe_config(lab.dir(), "bal2", 100, "");
+    let mut bal2 = hosts[1].spawn_vrrpd(&peer, &[], "bal2.log");
+    // GARP refresh every second: its timer expires inside the measured turns.
+    let cfg = probe_config(lab.dir(), "bal1", 200, "garp_refresh = \"1s\"\n");
+    let sock = lab.dir().join("bal2.sock");
+    let (n, sent, turns) = with_probe(&hosts[0], &cfg, |probe| {
+        assert!(turn_until(probe, "MASTER", 2000), "{:?}", probe.instances());
+        // Warm-up: the first turns as master fill the advert cache and the
+        // keeper's buffers.
+        for _ in 0..20 {
+            probe.turn().expect("turn");
+        }
+        let before = probe.instances()[0].1;
+        let turns = 150;
+        let (n, ()) = allocations_in(|| {
+            for _ in 0..turns {
+                probe.turn().expect("turn");
+            }
+        });
+        assert_eq!(probe.instances()[0].0, "MASTER");
+        (n, probe.instances()[0].1 - before, turns)
+    });
+    // About 3 s at 10 ms: each turn the loop sends one advert, the keeper
+    // one between (both counted).
+    assert!(sent >= turns as u64, "{sent} adverts in {turns} turns");
+    assert!(
+        wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
+            status_of(&sock).contains("\"BACKUP\"")
+        }),
+        "the peer is not a backup: {}",
+        bal2.log()
+    );
+    bal2.stop(nix::sys::signal::Signal::SIGTERM, Duration::from_secs(5));
+    assert_eq!(n, 0, "{n} allocations in {turns} turns ({sent} adverts)");
+}
+
+#[test]
+fn the_daemons_backup_receive_allocates_nothing() {
+    if !require_root() {
+        return;
+    }
+    let (lab, hosts) = Lab::standard("allocbackup");
+    let master = probe_config(lab.dir(), "bal2", 200, "");
+    let mut bal2 = hosts[1].spawn_vrrpd(&master, &[], "bal2.log");
+    let cfg = probe_config(lab.dir(), "bal1", 100, "");
+    let (n, received, turns) = with_probe(&hosts[0], &cfg, |probe| {
+        // Backup from the start; wait until the master's adverts come.
+        let mut warm = 0;
+        while probe.instances()[0].2 < 20 && warm < 2000 {
+            probe.turn().expect("turn");
+            warm += 1;
+        }
+        assert_eq!(probe.instances()[0].0, "BACKUP", "{:?}", probe.instances());
+        let before = probe.instances()[0].2;
+        let turns = 200;
+        let (n, ()) = allocations_in(|| {
+            for _ in 0..turns {
+                probe.turn().expect("turn");
+            }
+        });
+        assert_eq!(probe.instances()[0].0, "BACKUP");
+        (n, probe.instances()[0].2 - before, turns)
+    });
+    bal2.stop(nix::sys::signal::Signal::SIGTERM, Duration::from_secs(5));
+    // Each turn wakes for an advert (or a few queued together).
+    assert!(
+        received >= turns as u64 / 2,
+        "{received} adverts in {turns} turns"
+    );
+    assert_eq!(
+        n, 0,
+        "{n} allocations in {turns} turns ({received} adverts received)"
+    );
+}
+
+/// `vrrpd status --json` of the daemon at `sock`, or "" if it does not answer.
+fn status_of(sock: &std::path::Path) -> String {
+    std::process::Command::new(common::vrrpd_bin())
+        .args(["--socket"])
+        .arg(sock)
+        .args(["status", "--json"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
 }

@@ -383,11 +383,27 @@ fn a_stalled_backup_reads_queued_adverts_before_its_timer_fires() {
     }
 }
 
-/// Stops only the main thread of `pid` (vrrpd's event loop: the runtime is
-/// single-threaded) for `d`, as a hypervisor taking its vCPU away would;
-/// the process's other threads run on. ptrace stops one thread, a stop
-/// signal would stop them all.
+/// The thread of vrrpd `pid` named `name` (`vrrpd-loop`: the protocol
+/// thread, which runs the event loop; `vrrpd-keeper`: the advert keeper).
+fn thread_of(pid: i32, name: &str) -> i32 {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|t| {
+            std::fs::read_to_string(format!("/proc/{pid}/task/{t}/comm"))
+                .is_ok_and(|c| c.trim() == name)
+        })
+        .unwrap_or_else(|| panic!("no {name} thread in {pid}"))
+        .parse()
+        .unwrap()
+}
+
+/// Stops only the protocol thread of `pid` (vrrpd's event loop) for `d`,
+/// as a hypervisor taking its vCPU away would; the process's other threads
+/// run on. ptrace stops one thread, a stop signal would stop them all.
 fn freeze_event_loop(pid: i32, d: Duration) {
+    let pid = thread_of(pid, "vrrpd-loop");
     let err = || std::io::Error::last_os_error();
     // SAFETY: ptrace and waitpid on our own child with integer arguments;
     // `status` is a valid out-pointer.
@@ -505,16 +521,9 @@ fn a_master_whose_event_loop_is_frozen_keeps_advertising() {
         // rt_priority and policy: fields 40 and 41 of proc(5), after `comm`.
         (f[37].clone(), f[38].clone())
     };
-    let keeper = std::fs::read_dir(format!("/proc/{pid}/task"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .find(|t| {
-            std::fs::read_to_string(format!("/proc/{pid}/task/{t}/comm"))
-                .is_ok_and(|c| c.trim() == "vrrpd-keeper")
-        })
-        .expect("a vrrpd-keeper thread");
-    assert_eq!(sched(&keeper), sched(&pid.to_string()));
+    let keeper = thread_of(pid, "vrrpd-keeper").to_string();
+    let event_loop = thread_of(pid, "vrrpd-loop").to_string();
+    assert_eq!(sched(&keeper), sched(&event_loop));
     assert_eq!(sched(&keeper).1, "2", "SCHED_RR");
 }
 
@@ -531,8 +540,9 @@ fn a_master_shares_its_adverts_with_the_keeper() {
     wait_holder(&bals, "bal1", Duration::from_secs(10));
     wait_backups_follow(&bals[1..], "172.16.1.250");
     let pid = bals[0].proc().pid();
+    let tid = thread_of(pid, "vrrpd-loop");
     let wakes = || {
-        let s = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/status")).unwrap();
+        let s = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).unwrap();
         s.lines()
             .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
             .unwrap()

@@ -39,6 +39,9 @@ impl Daemon {
     /// Sync groups: hold members out of mastership while another member
     /// is in Fault or lost its election, until nothing changes.
     fn apply_sync(&mut self) {
+        if self.config.sync_groups.is_empty() {
+            return;
+        }
         let now = self.clock.now();
         for _ in 0..4 {
             let before: Vec<_> = self.instances.iter().map(|i| i.router.state()).collect();
@@ -68,18 +71,22 @@ impl Daemon {
     pub(super) async fn drain(&mut self) {
         let all = self.all_dirty || !self.config.sync_groups.is_empty();
         self.apply_sync();
-        let touched: Vec<usize> = if all {
-            (0..self.instances.len()).collect()
+        if all {
+            for n in 0..self.instances.len() {
+                self.instances[n].drain(&self.netlink, &self.notifier).await;
+                self.update_active(n).await;
+                self.reschedule(n);
+            }
         } else {
-            let mut d = std::mem::take(&mut self.dirty);
-            d.sort_unstable();
-            d.dedup();
-            d
-        };
-        for n in touched {
-            self.instances[n].drain(&self.netlink, &self.notifier).await;
-            self.update_active(n).await;
-            self.reschedule(n);
+            // In place, so that the list keeps its room (no allocation).
+            self.dirty.sort_unstable();
+            self.dirty.dedup();
+            for i in 0..self.dirty.len() {
+                let n = self.dirty[i];
+                self.instances[n].drain(&self.netlink, &self.notifier).await;
+                self.update_active(n).await;
+                self.reschedule(n);
+            }
         }
         self.dirty.clear();
         self.all_dirty = false;

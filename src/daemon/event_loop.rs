@@ -1,58 +1,249 @@
-//! The event loop: wait for one input, hand it to its handler, carry out
-//! the actions it caused; until SIGTERM or SIGINT.
+//! The event loop: the protocol thread, which owns the daemon while it runs,
+//! and the tokio task that feeds it the inputs tokio waits for.
 //!
 //! | input | handler |
 //! |---|---|
 //! | SIGTERM, SIGINT | leave the loop (then `shutdown.rs`) |
 //! | SIGHUP | [`Daemon::on_sighup`] (`reload.rs`) |
-//! | the protocol timer | [`Daemon::on_timers`] (`deadlines.rs`) |
-//! | a VRRP packet | [`Daemon::on_packet`] (`rx.rs`) |
+//! | the protocol deadline | [`Daemon::on_timers`] (`deadlines.rs`) |
+//! | VRRP packets | [`Daemon::on_packet`] (`rx.rs`) |
 //! | a netlink event | [`Daemon::on_net_event`] (`net_event.rs`) |
 //! | a tracker change | [`Daemon::on_track`] (`tracking.rs`) |
 //! | a control request, a metrics scrape | [`Daemon::on_control`], [`Daemon::status`] (`requests.rs`) |
 //!
 //! After each: [`Daemon::drain`] (`actions.rs`).
+//!
+//! Why a thread of its own: the protocol's inputs (a timer that fires, a
+//! packet that arrives) come every few milliseconds, the others a few times
+//! a day. On the protocol thread a master's advert costs one `epoll_pwait2`
+//! that times out at the deadline and one `sendmsg` (`poller.rs`), a
+//! backup's advert one `epoll_pwait2` and one `recvmmsg`, and neither
+//! allocates (`tests/alloc_free.rs`); under a tokio `select!` of every input
+//! each wake-up also went through the runtime's drivers and polled ten
+//! branches. The inputs tokio waits for reach the thread through the inbox
+//! (a channel and an eventfd, [`Input`]); the actions that need tokio
+//! (netlink, notify commands) run from the thread on the runtime
+//! ([`run_async`]) while tokio's own thread drives their IO. Start-up and
+//! shutdown run on tokio as before.
 
-use tracing::{info, warn};
+use std::future::Future;
+use std::pin::pin;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
-use super::rx::poll_sockets;
+use nix::sys::epoll::EpollEvent;
+use nix::sys::eventfd::{EfdFlags, EventFd};
+use tokio::runtime::Handle;
+use tokio::sync::oneshot;
+use tracing::info;
+
+use super::control::ControlRequest;
+use super::metrics::SnapshotRequest;
+use super::poller::Poller;
+use super::sdnotify::SdNotify;
 use super::startup::Inputs;
-use super::{os, timer, Daemon, DaemonError};
+use super::{os, Daemon, DaemonError};
+use crate::io::netlink::NetEvent;
+use crate::track::TrackEvent;
+
+/// An input the tokio side hands to the protocol thread.
+pub(super) enum Input {
+    /// SIGTERM or SIGINT: leave the loop.
+    Stop,
+    /// SIGHUP.
+    Reload,
+    /// A netlink event.
+    Net(NetEvent),
+    /// A tracker change.
+    Track(TrackEvent),
+    /// A control request, and where its answer goes.
+    Control(ControlRequest, oneshot::Sender<String>),
+    /// A metrics scrape.
+    Metrics(SnapshotRequest),
+}
+
+/// The tokio side's end of the inbox.
+pub(super) struct Inbox {
+    tx: mpsc::Sender<Input>,
+    efd: Arc<EventFd>,
+}
+
+impl Inbox {
+    fn send(&self, input: Input) {
+        if self.tx.send(input).is_ok() {
+            // Cannot fail short of 2^64 - 1 unread wake-ups.
+            let _ = self.efd.write(1);
+        }
+    }
+}
+
+/// The epoll token of the inbox; sockets are their index in `Daemon::sockets`.
+const INBOX: u64 = u64::MAX;
+
+/// The most events one wait returns (the rest come with the next).
+const EVENTS: usize = 32;
 
 impl Daemon {
-    /// Run the loop until SIGTERM or SIGINT.
-    pub(super) async fn event_loop(&mut self, inputs: &mut Inputs) -> Result<(), DaemonError> {
-        let mut timer = timer::DeadlineTimer::new(self.clock)
-            .map_err(os("creating the protocol timer (timerfd)"))?;
+    /// Run the loop on the protocol thread until SIGTERM or SIGINT, and give
+    /// the daemon back for the shutdown.
+    pub(super) async fn event_loop(self, inputs: &mut Inputs) -> Result<Daemon, DaemonError> {
+        let (inbox, mut protocol) = ProtocolLoop::new(Handle::current(), inputs.sd.clone())?;
+        let (done_tx, mut done_rx) = oneshot::channel();
+        let mut d = self;
+        std::thread::Builder::new()
+            .name("vrrpd-loop".into())
+            .spawn(move || {
+                // tokio::spawn and the runtime's IO work from this thread.
+                let rt = protocol.rt.clone();
+                let _enter = rt.enter();
+                let result = loop {
+                    match protocol.turn(&mut d) {
+                        Ok(true) => {}
+                        Ok(false) => break Ok(()),
+                        Err(e) => break Err(e),
+                    }
+                };
+                let _ = done_tx.send((d, result));
+            })
+            .map_err(os("starting the protocol thread"))?;
         loop {
-            if let Err(e) = timer.arm(self.next_deadline()) {
-                // Cannot happen with a valid timerfd; go on rather than stop.
-                warn!(error = %e, "cannot arm the protocol timer");
-            }
-            if let Some(k) = &self.keeper {
-                k.note_loop_cpu();
-            }
-            // The sockets are read here, in the same task as the timer: when a
-            // packet and an expired deadline are ready in one wake-up, the
-            // timer branch still sees the packet (`on_timers` reads queued
-            // packets first). The timer comes before the packets so that a
-            // flood cannot delay the master's adverts.
             tokio::select! {
                 biased;
-                _ = inputs.sigterm.recv() => { info!(signal = "SIGTERM", "stopping"); break; }
-                _ = inputs.sigint.recv() => { info!(signal = "SIGINT", "stopping"); break; }
-                _ = inputs.sighup.recv() => self.on_sighup(&inputs.sd).await,
-                _ = timer.expired() => self.on_timers(),
-                (key, result) = std::future::poll_fn(|cx| poll_sockets(cx, &self.sockets, &mut self.rx_next, &mut self.rx_buf)) => {
-                    self.on_packet(key, result);
+                done = &mut done_rx => {
+                    let (d, result) = done.map_err(|_| DaemonError::Os {
+                        context: "the protocol thread".into(),
+                        source: std::io::Error::other("stopped without handing the daemon back"),
+                    })?;
+                    result?;
+                    return Ok(d);
                 }
-                Some(ev) = inputs.net_events.recv() => self.on_net_event(ev).await,
-                Some(ev) = inputs.track_rx.recv() => self.on_track(ev),
-                Some((req, reply)) = inputs.ctl_rx.recv() => self.on_control(req, reply),
-                Some(reply) = inputs.metrics_rx.recv() => { let _ = reply.send(self.status()); }
+                _ = inputs.sigterm.recv() => { info!(signal = "SIGTERM", "stopping"); inbox.send(Input::Stop); }
+                _ = inputs.sigint.recv() => { info!(signal = "SIGINT", "stopping"); inbox.send(Input::Stop); }
+                _ = inputs.sighup.recv() => inbox.send(Input::Reload),
+                Some(ev) = inputs.net_events.recv() => inbox.send(Input::Net(ev)),
+                Some(ev) = inputs.track_rx.recv() => inbox.send(Input::Track(ev)),
+                Some((req, reply)) = inputs.ctl_rx.recv() => inbox.send(Input::Control(req, reply)),
+                Some(reply) = inputs.metrics_rx.recv() => inbox.send(Input::Metrics(reply)),
             }
-            self.drain().await;
         }
-        Ok(())
     }
+}
+
+/// The protocol thread's loop: its `epoll`, its end of the inbox, and the
+/// runtime the daemon's async actions run on.
+pub(super) struct ProtocolLoop {
+    poller: Poller,
+    events: [EpollEvent; EVENTS],
+    /// How many of `Daemon::sockets` the poller watches.
+    watched: usize,
+    inbox: mpsc::Receiver<Input>,
+    efd: Arc<EventFd>,
+    sd: Arc<SdNotify>,
+    rt: Handle,
+}
+
+impl ProtocolLoop {
+    /// A loop whose async actions run on `rt`, and the inbox's sending end.
+    pub(super) fn new(rt: Handle, sd: Arc<SdNotify>) -> Result<(Inbox, ProtocolLoop), DaemonError> {
+        let efd = EventFd::from_value_and_flags(0, EfdFlags::EFD_NONBLOCK | EfdFlags::EFD_CLOEXEC)
+            .map_err(|e| DaemonError::Os {
+                context: "creating the protocol thread's inbox (eventfd)".into(),
+                source: e.into(),
+            })?;
+        let efd = Arc::new(efd);
+        let (tx, inbox) = mpsc::channel();
+        let sender = Inbox {
+            tx,
+            efd: efd.clone(),
+        };
+        let poller = Poller::new().map_err(os("creating the protocol thread's epoll"))?;
+        poller
+            .add(&*efd, INBOX)
+            .map_err(os("watching the protocol thread's inbox"))?;
+        let protocol = ProtocolLoop {
+            poller,
+            events: [EpollEvent::empty(); EVENTS],
+            watched: 0,
+            inbox,
+            efd,
+            sd,
+            rt,
+        };
+        Ok((sender, protocol))
+    }
+
+    /// One turn: wait for the next input or deadline, then the inbox, the
+    /// deadline and the packets, each followed by its actions. `false`
+    /// after [`Input::Stop`].
+    pub(super) fn turn(&mut self, d: &mut Daemon) -> Result<bool, DaemonError> {
+        // A reload may have opened sockets (it never closes one).
+        while self.watched < d.sockets.len() {
+            self.poller
+                .add(&*d.sockets[self.watched].1, self.watched as u64)
+                .map_err(os("watching a VRRP socket"))?;
+            self.watched += 1;
+        }
+        if let Some(k) = &d.keeper {
+            k.note_loop_cpu();
+        }
+        let timeout = d
+            .next_deadline()
+            .map(|t| t.saturating_duration_since(d.clock.now()));
+        let n = self
+            .poller
+            .wait(&mut self.events, timeout)
+            .map_err(os("waiting for the protocol's inputs (epoll)"))?;
+        let rt = &self.rt;
+        // The inbox first: a stop or a reload is not held up by packets.
+        if self.events[..n].iter().any(|ev| ev.data() == INBOX) {
+            let _ = self.efd.read();
+            while let Ok(input) = self.inbox.try_recv() {
+                match input {
+                    Input::Stop => return Ok(false),
+                    Input::Reload => run_async(rt, d.on_sighup(&self.sd)),
+                    Input::Net(ev) => run_async(rt, d.on_net_event(ev)),
+                    Input::Track(ev) => d.on_track(ev),
+                    Input::Control(req, reply) => d.on_control(req, reply),
+                    Input::Metrics(reply) => {
+                        let _ = reply.send(d.status());
+                    }
+                }
+                run_async(rt, d.drain());
+            }
+        }
+        // Then the deadline, before the packets, so that a flood cannot
+        // delay a master's adverts (`on_timers` reads the packets already
+        // queued first when a backup's timer is due).
+        if d.next_deadline().is_some_and(|t| t <= d.clock.now()) {
+            d.on_timers();
+            run_async(rt, d.drain());
+        }
+        let mut any = false;
+        for ev in &self.events[..n] {
+            match usize::try_from(ev.data()) {
+                Ok(i) if ev.data() != INBOX => {
+                    d.read_socket(i);
+                    any = true;
+                }
+                _ => {}
+            }
+        }
+        if any {
+            run_async(rt, d.drain());
+        }
+        Ok(true)
+    }
+}
+
+/// Run a future of the daemon on the protocol thread: polled once here,
+/// which is all the hot path needs (sending an advert never waits); if it
+/// waits (netlink, a notify command queued), the rest runs as
+/// `Handle::block_on`, the runtime's own thread driving its IO meanwhile.
+pub(super) fn run_async<F: Future>(rt: &Handle, fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    if let Poll::Ready(out) = fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        return out;
+    }
+    rt.block_on(fut)
 }

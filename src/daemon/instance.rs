@@ -12,11 +12,12 @@ use crate::config::{self, ChecksumForm, Config, Family};
 use crate::core::auth::Verified;
 use crate::core::peers::{Admitted, Gate, GateDrop};
 use crate::core::router::{
-    Action, Anomaly, GarpPolicy, Reason, RouterConfig, State, TrackEffect, VirtualRouter,
+    Action, Anomaly, DropReason, GarpPolicy, Reason, RouterConfig, State, TrackEffect,
+    VirtualRouter,
 };
 use crate::core::time::Instant;
 use crate::core::types::Version;
-use crate::core::wire::auth::append_trailer;
+use crate::core::wire::auth::{append_trailer, Presigned};
 use crate::core::wire::vrrp::{Advertisement, ChecksumMode};
 use crate::core::wire::{self, virtual_mac, VRRP_MCAST_V4, VRRP_MCAST_V6};
 use crate::io::netlink::{LeasedAddr, Lifetime, LinkInfo, Netlink};
@@ -95,6 +96,78 @@ pub(super) struct Instance {
     pub announce_link: Option<(String, u32)>,
     /// With `active_active`: whether the VIPs are held (no election).
     pub active: Option<ActiveActive>,
+    /// The last advert sent, encoded for each destination.
+    encoded: Encoded,
+}
+
+/// An advert encoded for each of its destinations (the group, or each
+/// unicast peer), kept while the router keeps asking for the same one. The
+/// buffers are reused when it changes: a new priority is re-encoded in
+/// place.
+///
+/// An authentication trailer that changes with every packet (a sequence
+/// number) is not part of this: it goes on after these bytes, per send.
+struct Encoded {
+    /// What `packets` hold; `None` before the first advert or after an error.
+    advert: Option<Advertisement>,
+    /// The bytes for each destination.
+    packets: Vec<(Vec<u8>, IpAddr)>,
+    /// With `auth_hmac`: `packets` with the trailer of the advert sent last
+    /// (a fresh sequence per send), in buffers reused from one send to the
+    /// next.
+    signed: Vec<(Vec<u8>, IpAddr)>,
+}
+
+impl Encoded {
+    /// Room for the adverts of an instance with this configuration.
+    fn new(cfg: &config::Instance) -> Encoded {
+        let dsts: Vec<IpAddr> = if cfg.unicast_peers.is_empty() {
+            vec![match cfg.family {
+                Family::Ipv4 => VRRP_MCAST_V4.into(),
+                Family::Ipv6 => VRRP_MCAST_V6.into(),
+            }]
+        } else {
+            cfg.unicast_peers.clone()
+        };
+        Encoded {
+            advert: None,
+            packets: dsts.iter().map(|d| (Vec::new(), *d)).collect(),
+            signed: dsts.into_iter().map(|d| (Vec::new(), d)).collect(),
+        }
+    }
+
+    /// Encode `adv` from `src` for every destination, into the buffers.
+    fn encode(
+        &mut self,
+        adv: Advertisement,
+        src: IpAddr,
+        mode: ChecksumMode,
+    ) -> Result<(), wire::WireError> {
+        self.advert = None;
+        let len = adv.buffer_len();
+        for (buf, dst) in &mut self.packets {
+            buf.resize(len, 0);
+            adv.emit(buf, src, *dst, mode)?;
+        }
+        self.advert = Some(adv);
+        Ok(())
+    }
+
+    /// Sign the encoded packets with `signer` at its next sequence, into
+    /// `signed`: one trailer for every copy (the tag does not cover the
+    /// destination), signed once, over the first destination's message as
+    /// before. Returns the presigned state the keeper re-signs from. No
+    /// allocation once the buffers have grown to the advert's size.
+    fn sign(&mut self, signer: &Signer, src: IpAddr) -> Result<Presigned, wire::WireError> {
+        let first = self.packets.first().ok_or(wire::WireError::Truncated)?;
+        let (pre, trailer) = signer.sign(&src, &first.0);
+        for ((bytes, dst), (out, _)) in self.packets.iter().zip(self.signed.iter_mut()) {
+            out.clear();
+            out.extend_from_slice(bytes);
+            append_trailer(out, src, *dst, &trailer)?;
+        }
+        Ok(pre)
+    }
 }
 
 impl Instance {
@@ -112,6 +185,7 @@ impl Instance {
         let seq = Arc::new(SharedSeq::default());
         let signer = Signer::new(gate.auth(), &seq);
         let active = cfg.announce.active_active.then(ActiveActive::new);
+        let encoded = Encoded::new(&cfg);
         Ok(Instance {
             tracks: tracks_of(&cfg, config),
             cfg,
@@ -135,6 +209,7 @@ impl Instance {
             leases: None,
             announce_link: None,
             active,
+            encoded,
         })
     }
 
@@ -216,6 +291,8 @@ impl Instance {
         self.gate.reconfigure(auth::rules_for(&cfg), settings);
         self.signer = Signer::new(self.gate.auth(), &self.seq);
         self.tracks = tracks_of(&cfg, config);
+        // The unicast peers may have changed.
+        self.encoded = Encoded::new(&cfg);
         self.cfg = cfg;
         self.share_adverts();
         true
@@ -438,7 +515,7 @@ impl Instance {
                         reason: reason.to_string(),
                     });
                 }
-                Action::SendAdvert(adv) => self.send_advert(&adv),
+                Action::SendAdvert(adv) => self.send_advert(adv),
                 Action::AddVips => self.add_vips(nl).await,
                 Action::RemoveVips => self.remove_vips(nl).await,
                 Action::Announce { repeat } => self.announce(repeat),
@@ -447,6 +524,24 @@ impl Instance {
                 }
                 Action::Anomaly(a) => self.log_anomaly(&a),
             }
+        }
+    }
+
+    /// The router refused an advert (it counts it): logged at a bounded
+    /// rate, per reason.
+    pub fn log_refused(&mut self, src: IpAddr, reason: DropReason) {
+        match self.logs.check(reason.name(), std::time::Instant::now()) {
+            Verdict::Suppress => {}
+            v => warn!(
+                instance = %self.cfg.name,
+                src = %src,
+                reason = reason.name(),
+                suppressed = match v {
+                    Verdict::LogAfterSuppressing(n) => n,
+                    _ => 0,
+                },
+                "dropped advertisement"
+            ),
         }
     }
 
@@ -499,57 +594,50 @@ impl Instance {
         }
     }
 
-    fn send_advert(&self, adv: &Advertisement) {
+    /// Send the router's advert to the group or to each unicast peer, and
+    /// hand it to the advert keeper. The bytes are made once and kept
+    /// ([`Encoded`]): while the router asks for the same advert (a master's
+    /// every advert, until its priority changes) they are sent as they are,
+    /// with no encoding and no allocation.
+    fn send_advert(&mut self, adv: Advertisement) {
         if adv.priority.get() == 0 {
             // Leaving: never repeated.
             self.withdraw_from_keeper();
         }
-        let mode = match (self.cfg.version, self.cfg.checksum) {
-            (Version::V3, ChecksumForm::MessageOnly) => ChecksumMode::MessageOnly,
-            (Version::V3, ChecksumForm::PseudoHeader) => ChecksumMode::PseudoHeader,
-            // v2 has no pseudo-header (RFC 3768 Section 5.3.8).
-            (Version::V2, _) => ChecksumMode::MessageOnly,
-        };
-        let group: IpAddr = match self.cfg.family {
-            Family::Ipv4 => VRRP_MCAST_V4.into(),
-            Family::Ipv6 => VRRP_MCAST_V6.into(),
-        };
-        let dsts: Vec<IpAddr> = if self.cfg.unicast_peers.is_empty() {
-            vec![group]
-        } else {
-            self.cfg.unicast_peers.clone()
-        };
+        if self.encoded.advert.as_ref() != Some(&adv) {
+            if let Err(e) = self.encoded.encode(adv, self.primary, self.checksum_mode()) {
+                warn!(instance = %self.cfg.name, error = %e, "cannot encode advertisement");
+                return;
+            }
+        }
         let socket = match &self.vmac {
             Some(v) if v.up => &v.adverts,
             _ => &self.socket,
         };
-        let mut sent = Vec::with_capacity(dsts.len());
-        // auth_hmac: one trailer for every copy of this advert (the tag does
-        // not cover the destination), signed once.
-        let mut signed = None;
-        for dst in dsts {
-            let mut bytes = match adv.to_bytes(self.primary, dst, mode) {
-                Ok(b) => b,
+        // auth_hmac: the kept bytes with a trailer at a fresh sequence.
+        let mut presigned = None;
+        if let Some(signer) = &self.signer {
+            match self.encoded.sign(signer, self.primary) {
+                Ok(pre) => presigned = Some(pre),
                 Err(e) => {
-                    warn!(instance = %self.cfg.name, error = %e, "cannot encode advertisement");
-                    return;
-                }
-            };
-            if let Some(s) = &self.signer {
-                let (_, t) = signed.get_or_insert_with(|| s.sign(&self.primary, &bytes));
-                if let Err(e) = append_trailer(&mut bytes, self.primary, dst, t) {
                     warn!(instance = %self.cfg.name, error = %e, "cannot sign advertisement");
                     return;
                 }
             }
-            if let Err(e) = socket.send(&bytes, dst) {
+        }
+        let packets = if presigned.is_some() {
+            &self.encoded.signed
+        } else {
+            &self.encoded.packets
+        };
+        for (bytes, dst) in packets {
+            if let Err(e) = socket.send(bytes, *dst) {
                 // A dead link cannot send; the router goes to Fault through
                 // the link event, so this is worth a line but not more.
                 tracing::debug!(instance = %self.cfg.name, dst = %dst, error = %e, "advertisement not sent");
             }
-            sent.push((bytes, dst));
         }
-        if let Some(k) = &self.keeper {
+        if let (Some(k), Some(adv)) = (&self.keeper, &self.encoded.advert) {
             if adv.priority.get() != 0
                 && self.router.state() == State::Master
                 && self.router.shared_adverts()
@@ -557,16 +645,26 @@ impl Instance {
                 let sign = self
                     .signer
                     .as_ref()
-                    .zip(signed)
-                    .map(|(s, (pre, _))| s.for_keeper(self.primary, pre));
+                    .zip(presigned)
+                    .map(|(s, pre)| s.for_keeper(self.primary, pre));
                 k.sent(
                     &self.cfg.name,
                     socket,
-                    sent,
+                    packets,
                     sign,
                     adv.max_adver_int.to_duration(),
                 );
             }
+        }
+    }
+
+    /// The checksum form of our adverts.
+    fn checksum_mode(&self) -> ChecksumMode {
+        match (self.cfg.version, self.cfg.checksum) {
+            (Version::V3, ChecksumForm::MessageOnly) => ChecksumMode::MessageOnly,
+            (Version::V3, ChecksumForm::PseudoHeader) => ChecksumMode::PseudoHeader,
+            // v2 has no pseudo-header (RFC 3768 Section 5.3.8).
+            (Version::V2, _) => ChecksumMode::MessageOnly,
         }
     }
 

@@ -190,23 +190,24 @@ impl KeeperSlot {
     /// The event loop sent `packets` as this master's advert just now; the
     /// keeper sends the next one (and covers if the loop is late). Only for
     /// an instance whose router shares its adverts. `sign`: with
-    /// `auth_hmac`, how the keeper signs its copies.
+    /// `auth_hmac`, how the keeper signs its copies. The bytes are copied
+    /// into the entry's own buffers: no allocation but for a new master.
     pub fn sent(
         &self,
         name: &str,
         socket: &Arc<VrrpSocket>,
-        packets: Vec<(Vec<u8>, IpAddr)>,
+        packets: &[(Vec<u8>, IpAddr)],
         sign: Option<KeeperSign>,
         interval: Duration,
     ) {
         let now = self.shared.now();
         let mut entries = lock(&self.shared.entries);
         if let Some(e) = entries.get_mut(&self.id) {
-            // The common case, every advert: no allocation but `packets`.
+            // The common case, every advert.
             if !Arc::ptr_eq(&e.socket, socket) {
                 e.socket = socket.clone();
             }
-            e.packets = packets;
+            copy_packets(&mut e.packets, packets);
             e.sign = sign;
             let next = Schedule::new(interval, now);
             let wake = e.schedule.wakes_keeper(&next);
@@ -223,7 +224,7 @@ impl KeeperSlot {
             Entry {
                 name: name.to_owned(),
                 socket: socket.clone(),
-                packets,
+                packets: packets.to_vec(),
                 sign,
                 schedule: Schedule::new(interval, now),
                 turns: self.turns.clone(),
@@ -256,6 +257,21 @@ impl KeeperSlot {
 impl Drop for KeeperSlot {
     fn drop(&mut self) {
         self.withdraw();
+    }
+}
+
+/// `to` becomes a copy of `from`, in `to`'s buffers where they are big enough.
+fn copy_packets(to: &mut Vec<(Vec<u8>, IpAddr)>, from: &[(Vec<u8>, IpAddr)]) {
+    to.truncate(from.len());
+    for (i, (bytes, dst)) in from.iter().enumerate() {
+        match to.get_mut(i) {
+            Some((b, d)) => {
+                b.clear();
+                b.extend_from_slice(bytes);
+                *d = *dst;
+            }
+            None => to.push((bytes.clone(), *dst)),
+        }
     }
 }
 

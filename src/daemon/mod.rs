@@ -1,12 +1,18 @@
 //! The daemon: the event loop joining the protocol core to the IO shell.
 //!
-//! One task owns every [`VirtualRouter`](crate::core::router::VirtualRouter) (no locks). It waits on:
-//! - packets on one raw socket per (interface, family), read by this task
+//! One thread, the protocol thread, owns every
+//! [`VirtualRouter`](crate::core::router::VirtualRouter) while the daemon
+//! runs (no locks). It waits with one `epoll` on:
+//! - packets on one raw socket per (interface, family), read by this thread
 //!   itself, so that a packet and a timer ready in the same wake-up are
 //!   both seen before either is acted on;
-//! - netlink link and address events;
-//! - the next protocol deadline;
-//! - signals (TERM/INT: graceful stop; HUP: reload) and control-socket requests.
+//! - the next protocol deadline (the wait's own timeout);
+//! - an inbox fed by a tokio task: netlink link and address events, tracker
+//!   changes, signals (TERM/INT: graceful stop; HUP: reload), control-socket
+//!   requests and metrics scrapes.
+//!
+//! tokio runs everything else (netlink, trackers, the control socket, notify
+//! commands), on the main thread, and start-up and shutdown.
 //!
 //! After each input it drains the routers' actions in order and carries them
 //! out: adverts on the raw socket, VIPs through netlink, ARP/NA frames on an
@@ -18,7 +24,9 @@
 //! |---|---|
 //! | this file | the `Daemon` state and [`run`]: setup, loop, shutdown |
 //! | `startup.rs` | loading the file, opening the event sources (`Inputs`), setting up instances |
-//! | `event_loop.rs` | the loop: which input goes to which handler |
+//! | `event_loop.rs` | the loop: the protocol thread, and which input goes to which handler |
+//! | `poller.rs` | the protocol thread's wait: `epoll` with the next deadline as its timeout |
+//! | `probe.rs` | a daemon stepped one loop turn at a time, for the hot-path tests |
 //! | `rx.rs` | the receive path: sockets, TTL and parse, VRID demultiplexing, drop counters |
 //! | `auth.rs` | `auth_hmac`: the wall clock, the shared sequence, signing adverts and the keeper's copies, the receive gate |
 //! | `deadlines.rs` | the deadline set and the timer handler |
@@ -27,7 +35,7 @@
 //! | `leases.rs`, `active.rs` | VIP leases and their renewal (docs/BGP.md); active-active instances (no election) |
 //! | `instance.rs` | one instance at run time and the IO of each action (adverts, VIPs, ARP/NA, notify) |
 //! | `reload.rs`, `shutdown.rs` | SIGHUP and SIGTERM/SIGINT |
-//! | `keeper.rs`, `realtime.rs`, `timer.rs` | the advert keeper thread, real-time scheduling, the timerfd and clock |
+//! | `keeper.rs`, `realtime.rs`, `timer.rs` | the advert keeper thread, real-time scheduling, the clock |
 //! | `control.rs`, `status.rs`, `metrics.rs`, `sdnotify.rs`, `caps.rs`, `ratelimit.rs` | the control socket, the status document, Prometheus, systemd, capabilities, bounded logging |
 
 mod actions;
@@ -42,6 +50,9 @@ mod keeper;
 mod leases;
 pub mod metrics;
 mod net_event;
+mod poller;
+#[doc(hidden)]
+pub mod probe;
 mod ratelimit;
 pub mod realtime;
 mod reload;
@@ -54,7 +65,8 @@ pub mod status;
 mod timer;
 mod tracking;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -63,7 +75,7 @@ use tokio::sync::mpsc;
 use crate::config::{self, Config, Family};
 use crate::core::time::Instant;
 use crate::io::netlink::Netlink;
-use crate::io::vrrp_socket::VrrpSocket;
+use crate::io::vrrp_socket::{RxBatch, VrrpSocket};
 use crate::io::IoError;
 use crate::notify::Notifier;
 use crate::track::{TrackEvent, TrackState, TrackerSet};
@@ -146,13 +158,10 @@ struct Daemon {
     clock: Clock,
     netlink: Netlink,
     instances: Vec<Instance>,
-    /// The VRRP sockets, read by the event loop itself (see [`rx::poll_sockets`]).
+    /// The VRRP sockets, read by the protocol thread itself (`rx.rs`).
     sockets: Vec<(SocketKey, Arc<VrrpSocket>)>,
-    /// Where the next poll of the sockets starts, so that a busy socket
-    /// cannot starve the others.
-    rx_next: usize,
-    /// Scratch space for one received packet.
-    rx_buf: Vec<u8>,
+    /// Buffers for one `recvmmsg`, reused (taken while a batch is handled).
+    rx_batch: Option<RxBatch>,
     /// Drops before demultiplexing, by reason.
     drops: BTreeMap<String, u64>,
     logs: RateLimit,
@@ -165,10 +174,13 @@ struct Daemon {
     notifier: Notifier,
     /// Instance by (ifindex, family, VRID): the receive path's demultiplexer.
     index: HashMap<(u32, Family, u8), usize>,
-    /// Every instance's next deadline, ordered, and what is scheduled for
-    /// each, so that a packet or a timer costs O(log n), not O(instances).
-    deadlines: BTreeSet<(Instant, usize)>,
+    /// Every instance's next deadline, earliest first, and what is
+    /// scheduled for each (`deadlines.rs`): a packet or a timer costs
+    /// O(log n), not O(instances), and no allocation.
+    deadlines: BinaryHeap<Reverse<(Instant, usize)>>,
     scheduled: Vec<Option<Instant>>,
+    /// Scratch list of the instances whose deadline has come.
+    due: Vec<usize>,
     /// Instances an input touched since the last drain; `all_dirty` for
     /// inputs that may touch any (link events, trackers, control, reload).
     dirty: Vec<usize>,
@@ -194,9 +206,10 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
     d.start_instances().await?;
     d.ready(&inputs);
 
-    // The loop (event_loop.rs): one input, its handler, then the actions it
-    // caused (actions.rs); until SIGTERM or SIGINT.
-    d.event_loop(&mut inputs).await?;
+    // The loop (event_loop.rs), on the protocol thread: one input, its
+    // handler, then the actions it caused (actions.rs); until SIGTERM or
+    // SIGINT.
+    let d = d.event_loop(&mut inputs).await?;
 
     // Shutdown (shutdown.rs): every master sends priority 0 and removes its
     // VIPs; the control socket file goes; notify commands get 500 ms.
@@ -204,8 +217,11 @@ pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
     Ok(())
 }
 
-/// Wrap an OS error with what was being done.
-fn os(context: &str) -> impl FnOnce(std::io::Error) -> DaemonError {
-    let context = context.to_owned();
-    move |source| DaemonError::Os { context, source }
+/// Wrap an OS error with what was being done (the text is copied only on
+/// an error: the protocol loop calls this on every turn).
+fn os(context: &str) -> impl FnOnce(std::io::Error) -> DaemonError + '_ {
+    move |source| DaemonError::Os {
+        context: context.to_owned(),
+        source,
+    }
 }

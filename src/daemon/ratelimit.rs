@@ -46,6 +46,7 @@ impl RateLimit {
         // A known key costs a lookup, no allocation (a flood of one kind
         // asks here for every packet).
         if !self.keys.contains_key(key) {
+            // The key's first line: the only allocation.
             self.keys.insert(
                 key.to_owned(),
                 Window {

@@ -8,44 +8,63 @@
 //! [`VirtualRouter::handle_advert`]: crate::core::router::VirtualRouter::handle_advert
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use tracing::warn;
 
-use crate::core::wire::auth::{parse_payload, Received};
+use crate::core::wire::auth::{parse_payload_view, Received, ReceivedView};
 use crate::core::wire::VRRP_TTL;
-use crate::io::vrrp_socket::{RxPacket, VrrpSocket};
+use crate::io::vrrp_socket::{RxPacket, RxPacketRef, RX_BATCH};
 use crate::io::IoError;
 
 use super::ratelimit::Verdict;
 use super::{Daemon, SocketKey};
 
-/// Scratch space for one received packet: the largest IP datagram.
-pub(super) const RX_BUF_LEN: usize = 65536;
-
-/// How many queued packets one socket may hand over per timer wake-up.
-const RX_BATCH: usize = 256;
+/// How many packets one socket may hand over per timer wake-up.
+const RX_QUEUED: usize = 256;
 
 impl Daemon {
     /// Hand every packet already queued in the sockets to [`Self::on_packet`]
-    /// (at most [`RX_BATCH`] per socket), without waiting.
+    /// (at most [`RX_QUEUED`] per socket), without waiting.
     pub(super) fn read_queued(&mut self) {
-        let mut buf = std::mem::take(&mut self.rx_buf);
         for i in 0..self.sockets.len() {
-            let (key, socket) = self.sockets[i].clone();
-            for _ in 0..RX_BATCH {
-                match socket.try_recv(&mut buf) {
-                    Err(IoError::WouldBlock) => break,
-                    result => self.on_packet(key, result),
+            for _ in 0..RX_QUEUED / RX_BATCH {
+                if self.read_socket(i) < RX_BATCH {
+                    break;
                 }
             }
         }
-        self.rx_buf = buf;
+    }
+
+    /// Read what socket `i` has queued, one `recvmmsg` (at most
+    /// [`RX_BATCH`] packets), and hand each to [`Self::on_packet`]. Returns
+    /// how many it read.
+    pub(super) fn read_socket(&mut self, i: usize) -> usize {
+        let Some((key, socket)) = self.sockets.get(i).map(|(k, s)| (*k, s.clone())) else {
+            return 0;
+        };
+        // Taken while its packets are handled (they borrow it), then put back.
+        let Some(mut batch) = self.rx_batch.take() else {
+            return 0;
+        };
+        let n = match socket.recv_batch(&mut batch) {
+            Ok(n) => n,
+            Err(IoError::WouldBlock) => 0,
+            Err(e) => {
+                self.on_packet(key, Err(e));
+                0
+            }
+        };
+        for j in 0..n {
+            self.on_packet(key, batch.get(j));
+        }
+        self.rx_batch = Some(batch);
+        n
     }
 
     /// The receive path: TTL, parse (length, version, type, checksum), VRID
-    /// demultiplexing, then the instance's own checks.
-    pub(super) fn on_packet(&mut self, key: SocketKey, result: Result<RxPacket, IoError>) {
+    /// demultiplexing, then the instance's own checks. Allocates nothing
+    /// for an advert it accepts.
+    pub(super) fn on_packet(&mut self, key: SocketKey, result: Result<RxPacketRef<'_>, IoError>) {
         let pkt = match result {
             Ok(p) => p,
             Err(e) if e.is_packet_error() => {
@@ -61,8 +80,8 @@ impl Daemon {
                 return;
             }
         };
-        let min_ttl = self.min_ttl(key, &pkt);
-        let rx = match accept(&pkt, min_ttl) {
+        let min_ttl = self.min_ttl(key, pkt.ttl, pkt.payload);
+        let rx = match accept_view(pkt.ttl, pkt.payload, pkt.src, pkt.dst, min_ttl) {
             Ok(a) => a,
             Err(reason) => {
                 self.count_drop(reason, "dropped packet", Some(pkt.src));
@@ -70,8 +89,8 @@ impl Daemon {
             }
         };
         let now = self.clock.now();
-        let key = (key.ifindex, key.family, rx.advert.vrid);
-        let Some(&n) = self.index.get(&key) else {
+        let index_key = (key.ifindex, key.family, rx.advert.fields().vrid);
+        let Some(&n) = self.index.get(&index_key) else {
             self.count_drop(
                 "vrid_unknown",
                 "advert for a VRID we do not run",
@@ -87,21 +106,9 @@ impl Daemon {
             return;
         }
         self.dirty.push(n);
-        match inst.router.handle_advert(now, pkt.src, &rx.advert) {
+        match inst.router.handle_advert_view(now, pkt.src, &rx.advert) {
             Ok(()) => inst.checksum_seen(rx.mode),
-            Err(reason) => {
-                let key = format!("{}:{}", inst.cfg.name, reason.name());
-                match self.logs.check(&key, std::time::Instant::now()) {
-                    Verdict::Suppress => {}
-                    v => warn!(
-                        instance = %inst.cfg.name,
-                        src = %pkt.src,
-                        reason = reason.name(),
-                        suppressed = suppressed(&v),
-                        "dropped advertisement"
-                    ),
-                }
-            }
+            Err(reason) => inst.log_refused(pkt.src, reason),
         }
     }
 
@@ -109,19 +116,24 @@ impl Daemon {
     /// instance its VRID byte names (unparsed yet) hears unicast peers
     /// across routers (`unicast_min_ttl`); that instance's gate then checks
     /// the source and the TTL. One map lookup, and only for a TTL below 255.
-    fn min_ttl(&self, key: SocketKey, pkt: &RxPacket) -> u8 {
-        if pkt.ttl == VRRP_TTL {
+    fn min_ttl(&self, key: SocketKey, ttl: u8, payload: &[u8]) -> u8 {
+        if ttl == VRRP_TTL {
             return VRRP_TTL;
         }
         // RFC 3768 / RFC 5798 Section 5.2.3: the VRID is the second byte in both versions.
-        pkt.payload
+        payload
             .get(1)
             .and_then(|vrid| self.index.get(&(key.ifindex, key.family, *vrid)))
             .map_or(VRRP_TTL, |&n| self.instances[n].min_ttl())
     }
 
     fn count_drop(&mut self, reason: &str, msg: &str, src: Option<IpAddr>) {
-        *self.drops.entry(reason.to_owned()).or_default() += 1;
+        match self.drops.get_mut(reason) {
+            Some(n) => *n += 1,
+            None => {
+                self.drops.insert(reason.to_owned(), 1);
+            }
+        }
         match self.logs.check(reason, std::time::Instant::now()) {
             Verdict::Suppress => {}
             v => warn!(
@@ -142,17 +154,35 @@ impl Daemon {
 /// that the packet holds the whole VRRP message, the version, and the
 /// checksum. A payload exactly one `auth_hmac` trailer longer than its VRRP
 /// message is split into the two first (the checksum is checked where the
-/// sender puts it: [`parse_payload`]); the trailer is the instance's gate's
+/// sender puts it: [`parse_payload_view`]); the trailer is the instance's gate's
 /// to check. The VRID check follows in the caller, which knows which
 /// instances run on the interface.
 ///
 /// Public so that the conformance runner (`tests/conformance.rs`) drives
-/// the receive checks through this very function.
+/// the receive checks through the daemon's own code: this is
+/// [`accept_view`], which the daemon calls, with the advert owned.
 pub fn accept(pkt: &RxPacket, min_ttl: u8) -> Result<Received<'_>, &'static str> {
-    if pkt.ttl != VRRP_TTL && pkt.ttl < min_ttl {
+    accept_view(pkt.ttl, &pkt.payload, pkt.src, pkt.dst, min_ttl).map(|r| Received {
+        advert: r.advert.to_advertisement(),
+        mode: r.mode,
+        message: r.message,
+        trailer: r.trailer,
+    })
+}
+
+/// [`accept`] for a packet still in the receive buffer: the same checks,
+/// the advert parsed in place (no allocation).
+pub fn accept_view(
+    ttl: u8,
+    payload: &[u8],
+    src: IpAddr,
+    dst: IpAddr,
+    min_ttl: u8,
+) -> Result<ReceivedView<'_>, &'static str> {
+    if ttl != VRRP_TTL && ttl < min_ttl {
         return Err("ttl");
     }
-    parse_payload(&pkt.payload, pkt.src, pkt.dst).map_err(|e| e.drop_reason_name())
+    parse_payload_view(payload, src, dst).map_err(|e| e.drop_reason_name())
 }
 
 fn suppressed(v: &Verdict) -> u64 {
@@ -160,24 +190,4 @@ fn suppressed(v: &Verdict) -> u64 {
         Verdict::LogAfterSuppressing(n) => *n,
         _ => 0,
     }
-}
-
-/// Poll the sockets for one packet, starting after the socket that gave
-/// the last one.
-pub(super) fn poll_sockets(
-    cx: &mut std::task::Context<'_>,
-    sockets: &[(SocketKey, Arc<VrrpSocket>)],
-    next: &mut usize,
-    buf: &mut [u8],
-) -> std::task::Poll<(SocketKey, Result<RxPacket, IoError>)> {
-    let len = sockets.len();
-    for i in 0..len {
-        let n = (*next + i) % len;
-        let (key, socket) = &sockets[n];
-        if let std::task::Poll::Ready(result) = socket.poll_recv(cx, buf) {
-            *next = (n + 1) % len;
-            return std::task::Poll::Ready((*key, result));
-        }
-    }
-    std::task::Poll::Pending
 }

@@ -4,7 +4,7 @@
 //! interface resolved, its socket opened (or shared), stale VIPs removed,
 //! the Startup event given, and its first actions carried out.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use tracing::{info, warn};
 
 use crate::config::{self, Config, Family};
 use crate::io::netlink::{NetEvent, Netlink};
-use crate::io::vrrp_socket::VrrpSocket;
+use crate::io::vrrp_socket::{RxBatch, VrrpSocket};
 use crate::notify::Notifier;
 use crate::track::{TrackEvent, TrackerSet};
 
@@ -26,12 +26,12 @@ use super::keeper;
 use super::leases::Leases;
 use super::metrics;
 use super::ratelimit::RateLimit;
-use super::rx::RX_BUF_LEN;
 use super::sdnotify::{self, SdNotify};
 use super::{os, Clock, Daemon, DaemonError, RunOptions, SocketKey};
 
 /// What the event loop waits on besides the VRRP sockets (which the
-/// [`Daemon`] reads itself) and the protocol timer.
+/// [`Daemon`] reads itself) and the protocol timer: the tokio side of the
+/// loop forwards these to the protocol thread (`event_loop.rs`).
 pub(super) struct Inputs {
     /// Link and address events.
     pub net_events: mpsc::Receiver<NetEvent>,
@@ -47,8 +47,9 @@ pub(super) struct Inputs {
     pub track_rx: mpsc::Receiver<TrackEvent>,
     /// The sender the trackers report on; the daemon keeps a clone.
     track_tx: mpsc::Sender<TrackEvent>,
-    /// systemd's readiness protocol (a no-op without `$NOTIFY_SOCKET`).
-    pub sd: SdNotify,
+    /// systemd's readiness protocol (a no-op without `$NOTIFY_SOCKET`);
+    /// shared with the protocol thread, which reloads.
+    pub sd: Arc<SdNotify>,
     /// The control socket's path, removed at shutdown.
     pub socket_path: PathBuf,
     /// The control socket's and the metrics endpoint's tasks.
@@ -119,7 +120,7 @@ impl Inputs {
             metrics_rx,
             track_rx,
             track_tx,
-            sd,
+            sd: Arc::new(sd),
             socket_path,
             _control,
             _metrics,
@@ -148,8 +149,7 @@ impl Daemon {
             netlink,
             instances: Vec::new(),
             sockets: Vec::new(),
-            rx_next: 0,
-            rx_buf: vec![0u8; RX_BUF_LEN],
+            rx_batch: Some(RxBatch::new()),
             drops: BTreeMap::new(),
             logs: RateLimit::new(5, Duration::from_secs(10)),
             trackers,
@@ -157,8 +157,9 @@ impl Daemon {
             track_states: HashMap::new(),
             notifier,
             index: HashMap::new(),
-            deadlines: BTreeSet::new(),
+            deadlines: BinaryHeap::new(),
             scheduled: Vec::new(),
+            due: Vec::new(),
             dirty: Vec::new(),
             all_dirty: true,
             keeper: keeper::Keeper::start_from_env(),

@@ -1,4 +1,4 @@
-//! Raw IP sockets for VRRP (IP protocol 112), IPv4 and IPv6, driven by tokio.
+//! Raw IP sockets for VRRP (IP protocol 112), IPv4 and IPv6.
 //!
 //! One [`VrrpSocket`] serves one interface and one address family. It is
 //! bound to the interface (`SO_BINDTODEVICE`), joined to the VRRP group
@@ -18,18 +18,21 @@
 //!
 //! Frames are plain `&[u8]` VRRP payloads (the advertisement without the IP
 //! header); building and checking them is the core's job.
+//!
+//! The daemon's protocol thread waits on the fd with its own `epoll`
+//! ([`VrrpSocket::as_raw_fd`]) and reads whatever is queued with one
+//! `recvmmsg` into buffers it reuses ([`RxBatch`]); a send is one `sendmsg`
+//! with its control message on the stack. Neither allocates. The socket is
+//! not registered with tokio (a tokio reactor would wake for every packet
+//! too); [`VrrpSocket::recv`] registers it for the length of one wait, for
+//! tests and tools.
 
-use std::io::{IoSlice, IoSliceMut};
 use std::mem;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
-use std::os::fd::{AsRawFd, RawFd};
-use std::task::{Context, Poll};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
-use nix::sys::socket::{
-    recvmsg, sendmsg, setsockopt, sockopt, ControlMessage, ControlMessageOwned, MsgFlags,
-    SockaddrIn, SockaddrIn6,
-};
+use nix::sys::socket::{setsockopt, sockopt};
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
@@ -70,15 +73,16 @@ enum Family {
     V6 { local: Option<Ipv6Addr> },
 }
 
-/// A raw IP protocol 112 socket on one interface, registered with tokio.
+/// A raw IP protocol 112 socket on one interface.
 ///
-/// Receiving is async ([`VrrpSocket::recv`]); sending is a non-blocking
+/// Receiving never waits ([`VrrpSocket::recv_batch`], [`VrrpSocket::try_recv`];
+/// [`VrrpSocket::recv`] waits, in tokio); sending is a non-blocking
 /// syscall that never waits ([`VrrpSocket::send_v4`], [`VrrpSocket::send_v6`]):
 /// a full send buffer comes back as [`IoError::WouldBlock`].
 #[derive(Debug)]
 pub struct VrrpSocket {
-    /// The socket, owned by tokio's reactor for readiness.
-    fd: AsyncFd<Socket>,
+    /// The socket (non-blocking).
+    sock: Socket,
     /// The interface the socket is bound to; also used as the outgoing
     /// interface in every packet's PKTINFO.
     ifindex: u32,
@@ -97,9 +101,6 @@ impl VrrpSocket {
     ///
     /// `local`: the source address for sent packets. `None` lets the
     /// kernel pick the interface's primary address.
-    ///
-    /// Must be called inside a tokio runtime with IO enabled (outside any
-    /// runtime: [`IoError::NoRuntime`]).
     pub fn open_v4(ifname: &str, ifindex: u32, local: Option<Ipv4Addr>) -> Result<Self, IoError> {
         Self::open_v4_inner(ifname, ifindex, local, true)
     }
@@ -167,9 +168,6 @@ impl VrrpSocket {
     /// `None` the kernel picks by its source selection rules, which give
     /// the link-local address for ff02::12 but may give a global address
     /// for unicast peers, so the daemon should pass it.
-    ///
-    /// Must be called inside a tokio runtime with IO enabled (outside any
-    /// runtime: [`IoError::NoRuntime`]).
     pub fn open_v6(
         ifname: &str,
         ifindex: u32,
@@ -233,22 +231,12 @@ impl VrrpSocket {
         Self::finish(sock, ifindex, Family::V6 { local: link_local })
     }
 
-    /// Common tail of the constructors: non-blocking mode and tokio registration.
+    /// Common tail of the constructors: non-blocking mode.
     fn finish(sock: Socket, ifindex: u32, family: Family) -> Result<Self, IoError> {
-        IoError::require_runtime()?;
         sock.set_nonblocking(true)
             .map_err(|e| IoError::sys("fcntl(O_NONBLOCK)", e))?;
-        // SAFETY: `socket2::Socket` owns its fd, which stays open and
-        // unchanged until the socket is dropped, which happens only when the
-        // AsyncFd drops it; `as_raw_fd` always returns that fd, and the
-        // socket is never swapped out (only `get_ref` is used).
-        // Readable interest only: sends are non-blocking calls that never
-        // wait, so a writable event would only wake the loop for nothing
-        // after every advert.
-        let fd = unsafe { AsyncFd::register_with_interest(sock, Interest::READABLE) }
-            .map_err(|e| IoError::sys("register with tokio", e.into()))?;
         Ok(VrrpSocket {
-            fd,
+            sock,
             ifindex,
             family,
         })
@@ -264,10 +252,15 @@ impl VrrpSocket {
         matches!(self.family, Family::V6 { .. })
     }
 
+    fn as_raw_fd(&self) -> RawFd {
+        self.sock.as_raw_fd()
+    }
+
     /// Sends one VRRP payload to `dst` (the group or a unicast peer).
     ///
     /// The kernel prepends the IPv4 header with TTL 255 and protocol 112.
-    /// Never blocks: a full send buffer is [`IoError::WouldBlock`].
+    /// Never blocks: a full send buffer is [`IoError::WouldBlock`]. One
+    /// `sendmsg`, and no allocation.
     pub fn send_v4(&self, payload: &[u8], dst: Ipv4Addr) -> Result<(), IoError> {
         let Family::V4 { local } = self.family else {
             return Err(IoError::WrongFamily("send_v4 on an IPv6 socket"));
@@ -280,25 +273,29 @@ impl VrrpSocket {
             },
             ipi_addr: libc::in_addr { s_addr: 0 },
         };
-        let addr = SockaddrIn::from(SocketAddrV4::new(dst, 0));
-        let iov = [IoSlice::new(payload)];
-        let cmsgs = [ControlMessage::Ipv4PacketInfo(&pktinfo)];
-        sendmsg(
-            self.raw_fd(),
-            &iov,
-            &cmsgs,
-            MsgFlags::MSG_DONTWAIT,
-            Some(&addr),
+        let addr = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 0,
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(dst).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        send_one(
+            self.as_raw_fd(),
+            payload,
+            &addr,
+            (libc::IPPROTO_IP, libc::IP_PKTINFO),
+            &pktinfo,
         )
-        .map_err(|e| IoError::nix("sendmsg", e))?;
-        Ok(())
     }
 
     /// Sends one VRRP payload to `dst` (the group or a unicast peer).
     ///
     /// The kernel prepends the IPv6 header with hop limit 255 and next
     /// header 112, and leaves the VRRP checksum as given. Never blocks: a
-    /// full send buffer is [`IoError::WouldBlock`].
+    /// full send buffer is [`IoError::WouldBlock`]. One `sendmsg`, and no
+    /// allocation.
     pub fn send_v6(&self, payload: &[u8], dst: Ipv6Addr) -> Result<(), IoError> {
         let Family::V6 { local } = self.family else {
             return Err(IoError::WrongFamily("send_v6 on an IPv4 socket"));
@@ -312,18 +309,22 @@ impl VrrpSocket {
         };
         // The scope id matters for link-local destinations only; the kernel
         // ignores it for others.
-        let addr = SockaddrIn6::from(SocketAddrV6::new(dst, 0, 0, self.ifindex));
-        let iov = [IoSlice::new(payload)];
-        let cmsgs = [ControlMessage::Ipv6PacketInfo(&pktinfo)];
-        sendmsg(
-            self.raw_fd(),
-            &iov,
-            &cmsgs,
-            MsgFlags::MSG_DONTWAIT,
-            Some(&addr),
+        let addr = libc::sockaddr_in6 {
+            sin6_family: libc::AF_INET6 as libc::sa_family_t,
+            sin6_port: 0,
+            sin6_flowinfo: 0,
+            sin6_addr: libc::in6_addr {
+                s6_addr: dst.octets(),
+            },
+            sin6_scope_id: self.ifindex,
+        };
+        send_one(
+            self.as_raw_fd(),
+            payload,
+            &addr,
+            (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO),
+            &pktinfo,
         )
-        .map_err(|e| IoError::nix("sendmsg", e))?;
-        Ok(())
     }
 
     /// Sends to `dst` with the family's send function.
@@ -334,142 +335,469 @@ impl VrrpSocket {
         }
     }
 
-    /// Waits for the next packet and returns it.
+    /// Waits for the next packet and returns it (for tests and tools; the
+    /// daemon waits on the fd itself and reads with [`VrrpSocket::recv_batch`]).
     ///
     /// `buf` is scratch space for one packet (IPv4: with its IP header);
     /// 1500 bytes or the interface MTU is enough. Errors for which
     /// [`IoError::is_packet_error`] is true concern that packet only: count
     /// them and call again. Cancel-safe: dropping the future loses nothing.
+    /// Needs a tokio runtime with IO.
     pub async fn recv(&self, buf: &mut [u8]) -> Result<RxPacket, IoError> {
-        std::future::poll_fn(|cx| self.poll_recv(cx, buf)).await
-    }
-
-    /// Polls for the next packet, registering `cx` to be woken when one
-    /// arrives: what an event loop waiting on several sockets (and timers)
-    /// in one task calls, so that a packet and an expired timer that became
-    /// ready in the same wake-up are both seen by that task.
-    ///
-    /// After an error other than a per-packet one, readiness is cleared:
-    /// the next arrival retries, and a socket that keeps failing cannot
-    /// make the caller spin.
-    pub fn poll_recv(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<Result<RxPacket, IoError>> {
+        IoError::require_runtime()?;
+        // SAFETY: the fd belongs to `self.sock`, which `&self` keeps open
+        // for longer than `fd` lives (this call); it is only read from.
+        let fd =
+            unsafe { AsyncFd::register_with_interest(FdRef(self.as_raw_fd()), Interest::READABLE) }
+                .map_err(|e| IoError::sys("register with tokio", e.into()))?;
         loop {
-            let mut guard = match self.fd.poll_read_ready(cx) {
-                Poll::Ready(Ok(guard)) => guard,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(IoError::sys("poll(readable)", e))),
-                Poll::Pending => return Poll::Pending,
-            };
+            let mut guard = fd
+                .readable()
+                .await
+                .map_err(|e| IoError::sys("poll(readable)", e))?;
             match self.try_recv(buf) {
                 Err(IoError::WouldBlock) => guard.clear_ready(),
-                Err(e) if !e.is_packet_error() => {
-                    guard.clear_ready();
-                    return Poll::Ready(Err(e));
-                }
-                other => return Poll::Ready(other),
+                other => return other,
             }
         }
     }
 
     /// Receives one packet if one is queued, else [`IoError::WouldBlock`].
     pub fn try_recv(&self, buf: &mut [u8]) -> Result<RxPacket, IoError> {
-        match self.family {
-            Family::V4 { .. } => self.try_recv_v4(buf),
-            Family::V6 { .. } => self.try_recv_v6(buf),
+        let mut name = zeroed_sockaddr();
+        let mut control = [0u64; CMSG_WORDS];
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        let mut hdr = msghdr(&mut name, &mut iov, &mut control);
+        // SAFETY: every pointer in `hdr` (name, iov over `buf`, control)
+        // points into a live local or `buf`, with its true length, for the
+        // whole call; the kernel writes only within those lengths.
+        let n = unsafe { libc::recvmsg(self.as_raw_fd(), &mut hdr, libc::MSG_DONTWAIT) };
+        if n < 0 {
+            return Err(IoError::sys("recvmsg", std::io::Error::last_os_error()));
+        }
+        let got = Received {
+            len: n as usize,
+            flags: hdr.msg_flags,
+            name,
+            controllen: controllen(&hdr),
+        };
+        let control = as_bytes(&control);
+        self.decode(&got, buf, control).map(|p| p.to_owned())
+    }
+
+    /// Receives every packet queued, up to [`RX_BATCH`], with one
+    /// `recvmmsg`, into `batch`; [`IoError::WouldBlock`] when none is.
+    /// Read them with [`RxBatch::get`]. No allocation.
+    pub fn recv_batch(&self, batch: &mut RxBatch) -> Result<usize, IoError> {
+        batch.count = 0;
+        batch.family = self.family;
+        batch.ifindex = self.ifindex;
+        // SAFETY: all-zero is a valid iovec and mmsghdr (null pointers,
+        // zero lengths), filled in below before the call.
+        let mut iovs: [libc::iovec; RX_BATCH] = unsafe { mem::zeroed() };
+        let mut hdrs: [libc::mmsghdr; RX_BATCH] = unsafe { mem::zeroed() };
+        let data = batch.data.chunks_exact_mut(RX_SLOT);
+        let control = batch.control.chunks_exact_mut(CMSG_WORDS);
+        for ((((iov, hdr), buf), ctl), name) in iovs
+            .iter_mut()
+            .zip(hdrs.iter_mut())
+            .zip(data)
+            .zip(control)
+            .zip(batch.names.iter_mut())
+        {
+            iov.iov_base = buf.as_mut_ptr().cast();
+            iov.iov_len = buf.len();
+            hdr.msg_hdr = msghdr(name, iov, ctl);
+        }
+        // SAFETY: each header points at its own iovec (over its own slot of
+        // `batch.data`), name and control slot, all alive and unaliased for
+        // the call, with their true lengths; `RX_BATCH` headers exist.
+        let n = unsafe {
+            libc::recvmmsg(
+                self.as_raw_fd(),
+                hdrs.as_mut_ptr(),
+                RX_BATCH as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if n < 0 {
+            return Err(IoError::sys("recvmmsg", std::io::Error::last_os_error()));
+        }
+        let n = n as usize;
+        for (got, hdr) in batch.received.iter_mut().zip(&hdrs).take(n) {
+            got.len = hdr.msg_len as usize;
+            got.flags = hdr.msg_hdr.msg_flags;
+            got.controllen = controllen(&hdr.msg_hdr);
+        }
+        for (got, name) in batch.received.iter_mut().zip(&batch.names).take(n) {
+            got.name = *name;
+        }
+        batch.count = n;
+        Ok(n)
+    }
+
+    /// What the IP layer said about a packet, and where its VRRP payload is.
+    fn decode<'a>(
+        &self,
+        got: &Received,
+        buf: &'a [u8],
+        control: &[u8],
+    ) -> Result<RxPacketRef<'a>, IoError> {
+        decode(self.family, self.ifindex, got, buf, control)
+    }
+}
+
+/// The socket's file descriptor, for an event loop's `epoll` (read
+/// readiness only: sends never wait).
+impl AsFd for VrrpSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
+    }
+}
+
+/// A received packet whose payload stays in the receive buffer (see
+/// [`RxBatch::get`]); [`RxPacket`] is its owned form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RxPacketRef<'a> {
+    /// Source address of the IP packet.
+    pub src: IpAddr,
+    /// Destination address of the IP packet.
+    pub dst: IpAddr,
+    /// IPv4 TTL or IPv6 hop limit as received.
+    pub ttl: u8,
+    /// Index of the interface the packet arrived on.
+    pub ifindex: u32,
+    /// The VRRP payload: the bytes after the IP header, exactly as received.
+    pub payload: &'a [u8],
+}
+
+impl RxPacketRef<'_> {
+    /// The owned form (allocates the payload).
+    pub fn to_owned(&self) -> RxPacket {
+        RxPacket {
+            src: self.src,
+            dst: self.dst,
+            ttl: self.ttl,
+            ifindex: self.ifindex,
+            payload: self.payload.to_vec(),
+        }
+    }
+}
+
+/// How many packets one [`VrrpSocket::recv_batch`] takes at most.
+pub const RX_BATCH: usize = 16;
+
+/// Room for one packet: an IPv4 header (60 bytes at most) and the largest
+/// VRRP message (255 IPv6 addresses: 4088 bytes), with room to spare for an
+/// authentication trailer. A longer packet is [`IoError::Truncated`].
+pub const RX_SLOT: usize = 8192;
+
+/// Room for one packet's control messages, in 8-byte words (cmsghdr
+/// alignment): IP_PKTINFO, or IPV6_PKTINFO and IPV6_HOPLIMIT, need 64 bytes.
+const CMSG_WORDS: usize = 16;
+
+/// Buffers for [`VrrpSocket::recv_batch`]: [`RX_BATCH`] packets, their
+/// addresses and control messages, allocated once and reused.
+pub struct RxBatch {
+    data: Box<[u8]>,
+    control: Box<[u64]>,
+    names: Box<[libc::sockaddr_in6]>,
+    received: Box<[Received]>,
+    count: usize,
+    family: Family,
+    ifindex: u32,
+}
+
+impl std::fmt::Debug for RxBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RxBatch")
+            .field("count", &self.count)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for RxBatch {
+    fn default() -> Self {
+        RxBatch::new()
+    }
+}
+
+impl RxBatch {
+    /// Empty buffers (about 130 kB of address space; pages are touched only
+    /// as packets arrive).
+    pub fn new() -> RxBatch {
+        RxBatch {
+            data: vec![0u8; RX_BATCH * RX_SLOT].into_boxed_slice(),
+            control: vec![0u64; RX_BATCH * CMSG_WORDS].into_boxed_slice(),
+            names: vec![zeroed_sockaddr(); RX_BATCH].into_boxed_slice(),
+            received: vec![Received::default(); RX_BATCH].into_boxed_slice(),
+            count: 0,
+            family: Family::V4 { local: None },
+            ifindex: 0,
         }
     }
 
-    fn raw_fd(&self) -> RawFd {
-        self.fd.get_ref().as_raw_fd()
+    /// How many packets the last [`VrrpSocket::recv_batch`] took.
+    pub fn len(&self) -> usize {
+        self.count
     }
 
-    fn try_recv_v4(&self, buf: &mut [u8]) -> Result<RxPacket, IoError> {
-        let buf_len = buf.len();
-        let mut cmsg = nix::cmsg_space!(libc::in_pktinfo);
-        let mut iov = [IoSliceMut::new(buf)];
-        let msg = recvmsg::<SockaddrIn>(
-            self.raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::MSG_DONTWAIT,
-        )
-        .map_err(|e| IoError::nix("recvmsg", e))?;
-        if msg.flags.contains(MsgFlags::MSG_TRUNC) {
-            return Err(IoError::Truncated(buf_len));
-        }
-        let len = msg.bytes;
-        let mut ifindex = None;
-        for c in msg.cmsgs().map_err(|e| IoError::nix("recvmsg cmsgs", e))? {
-            if let ControlMessageOwned::Ipv4PacketInfo(info) = c {
-                ifindex = u32::try_from(info.ipi_ifindex).ok();
-            }
-        }
-        let data = buf
-            .get(..len)
-            .ok_or(IoError::Malformed("length beyond buffer"))?;
-        let hdr = parse_ipv4(data)?;
-        Ok(RxPacket {
-            src: IpAddr::V4(hdr.src),
-            dst: IpAddr::V4(hdr.dst),
-            ttl: hdr.ttl,
-            // The socket is bound to one device, so that is where it arrived
-            // should IP_PKTINFO ever be missing.
-            ifindex: ifindex.unwrap_or(self.ifindex),
-            payload: data[hdr.payload].to_vec(),
-        })
+    /// True when it took none.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
     }
 
-    fn try_recv_v6(&self, buf: &mut [u8]) -> Result<RxPacket, IoError> {
-        let buf_len = buf.len();
-        let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo, libc::c_int);
-        let mut iov = [IoSliceMut::new(buf)];
-        let msg = recvmsg::<SockaddrIn6>(
-            self.raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::MSG_DONTWAIT,
-        )
-        .map_err(|e| IoError::nix("recvmsg", e))?;
-        if msg.flags.contains(MsgFlags::MSG_TRUNC) {
-            return Err(IoError::Truncated(buf_len));
+    /// Packet `i` of the last batch, or the error that concerns that packet
+    /// alone ([`IoError::is_packet_error`]).
+    pub fn get(&self, i: usize) -> Result<RxPacketRef<'_>, IoError> {
+        if i >= self.count {
+            return Err(IoError::InvalidArgument(format!(
+                "packet {i} of a batch of {}",
+                self.count
+            )));
         }
-        let len = msg.bytes;
-        let src = msg
-            .address
-            .map(|a| a.ip())
-            .ok_or(IoError::Malformed("no source address"))?;
-        let mut dst = None;
-        let mut ifindex = None;
-        let mut hops = None;
-        for c in msg.cmsgs().map_err(|e| IoError::nix("recvmsg cmsgs", e))? {
-            match c {
-                ControlMessageOwned::Ipv6PacketInfo(info) => {
-                    dst = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr));
-                    ifindex = Some(info.ipi6_ifindex);
+        let buf = &self.data[i * RX_SLOT..(i + 1) * RX_SLOT];
+        let control = as_bytes(&self.control[i * CMSG_WORDS..(i + 1) * CMSG_WORDS]);
+        decode(self.family, self.ifindex, &self.received[i], buf, control)
+    }
+}
+
+/// What `recvmsg` reported for one packet.
+#[derive(Clone, Copy)]
+struct Received {
+    len: usize,
+    flags: libc::c_int,
+    name: libc::sockaddr_in6,
+    controllen: usize,
+}
+
+impl Default for Received {
+    fn default() -> Self {
+        Received {
+            len: 0,
+            flags: 0,
+            name: zeroed_sockaddr(),
+            controllen: 0,
+        }
+    }
+}
+
+fn zeroed_sockaddr() -> libc::sockaddr_in6 {
+    // SAFETY: all-zero is a valid sockaddr_in6 (plain integers and bytes).
+    unsafe { mem::zeroed() }
+}
+
+/// A `msghdr` for one packet: `name` for the source address, one iovec,
+/// `control` for the control messages.
+fn msghdr(
+    name: &mut libc::sockaddr_in6,
+    iov: &mut libc::iovec,
+    control: &mut [u64],
+) -> libc::msghdr {
+    // SAFETY: all-zero is a valid msghdr (null pointers, zero lengths);
+    // some libcs have private padding fields, so it is not built literally.
+    let mut hdr: libc::msghdr = unsafe { mem::zeroed() };
+    hdr.msg_name = (name as *mut libc::sockaddr_in6).cast();
+    hdr.msg_namelen = mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+    hdr.msg_iov = iov;
+    hdr.msg_iovlen = 1;
+    hdr.msg_control = control.as_mut_ptr().cast();
+    hdr.msg_controllen = mem::size_of_val(control) as _;
+    hdr
+}
+
+/// The control length the kernel wrote back (`size_t` in glibc,
+/// `socklen_t` in musl).
+#[allow(clippy::unnecessary_cast)]
+fn controllen(hdr: &libc::msghdr) -> usize {
+    hdr.msg_controllen as usize
+}
+
+fn as_bytes(words: &[u64]) -> &[u8] {
+    // SAFETY: u8 has no alignment or validity requirement; the slice covers
+    // exactly the memory of `words`, borrowed for the same lifetime.
+    unsafe { std::slice::from_raw_parts(words.as_ptr().cast(), mem::size_of_val(words)) }
+}
+
+/// The control messages of one packet, as (level, type, data).
+fn control_messages(control: &[u8], len: usize) -> impl Iterator<Item = (i32, i32, &[u8])> {
+    let len = len.min(control.len());
+    let hdr_len = mem::size_of::<libc::cmsghdr>();
+    let mut at = 0usize;
+    std::iter::from_fn(move || {
+        if at + hdr_len > len {
+            return None;
+        }
+        // SAFETY: `at + hdr_len <= len <= control.len()`, and cmsg headers
+        // start at 8-byte aligned offsets of an 8-byte aligned buffer (the
+        // kernel aligns them; `at` only moves by CMSG_ALIGN'd lengths);
+        // read_unaligned needs no alignment anyway.
+        let c: libc::cmsghdr = unsafe { std::ptr::read_unaligned(control.as_ptr().add(at).cast()) };
+        let clen = c.cmsg_len as usize;
+        if clen < hdr_len || at + clen > len {
+            return None;
+        }
+        // The data follows the header, aligned (CMSG_DATA).
+        let data_at = at + cmsg_align(hdr_len);
+        let data = control.get(data_at..at + clen).unwrap_or(&[]);
+        at += cmsg_align(clen);
+        Some((c.cmsg_level, c.cmsg_type, data))
+    })
+}
+
+fn cmsg_align(len: usize) -> usize {
+    let a = mem::size_of::<usize>();
+    (len + a - 1) & !(a - 1)
+}
+
+/// A received packet's addresses, TTL and payload, from what `recvmsg` gave.
+fn decode<'a>(
+    family: Family,
+    bound_ifindex: u32,
+    got: &Received,
+    buf: &'a [u8],
+    control: &[u8],
+) -> Result<RxPacketRef<'a>, IoError> {
+    if got.flags & libc::MSG_TRUNC != 0 {
+        return Err(IoError::Truncated(buf.len()));
+    }
+    let data = buf
+        .get(..got.len)
+        .ok_or(IoError::Malformed("length beyond buffer"))?;
+    match family {
+        Family::V4 { .. } => {
+            let mut ifindex = None;
+            for (level, ty, d) in control_messages(control, got.controllen) {
+                if level == libc::IPPROTO_IP && ty == libc::IP_PKTINFO {
+                    if let Some(b) = d.get(..mem::size_of::<libc::in_pktinfo>()) {
+                        // SAFETY: `b` holds a whole in_pktinfo (the kernel's
+                        // IP_PKTINFO payload); read_unaligned needs no alignment.
+                        let info: libc::in_pktinfo =
+                            unsafe { std::ptr::read_unaligned(b.as_ptr().cast()) };
+                        ifindex = u32::try_from(info.ipi_ifindex).ok();
+                    }
                 }
-                ControlMessageOwned::Ipv6HopLimit(h) => hops = Some(h),
-                _ => {}
             }
+            let hdr = parse_ipv4(data)?;
+            Ok(RxPacketRef {
+                src: IpAddr::V4(hdr.src),
+                dst: IpAddr::V4(hdr.dst),
+                ttl: hdr.ttl,
+                // The socket is bound to one device, so that is where it
+                // arrived should IP_PKTINFO ever be missing.
+                ifindex: ifindex.unwrap_or(bound_ifindex),
+                payload: &data[hdr.payload],
+            })
         }
-        // Without the hop limit the RFC 5798 section 7.1 check cannot be
-        // made: never assume 255.
-        let ttl = hops
-            .and_then(|h| u8::try_from(h).ok())
-            .ok_or(IoError::Malformed("no IPV6_HOPLIMIT control message"))?;
-        let dst = dst.ok_or(IoError::Malformed("no IPV6_PKTINFO control message"))?;
-        let data = buf
-            .get(..len)
-            .ok_or(IoError::Malformed("length beyond buffer"))?;
-        Ok(RxPacket {
-            src: IpAddr::V6(src),
-            dst: IpAddr::V6(dst),
-            ttl,
-            ifindex: ifindex.unwrap_or(self.ifindex),
-            payload: data.to_vec(),
-        })
+        Family::V6 { .. } => {
+            if got.name.sin6_family != libc::AF_INET6 as libc::sa_family_t {
+                return Err(IoError::Malformed("no source address"));
+            }
+            let src = Ipv6Addr::from(got.name.sin6_addr.s6_addr);
+            let mut dst = None;
+            let mut ifindex = None;
+            let mut hops = None;
+            for (level, ty, d) in control_messages(control, got.controllen) {
+                if level != libc::IPPROTO_IPV6 {
+                    continue;
+                }
+                if ty == libc::IPV6_PKTINFO {
+                    if let Some(b) = d.get(..mem::size_of::<libc::in6_pktinfo>()) {
+                        // SAFETY: `b` holds a whole in6_pktinfo;
+                        // read_unaligned needs no alignment.
+                        let info: libc::in6_pktinfo =
+                            unsafe { std::ptr::read_unaligned(b.as_ptr().cast()) };
+                        dst = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr));
+                        ifindex = Some(info.ipi6_ifindex);
+                    }
+                } else if ty == libc::IPV6_HOPLIMIT {
+                    if let Some(b) = d.get(..mem::size_of::<libc::c_int>()) {
+                        hops = Some(libc::c_int::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+                    }
+                }
+            }
+            // Without the hop limit the RFC 5798 section 7.1 check cannot be
+            // made: never assume 255.
+            let ttl = hops
+                .and_then(|h| u8::try_from(h).ok())
+                .ok_or(IoError::Malformed("no IPV6_HOPLIMIT control message"))?;
+            let dst = dst.ok_or(IoError::Malformed("no IPV6_PKTINFO control message"))?;
+            Ok(RxPacketRef {
+                src: IpAddr::V6(src),
+                dst: IpAddr::V6(dst),
+                ttl,
+                ifindex: ifindex.unwrap_or(bound_ifindex),
+                payload: data,
+            })
+        }
+    }
+}
+
+/// `sendmsg(2)` of one payload to `addr` with one control message (the
+/// source and interface), from the stack: nix's `sendmsg` allocates its
+/// control buffer on every call.
+fn send_one<A, C>(
+    fd: RawFd,
+    payload: &[u8],
+    addr: &A,
+    (level, ty): (libc::c_int, libc::c_int),
+    data: &C,
+) -> Result<(), IoError> {
+    let mut control = [0u64; CMSG_WORDS];
+    let data_len = mem::size_of::<C>();
+    let hdr_len = cmsg_align(mem::size_of::<libc::cmsghdr>());
+    let space = hdr_len + cmsg_align(data_len);
+    if space > mem::size_of_val(&control) {
+        return Err(IoError::InvalidArgument(format!(
+            "control message of {data_len} bytes"
+        )));
+    }
+    // SAFETY: all-zero is a valid cmsghdr.
+    let mut c: libc::cmsghdr = unsafe { mem::zeroed() };
+    c.cmsg_len = (hdr_len + data_len) as _;
+    c.cmsg_level = level;
+    c.cmsg_type = ty;
+    // SAFETY: `control` is 8-byte aligned and at least `space` bytes long
+    // (checked above): the header fits at offset 0 and `data_len` bytes of
+    // data at `hdr_len` (CMSG_DATA's offset); both sources are live values
+    // of exactly the sizes copied.
+    unsafe {
+        let base = control.as_mut_ptr().cast::<u8>();
+        std::ptr::write(base.cast::<libc::cmsghdr>(), c);
+        std::ptr::copy_nonoverlapping((data as *const C).cast::<u8>(), base.add(hdr_len), data_len);
+    }
+    let mut iov = libc::iovec {
+        iov_base: payload.as_ptr() as *mut libc::c_void,
+        iov_len: payload.len(),
+    };
+    // SAFETY: all-zero is a valid msghdr; fields set below.
+    let mut hdr: libc::msghdr = unsafe { mem::zeroed() };
+    hdr.msg_name = (addr as *const A) as *mut libc::c_void;
+    hdr.msg_namelen = mem::size_of::<A>() as libc::socklen_t;
+    hdr.msg_iov = &mut iov;
+    hdr.msg_iovlen = 1;
+    hdr.msg_control = control.as_mut_ptr().cast();
+    hdr.msg_controllen = space as _;
+    // SAFETY: every pointer in `hdr` points to a live local or to `payload`
+    // / `addr` with its true length for the whole call; sendmsg only reads
+    // through them (the iov's *mut is the C API's, not a write).
+    let n = unsafe { libc::sendmsg(fd, &hdr, libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(IoError::sys("sendmsg", std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// A borrowed fd for a short-lived tokio registration ([`VrrpSocket::recv`]).
+struct FdRef(RawFd);
+
+impl AsRawFd for FdRef {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0
     }
 }
 

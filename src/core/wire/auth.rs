@@ -30,7 +30,7 @@ use hmac::{KeyInit, Mac};
 use sha2::Sha256;
 
 use super::checksum;
-use super::vrrp::{self, Advertisement, ChecksumMode};
+use super::vrrp::{self, AdvertView, Advertisement, ChecksumMode};
 use super::{Family, WireError, IPPROTO_VRRP};
 
 /// Length of the trailer on the wire.
@@ -541,11 +541,42 @@ pub struct Received<'a> {
     pub trailer: Option<&'a [u8]>,
 }
 
+/// [`Received`] with the advert parsed in place ([`AdvertView`]: its
+/// addresses left in the bytes): the daemon's receive path, which allocates
+/// nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct ReceivedView<'a> {
+    /// The advert, in place.
+    pub advert: AdvertView<'a>,
+    /// The checksum form the message was sent with.
+    pub mode: ChecksumMode,
+    /// The VRRP message bytes (the tag input).
+    pub message: &'a [u8],
+    /// The trailer bytes, when the payload carries one. Not yet parsed: a
+    /// malformed trailer is the authentication layer's drop to count.
+    pub trailer: Option<&'a [u8]>,
+}
+
 /// Parses an IP payload that may end in an authentication trailer, checking
 /// the VRRP checksum where the sender puts it: over the message alone for
 /// IPv4 (as [`Advertisement::parse`] does), over message and trailer for IPv6.
 /// Without a trailer this is [`Advertisement::parse`].
 pub fn parse_payload(payload: &[u8], src: IpAddr, dst: IpAddr) -> Result<Received<'_>, WireError> {
+    parse_payload_view(payload, src, dst).map(|r| Received {
+        advert: r.advert.to_advertisement(),
+        mode: r.mode,
+        message: r.message,
+        trailer: r.trailer,
+    })
+}
+
+/// [`parse_payload`] with the advert parsed in place: the same checks, no
+/// allocation.
+pub fn parse_payload_view(
+    payload: &[u8],
+    src: IpAddr,
+    dst: IpAddr,
+) -> Result<ReceivedView<'_>, WireError> {
     let family = Family::of(&src);
     if family != Family::of(&dst) {
         return Err(WireError::FamilyMismatch);
@@ -564,13 +595,13 @@ pub fn parse_payload(payload: &[u8], src: IpAddr, dst: IpAddr) -> Result<Receive
                 return Err(WireError::BadChecksum);
             }
             (
-                Advertisement::from_packet(&packet)?,
+                AdvertView::from_packet(&packet)?,
                 ChecksumMode::PseudoHeader,
             )
         }
-        _ => Advertisement::parse(message, src, dst)?,
+        _ => AdvertView::parse(message, src, dst)?,
     };
-    Ok(Received {
+    Ok(ReceivedView {
         advert,
         mode,
         message,
