@@ -538,6 +538,12 @@ impl VirtualRouter {
         self.actions.pop_front()
     }
 
+    /// The action [`VirtualRouter::poll_action`] returns next, left in the
+    /// queue (the shell carries out what needs no waiting first).
+    pub fn next_action(&self) -> Option<&Action> {
+        self.actions.front()
+    }
+
     /// The earliest deadline at which [`VirtualRouter::handle_timeout`] has work.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timers.next()

@@ -68,25 +68,54 @@ impl Daemon {
     /// Carry out the pending actions of every router an input touched, in
     /// order, and reschedule them. With sync groups, all of them: a member's
     /// change can hold or release the others.
+    ///
+    /// First what needs no waiting, instance by instance (a master's advert
+    /// is all there is on the hot path: no allocation, nothing async); then
+    /// what waits for netlink, concurrently when several instances wait
+    /// (1000 instances becoming master at once send their first adverts
+    /// before any VIP is added, and the VIPs go in one round of requests,
+    /// not one round trip after another).
     pub(super) async fn drain(&mut self) {
         let all = self.all_dirty || !self.config.sync_groups.is_empty();
         self.apply_sync();
-        if all {
-            for n in 0..self.instances.len() {
-                self.instances[n].drain(&self.netlink, &self.notifier).await;
-                self.update_active(n).await;
-                self.reschedule(n);
-            }
-        } else {
+        if !all {
             // In place, so that the list keeps its room (no allocation).
             self.dirty.sort_unstable();
             self.dirty.dedup();
-            for i in 0..self.dirty.len() {
-                let n = self.dirty[i];
-                self.instances[n].drain(&self.netlink, &self.notifier).await;
-                self.update_active(n).await;
-                self.reschedule(n);
+        }
+        let touched = if all {
+            self.instances.len()
+        } else {
+            self.dirty.len()
+        };
+        let which = |d: &Daemon, i: usize| if all { i } else { d.dirty[i] };
+        let mut waiting = 0;
+        for i in 0..touched {
+            let n = which(self, i);
+            if self.instances[n].drain_ready(&self.notifier) {
+                waiting += 1;
             }
+        }
+        if waiting > 0 {
+            let (nl, notifier) = (&self.netlink, &self.notifier);
+            let pending = self
+                .instances
+                .iter_mut()
+                .filter(|i| i.router.next_action().is_some());
+            if waiting == 1 {
+                for inst in pending {
+                    inst.drain(nl, notifier).await;
+                }
+            } else {
+                futures::future::join_all(pending.map(|i| i.drain(nl, notifier))).await;
+            }
+        }
+        // Active-active instances decide again once their actions are done
+        // (`active.rs`; nothing for the others).
+        for i in 0..touched {
+            let n = which(self, i);
+            self.update_active(n).await;
+            self.reschedule(n);
         }
         self.dirty.clear();
         self.all_dirty = false;

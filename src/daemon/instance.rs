@@ -31,6 +31,7 @@ use super::auth::{self, SharedSeq, Signer};
 use super::keeper::{self, KeeperSlot};
 use super::leases::Leases;
 use super::ratelimit::{RateLimit, Verdict};
+use super::startup::Links;
 use super::status::{AuthHmacStatus, Counters, InstanceStatus, TrackerStatus, Transition};
 
 /// The macvlan of a `use_vmac` instance.
@@ -435,13 +436,14 @@ impl Instance {
     /// At start, as backup: take away VIPs that a crashed earlier run left
     /// on the interface (and on the announce interface). An address owner
     /// (priority 255) owns them, so keeps them. (A leased VIP would go by
-    /// itself within a lease; this is at once.)
-    pub async fn remove_stale_vips(&self, nl: &Netlink) {
+    /// itself within a lease; this is at once.) `links`: each interface's
+    /// addresses, listed once for all the instances set up together.
+    pub async fn remove_stale_vips(&self, nl: &Netlink, links: &mut Links) {
         if self.cfg.priority.get() == 255 {
             return;
         }
         for p in self.placements() {
-            let present = match nl.addresses(p.ifindex).await {
+            let present = match links.addresses(nl, p.ifindex).await {
                 Ok(a) => a,
                 Err(e) => {
                     warn!(instance = %self.cfg.name, error = %e, "cannot list addresses");
@@ -464,67 +466,120 @@ impl Instance {
     /// Carry out the router's pending actions, in order.
     pub async fn drain(&mut self, nl: &Netlink, notifier: &Notifier) {
         while let Some(action) = self.router.poll_action() {
-            match action {
-                Action::StateChanged { from, to, reason } => {
-                    if to != State::Master {
-                        // Before anything of the new state is done: the
-                        // keeper must not repeat a master's advert from now on.
-                        self.withdraw_from_keeper();
-                    }
-                    info!(
-                        instance = %self.cfg.name,
-                        from = %from,
-                        to = %to,
-                        reason = %reason,
-                        priority = self.router.effective_priority().get(),
-                        "({}) Entering {} STATE",
-                        self.cfg.name,
-                        to
-                    );
-                    let at_unix_ms = SystemTime::now()
-                        .duration_since(UNIX_EPOCH)
-                        .unwrap_or(Duration::ZERO)
-                        .as_millis() as u64;
-                    let argv = match (to, &reason) {
-                        (State::Master, _) => self.cfg.notify_master.clone(),
-                        (State::Backup, _) => self.cfg.notify_backup.clone(),
-                        (State::Fault, _) => self.cfg.notify_fault.clone(),
-                        (State::Initialize, Reason::Shutdown) => self.cfg.notify_stop.clone(),
-                        (State::Initialize, _) => None,
-                    };
-                    notifier.transition(
-                        TransitionEvent {
-                            instance: self.cfg.name.clone(),
-                            from: from.name().into(),
-                            to: to.name().into(),
-                            reason: reason.to_string(),
-                            priority: self.router.effective_priority().get(),
-                            at_unix_ms,
-                        },
-                        argv,
-                    );
-                    if to == State::Master {
-                        // Up before the first advert, so that it too leaves
-                        // from the virtual MAC.
-                        self.vmac_up(nl).await;
-                    }
-                    self.last_transition = Some(Transition {
-                        at_unix_ms,
-                        from: from.name().into(),
-                        to: to.name().into(),
-                        reason: reason.to_string(),
-                    });
-                }
-                Action::SendAdvert(adv) => self.send_advert(adv),
-                Action::AddVips => self.add_vips(nl).await,
-                Action::RemoveVips => self.remove_vips(nl).await,
-                Action::Announce { repeat } => self.announce(repeat),
-                Action::PriorityChanged { from, to } => {
-                    info!(instance = %self.cfg.name, from = from.get(), to = to.get(), "effective priority changed");
-                }
-                Action::Anomaly(a) => self.log_anomaly(&a),
+            if self.waits(&action) {
+                self.act_waiting(action, nl, notifier).await;
+            } else {
+                self.act(action, notifier);
             }
         }
+    }
+
+    /// Carry out the pending actions that need no waiting (adverts,
+    /// announcements, log lines and notifications), in order, up to the
+    /// first that waits for the kernel (netlink). Returns whether any are
+    /// left for [`Instance::drain`]. A master's advert is all this.
+    pub fn drain_ready(&mut self, notifier: &Notifier) -> bool {
+        while let Some(next) = self.router.next_action() {
+            if self.waits(next) {
+                return true;
+            }
+            if let Some(action) = self.router.poll_action() {
+                self.act(action, notifier);
+            }
+        }
+        false
+    }
+
+    /// Whether carrying out `action` waits for netlink.
+    fn waits(&self, action: &Action) -> bool {
+        match action {
+            Action::AddVips | Action::RemoveVips => true,
+            // The macvlan comes up before the first advert, so that it too
+            // leaves from the virtual MAC.
+            Action::StateChanged {
+                to: State::Master, ..
+            } => self.vmac.as_ref().is_some_and(|v| !v.up),
+            _ => false,
+        }
+    }
+
+    /// An action that waits for netlink (see [`Instance::waits`]).
+    async fn act_waiting(&mut self, action: Action, nl: &Netlink, notifier: &Notifier) {
+        match action {
+            Action::AddVips => self.add_vips(nl).await,
+            Action::RemoveVips => self.remove_vips(nl).await,
+            Action::StateChanged { from, to, reason } => {
+                if to == State::Master {
+                    self.vmac_up(nl).await;
+                }
+                self.state_changed(from, to, reason, notifier);
+            }
+            other => self.act(other, notifier),
+        }
+    }
+
+    /// An action that needs no waiting.
+    fn act(&mut self, action: Action, notifier: &Notifier) {
+        match action {
+            Action::StateChanged { from, to, reason } => {
+                self.state_changed(from, to, reason, notifier)
+            }
+            Action::SendAdvert(adv) => self.send_advert(adv),
+            Action::Announce { repeat } => self.announce(repeat),
+            Action::PriorityChanged { from, to } => {
+                info!(instance = %self.cfg.name, from = from.get(), to = to.get(), "effective priority changed");
+            }
+            Action::Anomaly(a) => self.log_anomaly(&a),
+            // Not reached: these wait (`waits`), and go to `act_waiting`.
+            Action::AddVips | Action::RemoveVips => {}
+        }
+    }
+
+    /// The state changed: the keeper, the log line, notify, the status.
+    fn state_changed(&mut self, from: State, to: State, reason: Reason, notifier: &Notifier) {
+        if to != State::Master {
+            // Before anything of the new state is done: the
+            // keeper must not repeat a master's advert from now on.
+            self.withdraw_from_keeper();
+        }
+        info!(
+            instance = %self.cfg.name,
+            from = %from,
+            to = %to,
+            reason = %reason,
+            priority = self.router.effective_priority().get(),
+            "({}) Entering {} STATE",
+            self.cfg.name,
+            to
+        );
+        let at_unix_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+            .as_millis() as u64;
+        let argv = match (to, &reason) {
+            (State::Master, _) => self.cfg.notify_master.clone(),
+            (State::Backup, _) => self.cfg.notify_backup.clone(),
+            (State::Fault, _) => self.cfg.notify_fault.clone(),
+            (State::Initialize, Reason::Shutdown) => self.cfg.notify_stop.clone(),
+            (State::Initialize, _) => None,
+        };
+        notifier.transition(
+            TransitionEvent {
+                instance: self.cfg.name.clone(),
+                from: from.name().into(),
+                to: to.name().into(),
+                reason: reason.to_string(),
+                priority: self.router.effective_priority().get(),
+                at_unix_ms,
+            },
+            argv,
+        );
+        self.last_transition = Some(Transition {
+            at_unix_ms,
+            from: from.name().into(),
+            to: to.name().into(),
+            reason: reason.to_string(),
+        });
     }
 
     /// The router refused an advert (it counts it): logged at a bounded

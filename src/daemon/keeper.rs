@@ -35,11 +35,14 @@
 //! [`COVER`] later), as it would have been without the keeper.
 //!
 //! Cost: with one master instance, one wake-up every two intervals, as the
-//! event loop's; with many, at most four per shortest interval. The event
-//! loop takes an uncontended mutex on each send. Off with
-//! `VRRPD_KEEPER=off`, and absent on a single CPU.
+//! event loop's; with many, at most four per shortest interval. Each
+//! instance's advert sits under a lock of its own ([`Slot`]): the event
+//! loop takes it on each send, and the keeper while it sends that
+//! instance's copy, so the two meet only on the same instance at the same
+//! moment (one lock for all made the event loop wait for the keeper's whole
+//! pass: 1000 sends at 1000 instances). Off with `VRRPD_KEEPER=off`, and
+//! absent on a single CPU.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -73,29 +76,55 @@ struct Entry {
     /// (a receiver drops a repeated one as a replay).
     sign: Option<KeeperSign>,
     schedule: Schedule,
-    /// The instance's counts of adverts the keeper sent in its turn, and
-    /// while the event loop was late.
-    turns: Arc<AtomicU64>,
-    repeated: Arc<AtomicU64>,
+}
+
+/// One instance's place in the keeper: its last advert while it is a
+/// master, under its own lock, and its counts of adverts the keeper sent in
+/// its turn and while the event loop was late.
+struct Slot {
+    entry: Mutex<Option<Entry>>,
+    turns: AtomicU64,
+    repeated: AtomicU64,
 }
 
 struct Shared {
-    entries: Mutex<HashMap<u64, Entry>>,
+    /// Every instance's slot. The keeper holds this lock for its pass and
+    /// releases it only in its wait; the event loop takes it when a slot is
+    /// made or dropped, and to wake the keeper (so that the wake-up cannot
+    /// fall between the keeper's pass and its wait).
+    slots: Mutex<Vec<Arc<Slot>>>,
     wake: Condvar,
     stop: AtomicBool,
     /// The CPU the event loop last ran on (-1: unknown); the keeper stays
     /// off it, so that its timer lives on another CPU.
     loop_cpu: AtomicI32,
-    /// The last slot id handed out.
-    last_id: AtomicU64,
     /// The epoch of the schedules' instants ([`Shared::now`]).
     epoch: Instant,
+    /// When the sleeping keeper wakes next, in microseconds of
+    /// [`Shared::now`] (written under `slots` before each wait); 0 while it
+    /// is awake.
+    planned: AtomicU64,
 }
 
 impl Shared {
     /// Now, as the pure [`Schedule`] counts time: since the keeper started.
     fn now(&self) -> CoreInstant {
         CoreInstant::from_micros(self.epoch.elapsed().as_micros() as u64)
+    }
+
+    /// Wake the keeper if it may be asleep past `due`. It is not when it
+    /// sleeps until `due` or earlier: it looks at every schedule again when
+    /// it wakes. At 1000 instances most adverts of a pass are in that case
+    /// (taking the lock for each made the event loop wait for the keeper).
+    fn wake_for(&self, due: CoreInstant) {
+        let planned = self.planned.load(Ordering::SeqCst);
+        if planned != 0 && due.as_micros() >= planned {
+            return;
+        }
+        // Under the lock: the keeper is either before its pass (it will
+        // see the new schedule) or in its wait (it gets the notification).
+        drop(lock(&self.slots));
+        self.wake.notify_one();
     }
 }
 
@@ -109,9 +138,7 @@ pub struct Keeper {
 /// withdraws too.
 pub struct KeeperSlot {
     shared: Arc<Shared>,
-    id: u64,
-    turns: Arc<AtomicU64>,
-    repeated: Arc<AtomicU64>,
+    slot: Arc<Slot>,
 }
 
 impl Keeper {
@@ -129,12 +156,12 @@ impl Keeper {
             return None;
         }
         let shared = Arc::new(Shared {
-            entries: Mutex::new(HashMap::new()),
+            slots: Mutex::new(Vec::new()),
             wake: Condvar::new(),
             stop: AtomicBool::new(false),
             loop_cpu: AtomicI32::new(current_cpu()),
-            last_id: AtomicU64::new(0),
             epoch: Instant::now(),
+            planned: AtomicU64::new(0),
         });
         let s = shared.clone();
         let thread = std::thread::Builder::new()
@@ -160,11 +187,15 @@ impl Keeper {
 
     /// A handle for one instance.
     pub fn slot(&self) -> KeeperSlot {
+        let slot = Arc::new(Slot {
+            entry: Mutex::new(None),
+            turns: AtomicU64::new(0),
+            repeated: AtomicU64::new(0),
+        });
+        lock(&self.shared.slots).push(slot.clone());
         KeeperSlot {
             shared: self.shared.clone(),
-            id: self.shared.last_id.fetch_add(1, Ordering::Relaxed) + 1,
-            turns: Arc::new(AtomicU64::new(0)),
-            repeated: Arc::new(AtomicU64::new(0)),
+            slot,
         }
     }
 
@@ -178,7 +209,9 @@ impl Keeper {
 impl Drop for Keeper {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Relaxed);
-        lock(&self.shared.entries).clear();
+        for slot in lock(&self.shared.slots).iter() {
+            lock(&slot.entry).take();
+        }
         self.shared.wake.notify_all();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -201,62 +234,61 @@ impl KeeperSlot {
         interval: Duration,
     ) {
         let now = self.shared.now();
-        let mut entries = lock(&self.shared.entries);
-        if let Some(e) = entries.get_mut(&self.id) {
-            // The common case, every advert.
-            if !Arc::ptr_eq(&e.socket, socket) {
-                e.socket = socket.clone();
+        let next = Schedule::new(interval, now);
+        let mut entry = lock(&self.slot.entry);
+        let wake = match entry.as_mut() {
+            Some(e) => {
+                // The common case, every advert: no allocation.
+                if !Arc::ptr_eq(&e.socket, socket) {
+                    e.socket = socket.clone();
+                }
+                copy_packets(&mut e.packets, packets);
+                e.sign = sign;
+                // Out of turn, the keeper may sleep past the new turn.
+                let wake = e.schedule.wakes_keeper(&next);
+                e.schedule = next;
+                wake
             }
-            copy_packets(&mut e.packets, packets);
-            e.sign = sign;
-            let next = Schedule::new(interval, now);
-            let wake = e.schedule.wakes_keeper(&next);
-            e.schedule = next;
-            drop(entries);
-            if wake {
-                // Out of turn: the keeper may sleep past the new turn.
-                self.shared.wake.notify_one();
+            None => {
+                *entry = Some(Entry {
+                    name: name.to_owned(),
+                    socket: socket.clone(),
+                    packets: packets.to_vec(),
+                    sign,
+                    schedule: next,
+                });
+                // A new master: the keeper may be sleeping for IDLE.
+                true
             }
-            return;
+        };
+        drop(entry);
+        if wake {
+            self.shared.wake_for(next.due());
         }
-        entries.insert(
-            self.id,
-            Entry {
-                name: name.to_owned(),
-                socket: socket.clone(),
-                packets: packets.to_vec(),
-                sign,
-                schedule: Schedule::new(interval, now),
-                turns: self.turns.clone(),
-                repeated: self.repeated.clone(),
-            },
-        );
-        drop(entries);
-        // A new master: the keeper may be sleeping for IDLE, and its next
-        // wake-up is now this entry's.
-        self.shared.wake.notify_one();
     }
 
     /// Adverts the keeper sent for this instance in its turn.
     pub fn turns(&self) -> u64 {
-        self.turns.load(Ordering::Relaxed)
+        self.slot.turns.load(Ordering::Relaxed)
     }
 
     /// Adverts the keeper sent for this instance while the event loop was late.
     pub fn repeated(&self) -> u64 {
-        self.repeated.load(Ordering::Relaxed)
+        self.slot.repeated.load(Ordering::Relaxed)
     }
 
     /// This instance is no longer a master, or is leaving: nothing of it is
-    /// sent any more. Returns once the keeper cannot send for it.
+    /// sent any more. Returns once the keeper cannot send for it (the keeper
+    /// sends under the same lock).
     pub fn withdraw(&self) {
-        lock(&self.shared.entries).remove(&self.id);
+        lock(&self.slot.entry).take();
     }
 }
 
 impl Drop for KeeperSlot {
     fn drop(&mut self) {
         self.withdraw();
+        lock(&self.shared.slots).retain(|s| !Arc::ptr_eq(s, &self.slot));
     }
 }
 
@@ -284,14 +316,18 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 fn run(shared: &Shared, cpus: &[usize]) {
     let mut logs = RateLimit::new(5, Duration::from_secs(10));
     let mut avoiding = None;
-    let mut entries = lock(&shared.entries);
+    let mut slots = lock(&shared.slots);
     while !shared.stop.load(Ordering::Relaxed) {
         let now_std = Instant::now();
         let now = shared.now();
         let mut next = now + IDLE;
         let mut shortest = IDLE;
         let mut stalls = vec![];
-        for e in entries.values_mut() {
+        for slot in slots.iter() {
+            // Sent under the instance's own lock: once the event loop has
+            // withdrawn it, nothing more of it leaves.
+            let mut entry = lock(&slot.entry);
+            let Some(e) = entry.as_mut() else { continue };
             let sc = &mut e.schedule;
             shortest = shortest.min(sc.interval());
             if sc.hung(now) {
@@ -310,13 +346,13 @@ fn run(shared: &Shared, cpus: &[usize]) {
                     let _ = e.socket.send(bytes, *dst);
                 }
                 match why {
-                    Sent::Turn => e.turns.fetch_add(1, Ordering::Relaxed),
+                    Sent::Turn => slot.turns.fetch_add(1, Ordering::Relaxed),
                     Sent::Late { first } => {
                         if first {
                             let owed = sc.loop_sent() + sc.interval() * 2;
                             stalls.push((e.name.clone(), now.saturating_duration_since(owed)));
                         }
-                        e.repeated.fetch_add(1, Ordering::Relaxed)
+                        slot.repeated.fetch_add(1, Ordering::Relaxed)
                     }
                 };
             }
@@ -326,7 +362,7 @@ fn run(shared: &Shared, cpus: &[usize]) {
             // One line per stall (the first advert the loop owed), at a bounded rate, and
             // without the lock: a slow log sink must not hold up the event
             // loop's next send.
-            drop(entries);
+            drop(slots);
             for (name, late) in stalls {
                 match logs.check(&name, now_std) {
                     Verdict::Suppress => {}
@@ -338,7 +374,7 @@ fn run(shared: &Shared, cpus: &[usize]) {
                     ),
                 }
             }
-            entries = lock(&shared.entries);
+            slots = lock(&shared.slots);
             if shared.stop.load(Ordering::Relaxed) {
                 break;
             }
@@ -358,10 +394,14 @@ fn run(shared: &Shared, cpus: &[usize]) {
         let wait = next
             .saturating_duration_since(now)
             .saturating_sub(now_std.elapsed());
-        entries = match shared.wake.wait_timeout(entries, wait) {
+        shared
+            .planned
+            .store(next.as_micros().max(1), Ordering::SeqCst);
+        slots = match shared.wake.wait_timeout(slots, wait) {
             Ok((g, _)) => g,
             Err(e) => e.into_inner().0,
         };
+        shared.planned.store(0, Ordering::SeqCst);
     }
 }
 

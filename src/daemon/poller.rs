@@ -93,6 +93,7 @@ mod tests {
 
     #[test]
     fn times_out_at_the_deadline_not_a_millisecond_later() {
+        // Never early; not rounded to a millisecond.
         let p = Poller::new().unwrap();
         let mut events = [EpollEvent::empty(); 4];
         let mut late = Vec::new();
@@ -105,9 +106,11 @@ mod tests {
             late.push((took - want).as_micros());
         }
         late.sort();
-        // Far below a whole-millisecond timer's rounding (generous bound:
-        // this machine is shared).
-        assert!(late[10] < 800, "median lateness {} us", late[10]);
+        // A timeout rounded up to whole milliseconds (epoll_wait, tokio's
+        // timer) is 950 us late at the least; a nanosecond one is a few us
+        // late when the thread gets the CPU at once. The fastest of 20 is
+        // that one even on a busy machine.
+        assert!(late[0] < 500, "lateness {late:?} us");
     }
 
     #[test]
