@@ -5,7 +5,9 @@
 //! `report` turns the recording (plus fault/VRRP events and optional ab/wrk
 //! output) into a Markdown table and an SVG picture of the failover.
 //! `inject` is the chaos soak's bad-packet injector (forged `auth_hmac` classes).
+//! `curve` draws measured series (the benchmark's CPU against instances) as SVG.
 
+mod curve;
 mod files;
 mod inject;
 mod plot;
@@ -105,6 +107,24 @@ enum Command {
         #[arg(long)]
         out_svg: Option<PathBuf>,
     },
+    /// Draw series from a CSV file (`series,x,y`) as a line chart in SVG.
+    Curve {
+        /// The CSV file.
+        #[arg(long)]
+        csv: PathBuf,
+        /// SVG output.
+        #[arg(long)]
+        out_svg: PathBuf,
+        /// Chart title.
+        #[arg(long, default_value = "")]
+        title: String,
+        /// x axis label.
+        #[arg(long, default_value = "x")]
+        x_label: String,
+        /// y axis label.
+        #[arg(long, default_value = "y")]
+        y_label: String,
+    },
 }
 
 /// Parse `5ms`, `1.5s`, `2m`, `250us`.
@@ -198,6 +218,20 @@ fn main() -> Result<()> {
                 interface,
             })?;
             println!("inject: {line}");
+            Ok(())
+        }
+        Command::Curve {
+            csv,
+            out_svg,
+            title,
+            x_label,
+            y_label,
+        } => {
+            let text = std::fs::read_to_string(&csv)
+                .with_context(|| format!("reading {}", csv.display()))?;
+            let points = curve::parse_csv(&text).with_context(|| csv.display().to_string())?;
+            curve::draw(&out_svg, &title, &x_label, &y_label, &points)?;
+            eprintln!("curve: {} points -> {}", points.len(), out_svg.display());
             Ok(())
         }
         Command::Report {
