@@ -1,4 +1,5 @@
-//! vrrpd against keepalived 2.2, side by side, in network namespaces: failover
+//! vrrpd against keepalived 2.2.7 (Debian 12) and 2.4.3 (the current release,
+//! built from tests/peers), side by side, in network namespaces: failover
 //! times, footprint, stability under load and scale. Ignored by default (it
 //! measures, it does not assert speed); `netns-scripts/bench.sh` runs it and
 //! docs/BENCHMARKS.md holds the results.
@@ -21,13 +22,23 @@
 //! - `garps`: gratuitous ARPs for the VIP from the new master's MAC seen by the
 //!   client within the GARP window after `t0`.
 //!
+//! For a HAProxy death with vrrpd it also times each step (HAProxy's exit,
+//! the tracker, the priority-0 advert, bal2's takeover, the VIP, the GARP,
+//! the client's first success): see [`Steps`].
+//!
 //! Environment: `BENCH_RUNS` (default 10), `BENCH_INTERVALS` (`1s,50ms,10ms`),
 //! `BENCH_SCENARIOS` (`node,sigterm,haproxy,failback`), `BENCH_DAEMONS`
-//! (`vrrpd,keepalived`), `BENCH_GARP_WINDOW_MS` (default 1000),
-//! `BENCH_FOOTPRINT_SECS` (60), `BENCH_STABILITY_SECS` (600),
-//! `BENCH_SCALE_INSTANCES` (1000), `BENCH_OUT` (append the markdown tables to
-//! this file as well as printing them), `BENCH_CAPTURE=1` (stability: capture
-//! bal1's adverts on both balancers and print the gaps over two intervals).
+//! (`vrrpd,keepalived-2.2.7,keepalived-2.4.3`; `keepalived` is 2.2.7),
+//! `BENCH_KEEPALIVED_243` (its binary; default: what
+//! `scripts/keepalived-2.4.3.sh` prints), `BENCH_GARP_WINDOW_MS` (default
+//! 1000), `BENCH_FOOTPRINT_SECS` (60: per row, split over `BENCH_ROUNDS`,
+//! default 5, interleaved), `BENCH_STABILITY_SECS` (600),
+//! `BENCH_SCALE_INSTANCES` (`1000`; a list, e.g. `250,1000,2000,4000`, for
+//! the curve), `BENCH_SCALE_SECS` (30), `BENCH_SCALE_ROUNDS` (1), `BENCH_OUT`
+//! (append the markdown tables to this file as well as printing them; the
+//! scale curve's points go to `<BENCH_OUT>.scale.csv`), `BENCH_CAPTURE=1`
+//! (stability: capture bal1's adverts on both balancers and print the gaps
+//! over two intervals).
 
 mod common;
 
@@ -53,16 +64,49 @@ const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Daemon {
     Vrrpd,
-    Keepalived,
+    /// keepalived as Debian 12 ships it.
+    Keepalived227,
+    /// The current release, built from tests/peers by scripts/keepalived-2.4.3.sh.
+    Keepalived243,
 }
 
 impl Daemon {
     fn name(self) -> &'static str {
         match self {
             Daemon::Vrrpd => "vrrpd",
-            Daemon::Keepalived => "keepalived",
+            Daemon::Keepalived227 => "keepalived 2.2.7",
+            Daemon::Keepalived243 => "keepalived 2.4.3",
         }
     }
+
+    fn is_keepalived(self) -> bool {
+        self != Daemon::Vrrpd
+    }
+
+    /// The program to run.
+    fn binary(self) -> String {
+        match self {
+            Daemon::Vrrpd => vrrpd_bin().to_owned(),
+            Daemon::Keepalived227 => "keepalived".to_owned(),
+            Daemon::Keepalived243 => keepalived_243().unwrap_or_else(|| "keepalived-2.4.3".into()),
+        }
+    }
+}
+
+/// keepalived 2.4.3's binary: `BENCH_KEEPALIVED_243`, else what
+/// `scripts/keepalived-2.4.3.sh` prints (it builds it once, then finds it).
+fn keepalived_243() -> Option<String> {
+    static BIN: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Ok(b) = std::env::var("BENCH_KEEPALIVED_243") {
+            return Some(b);
+        }
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/keepalived-2.4.3.sh");
+        let out = std::process::Command::new(&script).output().ok()?;
+        let bin = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        (out.status.success() && !bin.is_empty()).then_some(bin)
+    })
+    .clone()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -150,12 +194,29 @@ fn env_num(key: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// The daemons of the run (`BENCH_DAEMONS`; `keepalived` is 2.2.7).
+/// keepalived 2.4.3 is left out, loudly, when it cannot be built.
 fn daemons() -> Vec<Daemon> {
-    env_list("BENCH_DAEMONS", "vrrpd,keepalived", |s| match s {
-        "vrrpd" => Some(Daemon::Vrrpd),
-        "keepalived" => Some(Daemon::Keepalived),
-        _ => None,
-    })
+    let mut v = env_list(
+        "BENCH_DAEMONS",
+        "vrrpd,keepalived-2.2.7,keepalived-2.4.3",
+        |s| match s {
+            "vrrpd" => Some(Daemon::Vrrpd),
+            "keepalived" | "keepalived-2.2.7" => Some(Daemon::Keepalived227),
+            "keepalived-2.4.3" => Some(Daemon::Keepalived243),
+            _ => None,
+        },
+    );
+    if v.contains(&Daemon::Keepalived243) && keepalived_243().is_none() {
+        loud("\n********** keepalived 2.4.3 cannot be built (scripts/keepalived-2.4.3.sh): left out **********\n");
+        v.retain(|&d| d != Daemon::Keepalived243);
+    }
+    v
+}
+
+/// The keepalived versions of the run, for the ratio columns.
+fn keepaliveds(ds: &[Daemon]) -> Vec<Daemon> {
+    ds.iter().copied().filter(|d| d.is_keepalived()).collect()
 }
 
 /// Prints `text` and appends it to `BENCH_OUT` if set.
@@ -297,7 +358,7 @@ impl Node {
                 dir.join(format!("{n}.toml")),
                 vrrpd_conf(&dir, &n, prio, iv, insts, track),
             ),
-            Daemon::Keepalived => (
+            Daemon::Keepalived227 | Daemon::Keepalived243 => (
                 dir.join(format!("{n}-keepalived.conf")),
                 keepalived_conf(&dir, &n, prio, iv, insts, track),
             ),
@@ -324,8 +385,9 @@ impl Node {
                 &[("VRRPD_LOG", "info")],
                 &self.log,
             ),
-            Daemon::Keepalived => {
+            Daemon::Keepalived227 | Daemon::Keepalived243 => {
                 let s = |p: PathBuf| p.to_string_lossy().into_owned();
+                let bin = self.daemon.binary();
                 let (pid, vpid, cpid) = (
                     s(dir.join(format!("{n}-keepalived.pid"))),
                     s(self.ka_vrrp_pid.clone()),
@@ -333,7 +395,7 @@ impl Node {
                 );
                 self.host.spawn(
                     &[
-                        "keepalived",
+                        &bin,
                         "--dont-fork",
                         "--log-console",
                         "--no-syslog",
@@ -378,7 +440,7 @@ impl Node {
         let Some(p) = &self.proc else { return vec![] };
         let root = p.pid();
         let mut v = vec![root];
-        if self.daemon == Daemon::Keepalived {
+        if self.daemon.is_keepalived() {
             v.extend(children(root));
         }
         v
@@ -403,19 +465,15 @@ fn all_pids() -> impl Iterator<Item = i32> {
 
 struct ProcStat {
     ppid: i32,
-    /// utime + stime + cutime + cstime, in clock ticks.
-    ticks: u64,
 }
 
 fn proc_stat(pid: i32) -> Option<ProcStat> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &s[s.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
-    // Fields after comm: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14).
-    let n = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+    // Fields after comm: state(0) ppid(1) ...
     Some(ProcStat {
         ppid: f.get(1)?.parse().ok()?,
-        ticks: n(11) + n(12) + n(13) + n(14),
     })
 }
 
@@ -430,13 +488,6 @@ fn rss_pss(pid: i32) -> (u64, u64) {
             .unwrap_or(0)
     };
     (get("Rss:"), get("Pss:"))
-}
-
-fn cpu_ticks(pids: &[i32]) -> u64 {
-    pids.iter()
-        .filter_map(|&p| proc_stat(p))
-        .map(|s| s.ticks)
-        .sum()
 }
 
 fn clk_tck() -> f64 {
@@ -585,6 +636,91 @@ struct Sample {
     vip_up: Option<Duration>,
     vip_gone: Option<Duration>,
     garps: Option<u32>,
+    /// HAProxy death with vrrpd: when each step happened, after `t0`.
+    steps: Option<Steps>,
+}
+
+/// Where the time of a HAProxy-death failover goes, each step as the time
+/// since the SIGKILL (`t0`): from logs (µs timestamps), the client's capture
+/// (kernel timestamps), the bench's pidfd and netlink watches and the prober.
+#[derive(Default, Clone, Copy)]
+struct Steps {
+    /// HAProxy has exited (a pidfd of the bench polls readable).
+    exited: Option<Duration>,
+    /// bal1's vrrpd applies the tracker change (its `tracker changed` line).
+    tracked: Option<Duration>,
+    /// bal1's priority-0 advert reaches the client's wire.
+    resigned: Option<Duration>,
+    /// bal2's vrrpd enters MASTER (its log line).
+    master: Option<Duration>,
+    /// The VIP is on bal2 (netlink).
+    vip_up: Option<Duration>,
+    /// bal2's first gratuitous ARP reaches the client's wire.
+    garp: Option<Duration>,
+    /// The client's first successful request after the outage starts.
+    served: Option<Duration>,
+}
+
+impl Steps {
+    /// (step name, its duration from the step before) for each step.
+    fn segments(&self) -> [(&'static str, Option<Duration>); 8] {
+        let d =
+            |a: Option<Duration>, b: Option<Duration>| Some(b?.checked_sub(a?).unwrap_or_default());
+        [
+            ("SIGKILL → HAProxy has exited", self.exited),
+            (
+                "→ vrrpd on bal1 applies the tracker change (pidfd, tracker task, protocol thread)",
+                d(self.exited, self.tracked),
+            ),
+            (
+                "→ bal1's priority-0 advert on the wire",
+                d(self.tracked, self.resigned),
+            ),
+            (
+                "→ bal2 enters MASTER (Skew_Time)",
+                d(self.resigned, self.master),
+            ),
+            ("→ VIP on bal2 (netlink)", d(self.master, self.vip_up)),
+            ("→ bal2's first GARP on the wire", d(self.vip_up, self.garp)),
+            (
+                "→ the client's first successful request",
+                d(self.garp, self.served),
+            ),
+            ("total: SIGKILL → first successful request", self.served),
+        ]
+    }
+}
+
+/// The time of a log line (`2026-12-05T13:10:18.723134Z ...`, UTC).
+fn log_time(line: &str) -> Option<SystemTime> {
+    let ts = line.split_whitespace().next()?.strip_suffix('Z')?;
+    let (date, time) = ts.split_once('T')?;
+    let mut d = date.split('-').map(|x| x.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let mut t = time.split(':');
+    let (hh, mm) = (
+        t.next()?.parse::<i64>().ok()?,
+        t.next()?.parse::<i64>().ok()?,
+    );
+    let secs: f64 = t.next()?.parse().ok()?;
+    // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let whole = u64::try_from(days * 86_400 + hh * 3600 + mm * 60).ok()?;
+    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(whole) + Duration::from_secs_f64(secs))
+}
+
+/// The first line of `log` at or after `since` that contains every one of
+/// `words`, as the time since `since`.
+fn logged_after(log: &str, since: SystemTime, words: &[&str]) -> Option<Duration> {
+    log.lines()
+        .filter(|l| words.iter().all(|w| l.contains(w)))
+        .filter_map(log_time)
+        .find_map(|t| t.duration_since(since).ok())
 }
 
 struct Pair {
@@ -656,6 +792,10 @@ fn run_once(daemon: Daemon, sc: Scenario, iv: Interval, garp_window: Duration) -
     let sniff = p.client.sniff("ext0");
     let prober = Prober::start(&p.client);
     std::thread::sleep(Duration::from_millis(50));
+    // HAProxy's exit, watched by a pidfd (the event vrrpd's tracker waits for).
+    let exit_watch = (sc == Scenario::HaproxyKill)
+        .then(|| p.n1.haproxy.as_ref().map(|h| ExitWatch::start(h.pid())))
+        .flatten();
     let t0 = Instant::now();
     let t0_wall = SystemTime::now();
     match sc {
@@ -687,11 +827,73 @@ fn run_once(daemon: Daemon, sc: Scenario, iv: Interval, garp_window: Duration) -
         .filter(|(_, sha, spa, tpa)| *spa == vip_ip && *tpa == vip_ip && *sha == new_mac)
         .count() as u32;
     let after: Vec<Attempt> = attempts.into_iter().filter(|a| a.0 >= t0).collect();
+    let exited = exit_watch.and_then(ExitWatch::finish).map(|t| t - t0);
+    let steps = (sc == Scenario::HaproxyKill && daemon == Daemon::Vrrpd).then(|| {
+        let since_t0 = |t: SystemTime| t.duration_since(t0_wall).ok();
+        let bal1: std::net::IpAddr = p.n1.host.addr().parse().expect("bal1's address");
+        Steps {
+            exited,
+            tracked: logged_after(&p.n1.log_text(), t0_wall, &["tracker changed", "DOWN"]),
+            resigned: frames
+                .iter()
+                .filter(|f| f.ip_src() == Some(bal1))
+                .filter(|f| f.vrrp_header().is_some_and(|(_, _, prio)| prio == 0))
+                .find_map(|f| f.kernel_time.and_then(since_t0)),
+            master: logged_after(&p.n2.log_text(), t0_wall, &["Entering MASTER STATE"]),
+            vip_up: vip_up.map(|t| t - t0),
+            garp: frames
+                .iter()
+                .filter(|f| {
+                    f.arp().is_some_and(|(_, sha, spa, tpa)| {
+                        spa == vip_ip && tpa == vip_ip && sha == new_mac
+                    })
+                })
+                .find_map(|f| f.kernel_time.and_then(since_t0)),
+            served: served_again(&after).map(|t| t - t0),
+        }
+    });
     Sample {
         outage: outage(&after),
         vip_up: vip_up.map(|t| t - t0),
         vip_gone: vip_gone.map(|t| t - t0),
         garps: Some(garps),
+        steps,
+    }
+}
+
+/// When the first successful attempt after the last failed one started.
+fn served_again(attempts: &[Attempt]) -> Option<Instant> {
+    let last_fail = attempts.iter().rposition(|a| !a.1)?;
+    attempts[last_fail..].iter().find(|a| a.1).map(|a| a.0)
+}
+
+/// Waits, on its own thread, for a process to exit (its pidfd readable).
+struct ExitWatch(std::thread::JoinHandle<Option<Instant>>);
+
+impl ExitWatch {
+    fn start(pid: i32) -> ExitWatch {
+        // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
+        ExitWatch(std::thread::spawn(move || {
+            if fd < 0 {
+                return None;
+            }
+            let mut pfd = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd; the fd is ours and closed below.
+            let n = unsafe { libc::poll(&mut pfd, 1, 5000) };
+            let at = Instant::now();
+            // SAFETY: closing the pidfd opened above, once.
+            unsafe { libc::close(fd) };
+            (n == 1).then_some(at)
+        }))
+    }
+
+    fn finish(self) -> Option<Instant> {
+        self.0.join().ok().flatten()
     }
 }
 
@@ -797,31 +999,44 @@ fn failover() {
             }
         }
     }
+    let kas = keepaliveds(&daemons);
     emit(&format!(
-        "\n### Failover ({runs} runs per cell; median / p95 in ms; GARPs: median count within {} ms)\n",
+        "\n### Failover ({runs} runs per cell, daemons alternating run by run; median / p95 in ms; GARPs: median count within {} ms)\n",
         garp_window.as_millis()
     ));
-    emit("| scenario | adverts | daemon | client outage | VIP up on new master | VIP gone from old | GARPs | outage ratio vrrpd/keepalived |");
-    emit("|---|---|---|---|---|---|---|---|");
+    let ratio_heads: String = kas
+        .iter()
+        .map(|k| format!(" outage vrrpd ÷ {} |", k.name()))
+        .collect();
+    emit(&format!("| scenario | adverts | daemon | client outage | VIP up on new master | VIP gone from old | GARPs |{ratio_heads}"));
+    emit(&format!(
+        "|---|---|---|---|---|---|---|{}",
+        "---|".repeat(kas.len())
+    ));
+    let outages = |sc, iv, d| {
+        let v: Vec<Option<Duration>> = all
+            .get(&(sc, iv, d))
+            .map(|v| v.iter().map(|s| s.outage).collect())
+            .unwrap_or_default();
+        stat_ms(&v)
+    };
     for &sc in &scenarios {
         for &iv in &intervals {
-            let get = |d: Daemon| all.get(&(sc, iv, d)).cloned().unwrap_or_default();
-            let kv = stat_ms(
-                &get(Daemon::Keepalived)
-                    .iter()
-                    .map(|s| s.outage)
-                    .collect::<Vec<_>>(),
-            );
             for &d in &daemons {
-                let v = get(d);
-                let o = stat_ms(&v.iter().map(|s| s.outage).collect::<Vec<_>>());
-                let r = if d == Daemon::Vrrpd {
-                    ratio(o, kv)
-                } else {
-                    String::new()
-                };
+                let v = all.get(&(sc, iv, d)).cloned().unwrap_or_default();
+                let o = outages(sc, iv, d);
+                let r: String = kas
+                    .iter()
+                    .map(|&k| {
+                        if d == Daemon::Vrrpd {
+                            format!(" {} |", ratio(o, outages(sc, iv, k)))
+                        } else {
+                            " |".into()
+                        }
+                    })
+                    .collect();
                 emit(&format!(
-                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} |{r}",
                     sc.name(),
                     iv.label(),
                     d.name(),
@@ -829,32 +1044,155 @@ fn failover() {
                     fmt_stat(stat_ms(&v.iter().map(|s| s.vip_up).collect::<Vec<_>>())),
                     fmt_stat(stat_ms(&v.iter().map(|s| s.vip_gone).collect::<Vec<_>>())),
                     garp_stat(&v.iter().map(|s| s.garps).collect::<Vec<_>>()),
-                    r
                 ));
             }
         }
     }
+    // Where a HAProxy-death failover's time goes, for vrrpd.
+    for &iv in &intervals {
+        let Some(v) = all.get(&(Scenario::HaproxyKill, iv, Daemon::Vrrpd)) else {
+            continue;
+        };
+        let steps: Vec<Steps> = v.iter().filter_map(|s| s.steps).collect();
+        if steps.is_empty() {
+            continue;
+        }
+        emit(&format!(
+            "\n#### SIGKILL of HAProxy, {}: where vrrpd's failover time goes ({} runs; ms)\n",
+            iv.label(),
+            steps.len()
+        ));
+        emit("| step | median | p95 | max |");
+        emit("|---|---|---|---|");
+        for i in 0..Steps::default().segments().len() {
+            let name = Steps::default().segments()[i].0;
+            let d: Vec<Option<Duration>> = steps.iter().map(|s| s.segments()[i].1).collect();
+            let max = d
+                .iter()
+                .flatten()
+                .max()
+                .map_or("—".into(), |m| format!("{:.2}", m.as_secs_f64() * 1e3));
+            let st = stat_ms(&d);
+            emit(&format!(
+                "| {name} | {} | {} | {max} |",
+                st.map_or("—".into(), |s| format!("{:.2}", s.median)),
+                st.map_or("—".into(), |s| if s.missing > 0 {
+                    format!("{:.2} ({} of {} runs)", s.p95, s.n, s.n + s.missing)
+                } else {
+                    format!("{:.2}", s.p95)
+                }),
+            ));
+        }
+    }
 }
 
-/// (RSS kB, PSS kB, CPU % of one core) of a node over `secs`.
-fn measure(nodes: &[&Node], secs: u64) -> Vec<(u64, u64, f64)> {
+/// What a node's daemon used over a window.
+#[derive(Clone, Copy, Default)]
+struct Usage {
+    rss_kb: u64,
+    pss_kb: u64,
+    /// CPU seconds: every thread's run time (schedstat, to the nanosecond)
+    /// plus the children it reaped (keepalived's check scripts).
+    cpu_s: f64,
+    /// Voluntary context switches of every thread: its wake-ups.
+    wakes: u64,
+    /// The window, seconds.
+    secs: f64,
+}
+
+impl Usage {
+    fn cpu_pct(&self) -> f64 {
+        100.0 * self.cpu_s / self.secs.max(1e-9)
+    }
+    fn wakes_per_s(&self) -> f64 {
+        self.wakes as f64 / self.secs.max(1e-9)
+    }
+    fn add(&mut self, o: &Usage) {
+        self.cpu_s += o.cpu_s;
+        self.wakes += o.wakes;
+        self.secs += o.secs;
+        // The memory of the last window.
+        self.rss_kb = o.rss_kb;
+        self.pss_kb = o.pss_kb;
+    }
+}
+
+/// (CPU seconds, wake-ups) of `pids` so far: run time of each thread
+/// (`/proc/PID/task/*/schedstat`) plus reaped children (`cutime`+`cstime`).
+fn cpu_and_wakes(pids: &[i32]) -> (f64, u64) {
+    let mut cpu = 0.0;
+    let mut wakes = 0;
+    for &pid in pids {
+        for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let dir = t.path();
+            if let Ok(s) = std::fs::read_to_string(dir.join("schedstat")) {
+                cpu += s
+                    .split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .unwrap_or(0.0)
+                    / 1e9;
+            }
+            if let Ok(s) = std::fs::read_to_string(dir.join("status")) {
+                wakes += s
+                    .lines()
+                    .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+        }
+        if let Ok(st) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            if let Some(rest) = st.rfind(')').map(|i| &st[i + 2..]) {
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                let n = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+                cpu += (n(13) + n(14)) as f64 / clk_tck();
+            }
+        }
+    }
+    (cpu, wakes)
+}
+
+/// What each of `nodes` used over `window`.
+fn measure(nodes: &[&Node], window: Duration) -> Vec<Usage> {
     let pids: Vec<Vec<i32>> = nodes.iter().map(|n| n.pids()).collect();
-    let before: Vec<u64> = pids.iter().map(|p| cpu_ticks(p)).collect();
+    let before: Vec<(f64, u64)> = pids.iter().map(|p| cpu_and_wakes(p)).collect();
     let t = Instant::now();
-    std::thread::sleep(Duration::from_secs(secs));
+    std::thread::sleep(window);
     let el = t.elapsed().as_secs_f64();
     pids.iter()
         .zip(before)
-        .map(|(p, b)| {
-            let cpu = (cpu_ticks(p).saturating_sub(b)) as f64 / clk_tck() / el * 100.0;
-            let (rss, pss) = p
+        .map(|(p, (c0, w0))| {
+            let (c1, w1) = cpu_and_wakes(p);
+            let (rss_kb, pss_kb) = p
                 .iter()
                 .map(|&pid| rss_pss(pid))
                 .fold((0, 0), |a, x| (a.0 + x.0, a.1 + x.1));
-            (rss, pss, cpu)
+            Usage {
+                rss_kb,
+                pss_kb,
+                cpu_s: (c1 - c0).max(0.0),
+                wakes: w1.saturating_sub(w0),
+                secs: el,
+            }
         })
         .collect()
 }
+
+/// `a ÷ b` with two decimals, or "—".
+fn times(a: f64, b: f64) -> String {
+    if b > 0.0 {
+        format!("{:.2}", a / b)
+    } else {
+        "—".into()
+    }
+}
+
+/// Footprint roles, in table order.
+const ROLES: [&str; 3] = ["master", "backup", "master, peer stopped"];
 
 #[test]
 #[ignore = "benchmark: netns-scripts/bench.sh runs it"]
@@ -863,58 +1201,123 @@ fn footprint() {
         return;
     }
     let secs = env_num("BENCH_FOOTPRINT_SECS", 60);
+    let rounds = env_num("BENCH_ROUNDS", 5).max(1);
+    let window = Duration::from_secs_f64(secs as f64 / rounds as f64);
     let iv = Interval { ms: 10 };
-    emit(&format!(
-        "\n### Footprint at 10 ms adverts (VRRPv3, HAProxy tracked; CPU over {secs} s; keepalived = sum of its processes)\n"
-    ));
-    emit("| daemon | role | RSS | PSS | CPU (% of one core) | CPU seconds |");
-    emit("|---|---|---|---|---|---|");
-    let mut floor_row = None;
-    for d in daemons() {
-        let mut p = pair(d, iv, 1);
-        let m = measure(&[&p.n1, &p.n2], secs);
-        let mut rows: Vec<(&str, (u64, u64, f64))> =
-            vec!["master", "backup"].into_iter().zip(m).collect();
-        // Both namespaces share one kernel, so the master's send also pays
-        // for delivering each advert into the peer's namespace and waking
-        // the peer's daemon: work a real network leaves to the other
-        // machine. Measured again with the peer daemon stopped, the
-        // master's own cost.
-        if let Some(mut b) = p.n2.proc.take() {
-            b.stop(Signal::SIGTERM, Duration::from_secs(5));
-        }
-        std::thread::sleep(Duration::from_secs(1));
-        assert!(
-            p.n1.host.has_addr(VIP),
-            "bal1 lost the VIP when the backup stopped"
-        );
-        let alone = measure(&[&p.n1], secs);
-        rows.push(("master, peer stopped", alone[0]));
-        if floor_row.is_none() {
-            // The host's floor, once: no daemon at all, one thread that
-            // sleeps to each 10 ms deadline and sends one advert.
-            if let Some(mut a) = p.n1.proc.take() {
-                a.stop(Signal::SIGTERM, Duration::from_secs(5));
+    let ds = daemons();
+    let kas = keepaliveds(&ds);
+    // (daemon, role) → the sum of its windows, and each window's CPU %.
+    let mut acc: BTreeMap<(Daemon, usize), (Usage, Vec<f64>)> = BTreeMap::new();
+    let mut floor: (f64, f64, Vec<f64>) = (0.0, 0.0, vec![]);
+    for round in 0..rounds as usize {
+        // Interleaved: every daemon and the floor once per round, the order
+        // turning from round to round, so that a change of the shared
+        // machine's load falls on all of them.
+        let mut order = ds.clone();
+        order.rotate_left(round % ds.len().max(1));
+        for (i, &d) in order.iter().enumerate() {
+            let mut p = pair(d, iv, 1);
+            let mut got = measure(&[&p.n1, &p.n2], window);
+            // Both namespaces share one kernel, so the master's send also
+            // pays for delivering each advert into the peer's namespace and
+            // waking the peer's daemon: work a real network leaves to the
+            // other machine. Measured again with the peer daemon stopped,
+            // the master's own cost, comparable with the floor.
+            if let Some(mut b) = p.n2.proc.take() {
+                b.stop(Signal::SIGTERM, Duration::from_secs(5));
             }
             std::thread::sleep(Duration::from_secs(1));
-            floor_row = Some(floor_cpu(p.n1.host.name(), iv, secs));
-        }
-        for (role, (rss, pss, cpu)) in rows {
-            emit(&format!(
-                "| {} | {role} | {:.1} MB | {:.1} MB | {cpu:.2} % | {:.2} s |",
+            assert!(
+                p.n1.host.has_addr(VIP),
+                "bal1 lost the VIP when the backup stopped"
+            );
+            got.extend(measure(&[&p.n1], window));
+            for (role, u) in got.iter().enumerate() {
+                let e = acc.entry((d, role)).or_default();
+                e.0.add(u);
+                e.1.push(u.cpu_pct());
+            }
+            loud(&format!(
+                "[bench] footprint round {} {}: master {:.2} %, backup {:.2} %, alone {:.2} %",
+                round + 1,
                 d.name(),
-                rss as f64 / 1024.0,
-                pss as f64 / 1024.0,
-                cpu / 100.0 * secs as f64
+                got[0].cpu_pct(),
+                got[1].cpu_pct(),
+                got[2].cpu_pct()
+            ));
+            if i + 1 == order.len() {
+                // The host's floor, in this round's lab: no daemon at all,
+                // one thread that sleeps to each 10 ms deadline and sends one
+                // advert.
+                if let Some(mut a) = p.n1.proc.take() {
+                    a.stop(Signal::SIGTERM, Duration::from_secs(5));
+                }
+                std::thread::sleep(Duration::from_secs(1));
+                let (cpu_s, el) = floor_cpu(p.n1.host.name(), iv, window);
+                floor.0 += cpu_s;
+                floor.1 += el;
+                floor.2.push(100.0 * cpu_s / el);
+                loud(&format!(
+                    "[bench] footprint round {} floor: {:.2} %",
+                    round + 1,
+                    100.0 * cpu_s / el
+                ));
+            }
+        }
+    }
+    let floor_pct = 100.0 * floor.0 / floor.1.max(1e-9);
+    let spread = |v: &[f64]| {
+        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = v.iter().copied().fold(0.0, f64::max);
+        format!("{lo:.2}–{hi:.2}")
+    };
+    emit(&format!(
+        "\n### Footprint at 10 ms adverts (VRRPv3, HAProxy tracked; {rounds} rounds of {:.0} s per row, daemons and floor interleaved; keepalived = sum of its processes)\n",
+        window.as_secs_f64()
+    ));
+    let heads: String = kas.iter().map(|k| format!(" ÷ {} |", k.name())).collect();
+    emit(&format!(
+        "| daemon | role | RSS | PSS | CPU, % of one core (all rounds) | per round | wake-ups/s |{heads} ÷ floor |"
+    ));
+    emit(&format!(
+        "|---|---|---|---|---|---|---|{}---|",
+        "---|".repeat(kas.len())
+    ));
+    for &d in &ds {
+        for (role, name) in ROLES.iter().enumerate() {
+            let Some((u, per)) = acc.get(&(d, role)) else {
+                continue;
+            };
+            let ratios: String = kas
+                .iter()
+                .map(|&k| match acc.get(&(k, role)) {
+                    Some((ku, _)) if d == Daemon::Vrrpd => {
+                        format!(" {} |", times(u.cpu_pct(), ku.cpu_pct()))
+                    }
+                    _ => " |".into(),
+                })
+                .collect();
+            let vs_floor = if role == 2 {
+                times(u.cpu_pct(), floor_pct)
+            } else {
+                String::new()
+            };
+            emit(&format!(
+                "| {} | {name} | {:.1} MB | {:.1} MB | {:.2} % | {} | {:.0} |{ratios} {vs_floor} |",
+                d.name(),
+                u.rss_kb as f64 / 1024.0,
+                u.pss_kb as f64 / 1024.0,
+                u.cpu_pct(),
+                spread(per),
+                u.wakes_per_s(),
             ));
         }
     }
-    if let Some(cpu) = floor_row {
-        emit(&format!(
-            "| floor: no daemon, a bare thread that sleeps to each deadline and sends one advert | — | — | — | {cpu:.2} % | {:.2} s |",
-            cpu / 100.0 * secs as f64
-        ));
-    }
+    emit(&format!(
+        "| floor: no daemon, a bare thread that sleeps to each deadline and sends one advert | — | — | — | {floor_pct:.2} % | {} | 100 |{} 1.00 |",
+        spread(&floor.2),
+        " |".repeat(kas.len())
+    ));
 }
 
 /// The least CPU any daemon can spend on this host to send an advert every
@@ -922,7 +1325,8 @@ fn footprint() {
 /// `clock_nanosleep`, one `sendto` on a raw protocol-112 socket), measured
 /// with its own thread CPU clock over `secs`. On a VM each timer wake-up
 /// costs exits that no daemon can avoid.
-fn floor_cpu(ns: &str, iv: Interval, secs: u64) -> f64 {
+/// Returns (CPU seconds, seconds).
+fn floor_cpu(ns: &str, iv: Interval, window: Duration) -> (f64, f64) {
     let ns = ns.to_owned();
     std::thread::spawn(move || {
         let f = std::fs::File::open(format!("/run/netns/{ns}")).expect("netns");
@@ -943,7 +1347,7 @@ fn floor_cpu(ns: &str, iv: Interval, secs: u64) -> f64 {
         let start = clock(nix::time::ClockId::CLOCK_MONOTONIC);
         let period = Duration::from_millis(u64::from(iv.ms));
         let mut next = start;
-        while next < start + Duration::from_secs(secs) {
+        while next < start + window {
             next += period;
             let ts = libc::timespec {
                 tv_sec: next.as_secs() as libc::time_t,
@@ -962,7 +1366,7 @@ fn floor_cpu(ns: &str, iv: Interval, secs: u64) -> f64 {
         }
         let cpu = clock(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID) - cpu0;
         let el = clock(nix::time::ClockId::CLOCK_MONOTONIC) - start;
-        100.0 * cpu.as_secs_f64() / el.as_secs_f64()
+        (cpu.as_secs_f64(), el.as_secs_f64())
     })
     .join()
     .expect("floor thread")
@@ -1259,68 +1663,168 @@ fn scale() {
     if !require_root() {
         return;
     }
-    let total = env_num("BENCH_SCALE_INSTANCES", 1000) as usize;
-    let secs = env_num("BENCH_FOOTPRINT_SECS", 60);
+    let sizes = env_list("BENCH_SCALE_INSTANCES", "1000", |s| s.parse::<usize>().ok());
+    let secs = env_num("BENCH_SCALE_SECS", 30);
+    let rounds = env_num("BENCH_SCALE_ROUNDS", 1).max(1) as usize;
+    let ds = daemons();
+    let kas = keepaliveds(&ds);
+    let mut runs: BTreeMap<(usize, Daemon), Vec<ScaleRun>> = BTreeMap::new();
+    for round in 0..rounds {
+        for &total in &sizes {
+            let mut order = ds.clone();
+            order.rotate_left(round % ds.len().max(1));
+            for &d in &order {
+                let r = scale_once(d, total, Duration::from_secs(secs));
+                loud(&format!(
+                    "[bench] scale {total} {} round {}: converged {:?}, master {:.2} %, backup {:.2} %",
+                    d.name(),
+                    round + 1,
+                    r.converged,
+                    r.master.cpu_pct(),
+                    r.backup.cpu_pct()
+                ));
+                runs.entry((total, d)).or_default().push(r);
+            }
+        }
+    }
+    emit(&format!(
+        "\n### Scale at 100 ms adverts (VRRPv3; 250 VRIDs per interface, two peers; CPU over {secs} s after convergence, {rounds} round(s), daemons interleaved)\n"
+    ));
+    let heads: String = kas
+        .iter()
+        .map(|k| format!(" master ÷ {0} | backup ÷ {0} |", k.name()))
+        .collect();
+    emit(&format!(
+        "| instances | daemon | converged after start | CPU master | CPU backup | wake-ups/s master / backup | RSS / PSS master |{heads}"
+    ));
+    emit(&format!(
+        "|---|---|---|---|---|---|---|{}",
+        "---|---|".repeat(kas.len())
+    ));
+    let mut csv = String::from("series,x,y\n");
+    for &total in &sizes {
+        for &d in &ds {
+            let Some(v) = runs.get(&(total, d)) else {
+                continue;
+            };
+            let sum = |f: fn(&ScaleRun) -> &Usage| {
+                let mut u = Usage::default();
+                v.iter().for_each(|r| u.add(f(r)));
+                u
+            };
+            let (m, b) = (sum(|r| &r.master), sum(|r| &r.backup));
+            let conv: Vec<Option<Duration>> = v.iter().map(|r| r.converged).collect();
+            let ratios: String = kas
+                .iter()
+                .map(|&k| match runs.get(&(total, k)) {
+                    Some(kv) if d == Daemon::Vrrpd => {
+                        let mut km = Usage::default();
+                        let mut kb = Usage::default();
+                        kv.iter().for_each(|r| {
+                            km.add(&r.master);
+                            kb.add(&r.backup)
+                        });
+                        format!(
+                            " {} | {} |",
+                            times(m.cpu_pct(), km.cpu_pct()),
+                            times(b.cpu_pct(), kb.cpu_pct())
+                        )
+                    }
+                    _ => " | |".into(),
+                })
+                .collect();
+            emit(&format!(
+                "| {total} | {} | {} | {:.2} % | {:.2} % | {:.0} / {:.0} | {:.1} / {:.1} MB |{ratios}",
+                d.name(),
+                match stat_ms(&conv) {
+                    Some(s) if s.missing == 0 => format!("{:.2} s", s.median / 1e3),
+                    Some(s) => format!("{:.2} s ({} of {} runs)", s.median / 1e3, s.n, s.n + s.missing),
+                    None => "not within 120 s".into(),
+                },
+                m.cpu_pct(),
+                b.cpu_pct(),
+                m.wakes_per_s(),
+                b.wakes_per_s(),
+                m.rss_kb as f64 / 1024.0,
+                m.pss_kb as f64 / 1024.0,
+            ));
+            csv += &format!("{} master,{total},{:.3}\n", d.name(), m.cpu_pct());
+            csv += &format!("{} backup,{total},{:.3}\n", d.name(), b.cpu_pct());
+        }
+    }
+    // The points of the CPU-against-instances curve, for `vrrpd-labtool curve`.
+    let path = std::env::var("BENCH_OUT")
+        .map(|o| format!("{o}.scale.csv"))
+        .unwrap_or_else(|_| "/tmp/vrrpd-bench/scale.csv".into());
+    if let Some(dir) = Path::new(&path).parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    match std::fs::write(&path, csv) {
+        Ok(()) => emit(&format!("\nCurve points: `{path}`\n")),
+        Err(e) => loud(&format!("cannot write {path}: {e}")),
+    }
+}
+
+/// One scale run of one daemon.
+struct ScaleRun {
+    /// From starting both daemons until every VIP is on bal1 and none on
+    /// bal2; `None` when not within 120 s.
+    converged: Option<Duration>,
+    master: Usage,
+    backup: Usage,
+}
+
+/// `total` instances (250 VRIDs on each of `total / 250` interfaces, each
+/// its own bridge) on bal1 (priority 150) and bal2 (100) at 100 ms adverts.
+fn scale_once(d: Daemon, total: usize, window: Duration) -> ScaleRun {
     let iv = Interval { ms: 100 };
     let per_if = 250usize;
     let nif = total.div_ceil(per_if);
-    emit(&format!(
-        "\n### Scale: {total} instances at 100 ms adverts (VRRPv3), {nif} interfaces, two peers\n"
-    ));
-    emit("| daemon | converged after start | CPU master | CPU backup | RSS/PSS master |");
-    emit("|---|---|---|---|---|");
-    for d in daemons() {
-        let mut lab = Lab::new("scale");
-        let mut insts = vec![];
-        let (mut h1, mut h2) = (None, None);
-        for i in 0..nif {
-            let br = lab.add_bridge(&format!("s{i}"));
-            let ifn = format!("ext{i}");
-            let a = lab.add_host("bal1", &br, &ifn, &format!("172.{}.255.1/16", 20 + i));
-            let b = lab.add_host("bal2", &br, &ifn, &format!("172.{}.255.2/16", 20 + i));
-            h1.get_or_insert(a);
-            h2.get_or_insert(b);
-            for v in 1..=per_if.min(total - i * per_if) {
-                insts.push(Inst {
-                    ifname: ifn.clone(),
-                    vrid: v as u8,
-                    vip: format!("172.{}.1.{v}/16", 20 + i),
-                });
-            }
+    let mut lab = Lab::new("scale");
+    let mut insts = vec![];
+    let (mut h1, mut h2) = (None, None);
+    for i in 0..nif {
+        let br = lab.add_bridge(&format!("s{i}"));
+        let ifn = format!("ext{i}");
+        let a = lab.add_host("bal1", &br, &ifn, &format!("172.{}.255.1/16", 20 + i));
+        let b = lab.add_host("bal2", &br, &ifn, &format!("172.{}.255.2/16", 20 + i));
+        h1.get_or_insert(a);
+        h2.get_or_insert(b);
+        for v in 1..=per_if.min(total - i * per_if) {
+            insts.push(Inst {
+                ifname: ifn.clone(),
+                vrid: v as u8,
+                vip: format!("172.{}.1.{v}/16", 20 + i),
+            });
         }
-        let (h1, h2) = (h1.expect("host"), h2.expect("host"));
-        let mut n1 = Node::new(h1, d, 150, iv, &insts, false);
-        let mut n2 = Node::new(h2, d, 100, iv, &insts, false);
-        let count = |h: &Host| {
-            let out = h.ip(&["-o", "-4", "addr", "show"]);
-            out.lines()
-                .filter(|l| l.contains(" 172.") && l.contains(".1."))
-                .count()
-        };
-        let t = Instant::now();
-        n1.start();
-        n2.start();
-        let ok = wait_until(Duration::from_secs(120), Duration::from_millis(50), || {
-            count(&n1.host) == total && count(&n2.host) == 0
-        });
-        let conv = t.elapsed();
-        let m = measure(&[&n1, &n2], secs);
-        emit(&format!(
-            "| {} | {} | {:.2} % | {:.2} % | {:.1} / {:.1} MB |",
-            d.name(),
-            if ok {
-                format!("{:.2} s", conv.as_secs_f64())
-            } else {
-                format!("not within 120 s ({} VIPs on bal1)", count(&n1.host))
-            },
-            m[0].2,
-            m[1].2,
-            m[0].0 as f64 / 1024.0,
-            m[0].1 as f64 / 1024.0
-        ));
-        drop((n1, n2));
-        drop(lab);
     }
+    let (h1, h2) = (h1.expect("host"), h2.expect("host"));
+    let mut n1 = Node::new(h1, d, 150, iv, &insts, false);
+    let mut n2 = Node::new(h2, d, 100, iv, &insts, false);
+    let count = |h: &Host| {
+        let out = h.ip(&["-o", "-4", "addr", "show"]);
+        out.lines()
+            .filter(|l| l.contains(" 172.") && l.contains(".1."))
+            .count()
+    };
+    let t = Instant::now();
+    n1.start();
+    n2.start();
+    let ok = wait_until(Duration::from_secs(120), Duration::from_millis(20), || {
+        count(&n1.host) == total && count(&n2.host) == 0
+    });
+    let converged = ok.then(|| t.elapsed());
+    // The second GARP burst (5 s after becoming master) is past.
+    std::thread::sleep(Duration::from_secs(6));
+    let m = measure(&[&n1, &n2], window);
+    let run = ScaleRun {
+        converged,
+        master: m[0],
+        backup: m[1],
+    };
+    drop((n1, n2));
+    drop(lab);
+    run
 }
 
 /// keepalived's `track_process` relies on the proc connector, which the kernel
