@@ -26,6 +26,7 @@
 //! ([`run_async`]) while tokio's own thread drives their IO. Start-up and
 //! shutdown run on tokio as before.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::mpsc;
@@ -138,6 +139,8 @@ pub(super) struct ProtocolLoop {
     /// How many of `Daemon::sockets` the poller watches.
     watched: usize,
     inbox: mpsc::Receiver<Input>,
+    /// Inputs taken from the inbox that wait for the deadline and the packets.
+    later: VecDeque<Input>,
     efd: Arc<EventFd>,
     sd: Arc<SdNotify>,
     rt: Handle,
@@ -166,6 +169,7 @@ impl ProtocolLoop {
             events: [EpollEvent::empty(); EVENTS],
             watched: 0,
             inbox,
+            later: VecDeque::new(),
             efd,
             sd,
             rt,
@@ -173,9 +177,8 @@ impl ProtocolLoop {
         Ok((sender, protocol))
     }
 
-    /// One turn: wait for the next input or deadline, then the inbox, the
-    /// deadline and the packets, each followed by its actions. `false`
-    /// after [`Input::Stop`].
+    /// One turn: wait for the next input or deadline, then what came, each
+    /// input followed by its actions. `false` after [`Input::Stop`].
     pub(super) fn turn(&mut self, d: &mut Daemon) -> Result<bool, DaemonError> {
         // A reload may have opened sockets (it never closes one).
         while self.watched < d.sockets.len() {
@@ -195,41 +198,48 @@ impl ProtocolLoop {
             .wait(&mut self.events, timeout)
             .map_err(os("waiting for the protocol's inputs (epoll)"))?;
         let rt = &self.rt;
-        // The inbox first: a stop or a reload is not held up by packets.
+        // The daemon's order, as the simulator models it (tests/sim): stop
+        // and reload, the deadline, the packets, then the other inputs; each
+        // followed by its actions.
         if self.events[..n].iter().any(|ev| ev.data() == INBOX) {
             let _ = self.efd.read();
             while let Ok(input) = self.inbox.try_recv() {
                 match input {
                     Input::Stop => return Ok(false),
-                    Input::Reload => run_async(rt, d.on_sighup(&self.sd)),
-                    Input::Net(ev) => run_async(rt, d.on_net_event(ev)),
-                    Input::Track(ev) => d.on_track(ev),
-                    Input::Control(req, reply) => d.on_control(req, reply),
-                    Input::Metrics(reply) => {
-                        let _ = reply.send(d.status());
+                    Input::Reload => {
+                        run_async(rt, d.on_sighup(&self.sd));
+                        run_async(rt, d.drain());
                     }
+                    other => self.later.push_back(other),
                 }
-                run_async(rt, d.drain());
             }
         }
-        // Then the deadline, before the packets, so that a flood cannot
-        // delay a master's adverts (`on_timers` reads the packets already
-        // queued first when a backup's timer is due).
+        // The deadline before the packets, so that a flood cannot delay a
+        // master's adverts (`on_timers` reads the packets already queued
+        // first when a backup's timer is due).
         if d.next_deadline().is_some_and(|t| t <= d.clock.now()) {
             d.on_timers();
             run_async(rt, d.drain());
         }
-        let mut any = false;
         for ev in &self.events[..n] {
             match usize::try_from(ev.data()) {
                 Ok(i) if ev.data() != INBOX => {
-                    d.read_socket(i);
-                    any = true;
+                    d.read_socket(i, |d| run_async(rt, d.drain()));
                 }
                 _ => {}
             }
         }
-        if any {
+        while let Some(input) = self.later.pop_front() {
+            match input {
+                Input::Net(ev) => run_async(rt, d.on_net_event(ev)),
+                Input::Track(ev) => d.on_track(ev),
+                Input::Control(req, reply) => d.on_control(req, reply),
+                Input::Metrics(reply) => {
+                    let _ = reply.send(d.status());
+                }
+                // Taken above.
+                Input::Stop | Input::Reload => {}
+            }
             run_async(rt, d.drain());
         }
         Ok(true)

@@ -7,8 +7,8 @@
 //! The renewals come from the event loop on purpose: a loop that hangs must
 //! stop renewing. Their timing is [`RenewSchedule`] (`src/announce/lease.rs`):
 //! a few fixed phases per period, so that 1000 VIPs are a handful of batches.
-//! The schedule's deadline joins the protocol deadlines in the one timerfd
-//! (`deadlines.rs`); there is no second timer.
+//! The schedule's deadline joins the protocol deadlines as the protocol
+//! thread's wait timeout (`deadlines.rs`); there is no second timer.
 //!
 //! An instance holds a [`Leases`] handle (given at setup, like the keeper's
 //! slot): `Instance::add_vips` holds what it added, `remove_vips` releases

@@ -28,7 +28,7 @@ impl Daemon {
     pub(super) fn read_queued(&mut self) {
         for i in 0..self.sockets.len() {
             for _ in 0..RX_QUEUED / RX_BATCH {
-                if self.read_socket(i) < RX_BATCH {
+                if self.read_socket(i, |_| {}) < RX_BATCH {
                     break;
                 }
             }
@@ -36,9 +36,14 @@ impl Daemon {
     }
 
     /// Read what socket `i` has queued, one `recvmmsg` (at most
-    /// [`RX_BATCH`] packets), and hand each to [`Self::on_packet`]. Returns
+    /// [`RX_BATCH`] packets), and hand each to [`Self::on_packet`], then to
+    /// `after_each` (the event loop carries out its actions there). Returns
     /// how many it read.
-    pub(super) fn read_socket(&mut self, i: usize) -> usize {
+    pub(super) fn read_socket(
+        &mut self,
+        i: usize,
+        mut after_each: impl FnMut(&mut Daemon),
+    ) -> usize {
         let Some((key, socket)) = self.sockets.get(i).map(|(k, s)| (*k, s.clone())) else {
             return 0;
         };
@@ -56,6 +61,7 @@ impl Daemon {
         };
         for j in 0..n {
             self.on_packet(key, batch.get(j));
+            after_each(self);
         }
         self.rx_batch = Some(batch);
         n
