@@ -393,25 +393,25 @@ impl Node {
                     s(self.ka_vrrp_pid.clone()),
                     s(dir.join(format!("{n}-keepalived-checkers.pid"))),
                 );
-                self.host.spawn(
-                    &[
-                        &bin,
-                        "--dont-fork",
-                        "--log-console",
-                        "--no-syslog",
-                        "--vrrp",
-                        "--dont-respawn",
-                        "--use-file",
-                        &conf,
-                        "--pid",
-                        &pid,
-                        "--vrrp_pid",
-                        &vpid,
-                        "--checkers_pid",
-                        &cpid,
-                    ],
-                    &self.log,
-                )
+                let mut args = vec![
+                    bin.as_str(),
+                    "--dont-fork",
+                    "--log-console",
+                    "--no-syslog",
+                    "--vrrp",
+                    "--dont-respawn",
+                    "--use-file",
+                    &conf,
+                    "--pid",
+                    &pid,
+                    "--vrrp_pid",
+                    &vpid,
+                ];
+                // 2.4.3 is built without LVS (no checker process, no option).
+                if self.daemon == Daemon::Keepalived227 {
+                    args.extend(["--checkers_pid", cpid.as_str()]);
+                }
+                self.host.spawn(&args, &self.log)
             }
         };
         self.proc = Some(p);
