@@ -427,7 +427,8 @@ fn a_backups_receive_allocates_nothing_in_the_core() {
     let mut receive = |now: Instant| {
         // The daemon's own receive checks (TTL, parse in place), then the router.
         let rx = accept_view(255, &bytes, master, group, 255).expect("accepted");
-        r.handle_advert_view(now, master, &rx.advert).expect("accepted");
+        r.handle_advert_view(now, master, &rx.advert)
+            .expect("accepted");
         carry_out(&mut r, &mut buf);
         r.poll_timeout()
     };
@@ -450,6 +451,11 @@ fn a_backups_receive_allocates_nothing_in_the_core() {
 // ----- the daemon itself, in a network namespace ---------------------------
 
 /// A probe's configuration: one instance on `ext0` at 10 ms adverts.
+///
+/// VIP leases are off (`vip_lease = "0s"`): their renewal, once per
+/// `vip_lease_renew` from the same loop (`src/daemon/leases.rs`), allocates
+/// (the renewal schedule's ordered set, the batch and its failure list);
+/// these tests measure the per-advert path, which must not.
 fn probe_config(
     dir: &std::path::Path,
     name: &str,
@@ -460,7 +466,7 @@ fn probe_config(
         dir,
         &format!("{name}.toml"),
         &format!(
-            "[global]\ncontrol_socket = \"{}/{name}.sock\"\n\
+            "[global]\nvip_lease = \"0s\"\ncontrol_socket = \"{}/{name}.sock\"\n\
              [[instance]]\nname = \"VI_1\"\ninterface = \"ext0\"\nvrid = 12\n\
              priority = {priority}\nversion = 3\nadvert_interval = \"10ms\"\n\
              virtual_ips = [\"172.16.1.254/24\"]\n{extra}",
@@ -505,11 +511,54 @@ fn the_daemons_master_adverts_and_timer_expiries_allocate_nothing() {
         return;
     }
     let (lab, hosts) = Lab::standard("allocmaster");
-    // A peer that hears the adverts (and would take over if they stopped).
-    let peer = probe_config(lab.dir(), "bal2", 100, "");
+    master_allocations(&lab, &hosts, "");
+}
+
+/// With `auth_hmac` (enforced on both sides): every advert the loop sends
+/// is the kept bytes plus a trailer at a fresh sequence, copied into reused
+/// buffers (`Encoded::sign` in `instance.rs`), and the keeper re-signs its
+/// copies in place. The peer stays backup only while the signatures verify.
+#[test]
+fn the_daemons_signed_master_adverts_allocate_nothing() {
+    if !require_root() {
+        return;
+    }
+    let (lab, hosts) = Lab::standard("allocsigned");
+    let key = lab.dir().join("k1.key");
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&key)
+            .expect("key file");
+        std::io::Write::write_all(&mut f, format!("hex:{}\n", "42".repeat(32)).as_bytes())
+            .expect("write key");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    let auth = format!(
+        "[instance.auth_hmac]\nkeys = {{ 1 = \"file:{}\" }}\nmode = \"enforce\"\n",
+        key.display()
+    );
+    master_allocations(&lab, &hosts, &auth);
+}
+
+/// Runs a master probe (`extra` in its instance, and in its peer's) at
+/// 10 ms adverts beside a peer, and checks that 150 turns of adverts and
+/// timer expiries allocate nothing and that the peer stayed backup.
+fn master_allocations(lab: &Lab, hosts: &[common::Host], extra: &str) {
+    // A peer that hears the adverts (and would take over if they stopped,
+    // or no longer verified).
+    let peer = probe_config(lab.dir(), "bal2", 100, extra);
     let mut bal2 = hosts[1].spawn_vrrpd(&peer, &[], "bal2.log");
     // GARP refresh every second: its timer expires inside the measured turns.
-    let cfg = probe_config(lab.dir(), "bal1", 200, "garp_refresh = \"1s\"\n");
+    let cfg = probe_config(
+        lab.dir(),
+        "bal1",
+        200,
+        &format!("garp_refresh = \"1s\"\n{extra}"),
+    );
     let sock = lab.dir().join("bal2.sock");
     let (n, sent, turns) = with_probe(&hosts[0], &cfg, |probe| {
         assert!(turn_until(probe, "MASTER", 2000), "{:?}", probe.instances());
@@ -531,13 +580,25 @@ fn the_daemons_master_adverts_and_timer_expiries_allocate_nothing() {
     // About 3 s at 10 ms: each turn the loop sends one advert, the keeper
     // one between (both counted).
     assert!(sent >= turns as u64, "{sent} adverts in {turns} turns");
+    let peer_instance = || -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(&status_of(&sock)).unwrap_or_default()
+            ["instances"][0]
+            .clone()
+    };
     assert!(
         wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
-            status_of(&sock).contains("\"BACKUP\"")
+            peer_instance()["state"] == "BACKUP"
         }),
         "the peer is not a backup: {}",
         bal2.log()
     );
+    if extra.contains("auth_hmac") {
+        // The peer heard the master's adverts signed, and none unsigned.
+        let c = &peer_instance()["counters"];
+        let signed = c["auth_signed_received"].as_u64().unwrap_or(0);
+        assert!(signed >= turns as u64, "{signed} signed adverts heard: {c}");
+        assert_eq!(c["auth_unsigned_received"], 0, "{c}");
+    }
     bal2.stop(nix::sys::signal::Signal::SIGTERM, Duration::from_secs(5));
     assert_eq!(n, 0, "{n} allocations in {turns} turns ({sent} adverts)");
 }
