@@ -524,6 +524,13 @@ fn the_daemons_signed_master_adverts_allocate_nothing() {
         return;
     }
     let (lab, hosts) = Lab::standard("allocsigned");
+    let auth = signed_extra(&lab);
+    master_allocations(&lab, &hosts, &auth);
+}
+
+/// An `[instance.auth_hmac]` block (enforced, key 1 in a mode-0600 file in
+/// the lab's directory) for both probes' configs.
+fn signed_extra(lab: &Lab) -> String {
     let key = lab.dir().join("k1.key");
     {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -537,11 +544,10 @@ fn the_daemons_signed_master_adverts_allocate_nothing() {
             .expect("write key");
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     }
-    let auth = format!(
+    format!(
         "[instance.auth_hmac]\nkeys = {{ 1 = \"file:{}\" }}\nmode = \"enforce\"\n",
         key.display()
-    );
-    master_allocations(&lab, &hosts, &auth);
+    )
 }
 
 /// Runs a master probe (`extra` in its instance, and in its peer's) at
@@ -609,9 +615,28 @@ fn the_daemons_backup_receive_allocates_nothing() {
         return;
     }
     let (lab, hosts) = Lab::standard("allocbackup");
-    let master = probe_config(lab.dir(), "bal2", 200, "");
+    backup_allocations(&lab, &hosts, "");
+}
+
+/// With `auth_hmac` enforced: the receive gate (allow-list, TTL, the tag,
+/// the replay window) admits every advert without allocating, and the
+/// router counts them (a refused advert is not received).
+#[test]
+fn the_daemons_signed_backup_receive_allocates_nothing() {
+    if !require_root() {
+        return;
+    }
+    let (lab, hosts) = Lab::standard("allocsignedbk");
+    let auth = signed_extra(&lab);
+    backup_allocations(&lab, &hosts, &auth);
+}
+
+/// Runs a backup probe (`extra` in its instance, and in its master's) and
+/// checks that 200 turns of received adverts allocate nothing.
+fn backup_allocations(lab: &Lab, hosts: &[common::Host], extra: &str) {
+    let master = probe_config(lab.dir(), "bal2", 200, extra);
     let mut bal2 = hosts[1].spawn_vrrpd(&master, &[], "bal2.log");
-    let cfg = probe_config(lab.dir(), "bal1", 100, "");
+    let cfg = probe_config(lab.dir(), "bal1", 100, extra);
     let (n, received, turns) = with_probe(&hosts[0], &cfg, |probe| {
         // Backup from the start; wait until the master's adverts come.
         let mut warm = 0;
