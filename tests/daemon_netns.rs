@@ -1097,3 +1097,121 @@ fn a_held_address_owner_never_masters_at_start_or_reload() {
     // The capture and the monitor see what they should: the VIP added once.
     assert_eq!(vip_lines(), 1, "{}", monitor.log());
 }
+
+/// The protocol thread's `epoll` waits take 32 events at a time (`EVENTS` in
+/// src/daemon/event_loop.rs); tokio's own waits take more, so a filter on
+/// that argument reaches only the protocol thread.
+const PROTOCOL_WAIT_EVENTS: u32 = 32;
+
+/// `epoll_pwait2` refused (EPERM), as by a seccomp profile that predates it;
+/// with `waits_too`, also the protocol thread's `epoll_wait` (and
+/// `epoll_pwait`, which is `epoll_wait` on aarch64), so its wait can only fail.
+fn refused_waits(waits_too: bool) -> Vec<seccomp::Deny> {
+    let mut deny = vec![seccomp::Deny {
+        nr: libc::SYS_epoll_pwait2,
+        arg2: None,
+    }];
+    if waits_too {
+        #[cfg(target_arch = "x86_64")]
+        deny.push(seccomp::Deny {
+            nr: libc::SYS_epoll_wait,
+            arg2: Some(PROTOCOL_WAIT_EVENTS),
+        });
+        deny.push(seccomp::Deny {
+            nr: libc::SYS_epoll_pwait,
+            arg2: Some(PROTOCOL_WAIT_EVENTS),
+        });
+    }
+    deny
+}
+
+/// Start `bal`'s vrrpd under a seccomp filter refusing `deny`.
+fn start_filtered(bal: &mut Bal, deny: &[seccomp::Deny]) {
+    let config = bal.config.to_string_lossy().into_owned();
+    let socket = bal.socket.to_string_lossy().into_owned();
+    let args = [vrrpd_bin(), "--config", &config, "--socket", &socket];
+    let p = bal
+        .host
+        .spawn_with(&args, &[("RUST_LOG", "debug")], &bal.log, |cmd| {
+            seccomp::deny_in_child(cmd, deny)
+        });
+    bal.proc = Some(p);
+}
+
+/// Where `epoll_pwait2` is refused with EPERM (a seccomp profile that does
+/// not know it, as ENOSYS from a kernel before 5.11), the protocol thread
+/// waits with `epoll_wait`: the daemon runs, elects and stops cleanly.
+#[test]
+fn without_epoll_pwait2_the_protocol_thread_waits_with_epoll_wait() {
+    if !require_root() {
+        return;
+    }
+    let (_lab, mut bals, _client) = three("nopwait2", "");
+    start_filtered(&mut bals[0], &refused_waits(false));
+    bals[1].start();
+    wait_holder(&bals, "bal1", Duration::from_secs(10));
+    assert!(bals[0].log_text().contains("epoll_pwait2 refused"));
+    // It keeps its mastership: bal2 keeps hearing its adverts.
+    let heard = || bals[1].instance("VI_1")["counters"]["adverts_received"].as_u64();
+    let before = heard().unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), Duration::from_millis(20), || {
+            heard().unwrap() >= before + 3
+        }),
+        "{}",
+        bals[0].log_text()
+    );
+    assert_eq!(bals[1].state(), "BACKUP");
+    bals[0]
+        .proc()
+        .stop(Signal::SIGTERM, Duration::from_secs(10));
+    wait_holder(&bals, "bal2", Duration::from_secs(10));
+}
+
+/// When the protocol loop fails while running (here its `epoll` wait is
+/// refused by a seccomp filter, as the reviewer's LD_PRELOAD did), the daemon
+/// still shuts down: an address owner that went master at once sends
+/// priority 0, removes its VIP, and exits non-zero with the error logged.
+#[test]
+fn a_failed_protocol_loop_still_removes_the_vip_and_exits_non_zero() {
+    if !require_root() {
+        return;
+    }
+    let (_lab, mut bals, _client) = lab_with(
+        "loopfail",
+        [
+            instance_toml("VI_1", 12, 255, ""),
+            instance_toml("VI_1", 12, 100, ""),
+            instance_toml("VI_1", 12, 50, ""),
+        ],
+    );
+    let sniff = bals[0].host.sniff("ext0");
+    start_filtered(&mut bals[0], &refused_waits(true));
+    let status = bals[0].proc().wait_exit(Duration::from_secs(20));
+    let log = bals[0].log_text();
+    let status = status.unwrap_or_else(|| panic!("vrrpd still runs:\n{log}"));
+    assert!(!status.success(), "{status:?}\n{log}");
+    assert!(log.contains("the protocol loop failed"), "{log}");
+    assert!(log.contains("Operation not permitted"), "{log}");
+    // It had gone master (an owner at its Startup, RFC 5798 §6.4.1)...
+    let me: std::net::IpAddr = "172.16.1.250".parse().unwrap();
+    let prio = |p: u8| {
+        sniff.filter(|f| {
+            f.is_vrrp() && f.ip_src() == Some(me) && f.vrrp_header().map(|h| h.2) == Some(p)
+        })
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), Duration::from_millis(20), || !prio(
+            0
+        )
+        .is_empty()),
+        "no priority 0 advert on the wire (adverts at 255: {})\n{log}",
+        prio(255).len()
+    );
+    assert!(!prio(255).is_empty(), "{log}");
+    // ...and left nothing behind.
+    assert!(
+        !bals[0].host.has_addr(VIP),
+        "the VIP was left behind\n{log}"
+    );
+}

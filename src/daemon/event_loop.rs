@@ -28,6 +28,7 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -42,6 +43,7 @@ use tracing::info;
 use super::control::ControlRequest;
 use super::metrics::SnapshotRequest;
 use super::poller::Poller;
+use super::realtime;
 use super::sdnotify::SdNotify;
 use super::startup::Inputs;
 use super::{os, Daemon, DaemonError};
@@ -85,42 +87,92 @@ const INBOX: u64 = u64::MAX;
 /// The most events one wait returns (the rest come with the next).
 const EVENTS: usize = 32;
 
-impl Daemon {
-    /// Run the loop on the protocol thread until SIGTERM or SIGINT, and give
-    /// the daemon back for the shutdown.
-    pub(super) async fn event_loop(self, inputs: &mut Inputs) -> Result<Daemon, DaemonError> {
-        let (inbox, mut protocol) = ProtocolLoop::new(Handle::current(), inputs.sd.clone())?;
-        let (done_tx, mut done_rx) = oneshot::channel();
-        let mut d = self;
+/// The protocol thread, started before the instances (so that failing to
+/// start it leaves nothing behind) and waiting for the daemon to run.
+pub(super) struct ProtocolThread {
+    inbox: Inbox,
+    /// Hands the started daemon to the thread.
+    daemon_tx: mpsc::Sender<Daemon>,
+    /// The daemon back, and why the loop ended (`None`: SIGTERM or SIGINT).
+    done_rx: oneshot::Receiver<(Daemon, Option<DaemonError>)>,
+}
+
+impl ProtocolThread {
+    /// Create the protocol thread's loop and start the thread; it waits for
+    /// [`Daemon::event_loop`] (dropped instead, it ends).
+    pub(super) fn start(rt: Handle, sd: Arc<SdNotify>) -> Result<ProtocolThread, DaemonError> {
+        let (inbox, mut protocol) = ProtocolLoop::new(rt, sd)?;
+        let (daemon_tx, daemon_rx) = mpsc::channel::<Daemon>();
+        let (done_tx, done_rx) = oneshot::channel();
         std::thread::Builder::new()
             .name("vrrpd-loop".into())
             .spawn(move || {
+                let Ok(mut d) = daemon_rx.recv() else {
+                    return;
+                };
                 // tokio::spawn and the runtime's IO work from this thread.
                 let rt = protocol.rt.clone();
                 let _enter = rt.enter();
-                if d.keeper.is_some() {
+                let policy = realtime::Policy::current().ok();
+                if pins_to_its_cpu(d.keeper.is_some(), policy) {
                     stay_on_this_cpu();
                 }
-                let result = loop {
+                // A panic hands the daemon back too, so that the shutdown
+                // still takes the VIPs away (the panic itself is printed).
+                let result = std::panic::catch_unwind(AssertUnwindSafe(|| loop {
                     match protocol.turn(&mut d) {
                         Ok(true) => {}
-                        Ok(false) => break Ok(()),
-                        Err(e) => break Err(e),
+                        Ok(false) => break None,
+                        Err(e) => break Some(e),
                     }
-                };
-                let _ = done_tx.send((d, result));
+                }));
+                let error = result.unwrap_or_else(|_| {
+                    Some(DaemonError::Os {
+                        context: "the protocol thread".into(),
+                        source: std::io::Error::other("panicked"),
+                    })
+                });
+                let _ = done_tx.send((d, error));
             })
             .map_err(os("starting the protocol thread"))?;
+        Ok(ProtocolThread {
+            inbox,
+            daemon_tx,
+            done_rx,
+        })
+    }
+}
+
+impl Daemon {
+    /// Run the loop on the protocol thread until SIGTERM or SIGINT, or until
+    /// it fails, and give the daemon back for the shutdown with the error
+    /// that stopped it, if any. `Err` only when the thread is gone without
+    /// handing the daemon back (it never is: even a panic hands it back).
+    pub(super) async fn event_loop(
+        self,
+        thread: ProtocolThread,
+        inputs: &mut Inputs,
+    ) -> Result<(Daemon, Option<DaemonError>), DaemonError> {
+        let ProtocolThread {
+            inbox,
+            daemon_tx,
+            mut done_rx,
+        } = thread;
+        if let Err(mpsc::SendError(d)) = daemon_tx.send(self) {
+            let e = DaemonError::Os {
+                context: "the protocol thread".into(),
+                source: std::io::Error::other("ended before the daemon started"),
+            };
+            return Ok((d, Some(e)));
+        }
         loop {
             tokio::select! {
                 biased;
                 done = &mut done_rx => {
-                    let (d, result) = done.map_err(|_| DaemonError::Os {
+                    return done.map_err(|_| DaemonError::Os {
                         context: "the protocol thread".into(),
                         source: std::io::Error::other("stopped without handing the daemon back"),
-                    })?;
-                    result?;
-                    return Ok(d);
+                    });
                 }
                 _ = inputs.sigterm.recv() => { info!(signal = "SIGTERM", "stopping"); inbox.send(Input::Stop); }
                 _ = inputs.sigint.recv() => { info!(signal = "SIGINT", "stopping"); inbox.send(Input::Stop); }
@@ -249,6 +301,17 @@ impl ProtocolLoop {
     }
 }
 
+/// Whether the protocol thread stays on its CPU ([`stay_on_this_cpu`]):
+/// with the keeper on, and only while the thread runs real-time
+/// (`SCHED_RR`, `SCHED_FIFO`). On the normal scheduler (`VRRPD_REALTIME=off`,
+/// no `CAP_SYS_NICE`, systemd's `RestrictRealtime`) a pinned thread behind a
+/// busy HAProxy on its CPU could not move to the other one, and a backup's
+/// Master_Down_Timer would fire late; there the scheduler's migration is
+/// what keeps it on time. An unknown policy counts as normal.
+fn pins_to_its_cpu(keeper_on: bool, policy: Option<realtime::Policy>) -> bool {
+    keeper_on && policy.is_some_and(|p| p.is_realtime())
+}
+
 /// Keep the protocol thread on the CPU it runs on now (the advert keeper,
 /// which keeps off it, then lives on another one).
 ///
@@ -282,4 +345,29 @@ pub(super) fn run_async<F: Future>(rt: &Handle, fut: F) -> F::Output {
         return out;
     }
     rt.block_on(fut)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(p: libc::c_int) -> Option<realtime::Policy> {
+        Some(realtime::Policy {
+            policy: p,
+            priority: if p == libc::SCHED_OTHER { 0 } else { 10 },
+            reset_on_fork: false,
+        })
+    }
+
+    #[test]
+    fn the_protocol_thread_is_pinned_only_when_real_time_with_the_keeper() {
+        assert!(pins_to_its_cpu(true, policy(libc::SCHED_RR)));
+        assert!(pins_to_its_cpu(true, policy(libc::SCHED_FIFO)));
+        // The normal scheduler: left free to migrate.
+        assert!(!pins_to_its_cpu(true, policy(libc::SCHED_OTHER)));
+        assert!(!pins_to_its_cpu(true, policy(libc::SCHED_BATCH)));
+        assert!(!pins_to_its_cpu(true, None));
+        // Without the keeper there is no other CPU to keep off.
+        assert!(!pins_to_its_cpu(false, policy(libc::SCHED_RR)));
+    }
 }

@@ -70,7 +70,9 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use tokio::runtime::Handle;
 use tokio::sync::mpsc;
+use tracing::error;
 
 use crate::config::{self, Config, Family};
 use crate::core::time::Instant;
@@ -199,22 +201,29 @@ struct Daemon {
 /// sent priority 0 and removed its VIPs.
 pub async fn run(opts: RunOptions) -> Result<(), DaemonError> {
     // Setup (startup.rs): the file; netlink, signals, the control socket,
-    // metrics, sd_notify and the trackers; then every instance, started.
+    // metrics, sd_notify and the trackers; the protocol thread (before any
+    // instance starts: an address owner adds its VIPs at once); then every
+    // instance, started.
     let config = startup::load_config(&opts.config_path)?;
     let (netlink, mut inputs) = Inputs::open(&opts, &config).await?;
+    let thread = event_loop::ProtocolThread::start(Handle::current(), inputs.sd.clone())?;
     let mut d = Daemon::new(opts, config, netlink, &inputs);
     d.start_instances().await?;
     d.ready(&inputs);
 
     // The loop (event_loop.rs), on the protocol thread: one input, its
     // handler, then the actions it caused (actions.rs); until SIGTERM or
-    // SIGINT.
-    let d = d.event_loop(&mut inputs).await?;
+    // SIGINT, or an error.
+    let (d, error) = d.event_loop(thread, &mut inputs).await?;
+    if let Some(e) = &error {
+        error!(error = %e, "the protocol loop failed; stopping every instance");
+    }
 
-    // Shutdown (shutdown.rs): every master sends priority 0 and removes its
-    // VIPs; the control socket file goes; notify commands get 500 ms.
+    // Shutdown (shutdown.rs), also after an error: every master sends
+    // priority 0 and removes its VIPs; the control socket file goes; notify
+    // commands get 500 ms.
     d.shutdown(&inputs).await;
-    Ok(())
+    error.map_or(Ok(()), Err)
 }
 
 /// Wrap an OS error with what was being done (the text is copied only on

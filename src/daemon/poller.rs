@@ -7,9 +7,13 @@
 //! `sendmsg`, as for a bare thread that sleeps and sends (the floor in
 //! docs/BENCHMARKS.md). The kernel arms the timeout at `now + timeout` with
 //! the thread's timer slack (none for `SCHED_RR`, 1 µs otherwise: see
-//! [`super::realtime`]). Kernels before 5.11 lack `epoll_pwait2`; there the
-//! wait falls back to `epoll_wait`, whose timeout is whole milliseconds
-//! (rounded up, so never early).
+//! [`super::realtime`]). Kernels before 5.11 lack `epoll_pwait2` (ENOSYS),
+//! and seccomp profiles written before it deny it (EPERM, as Docker's and
+//! systemd's `SystemCallFilter` do with a system call they do not know);
+//! there the wait falls back to `epoll_wait`, whose timeout is whole
+//! milliseconds (rounded up, so never early). `epoll_pwait2` is called as
+//! the system call itself, not glibc's wrapper (glibc 2.35 and later), so
+//! the daemon runs on older userlands too.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
@@ -79,7 +83,8 @@ impl Poller {
         let epfd = self.epoll.0.as_raw_fd();
         // EpollEvent is repr(transparent) over libc::epoll_event.
         let ptr = events.as_mut_ptr().cast::<libc::epoll_event>();
-        let n = match KernelTimeout::new(timeout, !NO_PWAIT2.load(Ordering::Relaxed)) {
+        let pwait2 = PWAIT2_ON_THIS_TARGET && !NO_PWAIT2.load(Ordering::Relaxed);
+        let n = match KernelTimeout::new(timeout, pwait2) {
             KernelTimeout::Millis(ms) => {
                 // SAFETY: `ptr` points to `max` writable epoll_events of
                 // `events`, borrowed mutably for the call.
@@ -90,23 +95,76 @@ impl Poller {
                     .as_ref()
                     .map_or(std::ptr::null(), |t| t as *const libc::timespec);
                 // SAFETY: as above for `ptr`; `tsp` is null (no timeout) or
-                // points to a timespec that lives for the call; no signal mask.
-                unsafe { libc::epoll_pwait2(epfd, ptr, max, tsp, std::ptr::null()) }
+                // points to a timespec that lives for the call.
+                unsafe { epoll_pwait2(epfd, ptr, max, tsp) }
             }
         };
         if n >= 0 {
             return Ok(n as usize);
         }
         let e = io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EINTR) => Ok(0),
-            Some(libc::ENOSYS) if !NO_PWAIT2.swap(true, Ordering::Relaxed) => {
-                warn!("the kernel has no epoll_pwait2: protocol timers in whole milliseconds");
+        match (e.raw_os_error(), pwait2) {
+            (Some(libc::EINTR), _) => Ok(0),
+            // No epoll_pwait2 in the kernel (ENOSYS), or a seccomp profile
+            // that does not know it (EPERM): epoll_wait from now on. The
+            // caller waits again (this wait returns as if interrupted).
+            (Some(libc::ENOSYS | libc::EPERM), true) => {
+                if !NO_PWAIT2.swap(true, Ordering::Relaxed) {
+                    warn!(error = %e, "epoll_pwait2 refused: protocol timers in whole milliseconds");
+                }
                 Ok(0)
             }
             _ => Err(e),
         }
     }
+}
+
+/// `epoll_pwait2(2)` with no signal mask, as the system call itself: glibc's
+/// wrapper is only in 2.35 and later. Sets errno and returns -1 on an error.
+///
+/// # Safety
+/// `events` points to `max` writable epoll_events; `timeout` is null or
+/// points to a valid timespec; both for the duration of the call.
+#[cfg(target_pointer_width = "64")]
+unsafe fn epoll_pwait2(
+    epfd: libc::c_int,
+    events: *mut libc::epoll_event,
+    max: libc::c_int,
+    timeout: *const libc::timespec,
+) -> libc::c_int {
+    // SAFETY: the pointers as the caller promised; on 64-bit targets
+    // libc::timespec is the kernel's __kernel_timespec; the signal mask is
+    // null, so its size (the kernel's sigset_t, 8 bytes) is not read.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_epoll_pwait2,
+            epfd,
+            events,
+            max,
+            timeout,
+            std::ptr::null::<libc::sigset_t>(),
+            8usize,
+        )
+    };
+    // A count of at most `max`, or -1.
+    libc::c_int::try_from(r).unwrap_or(-1)
+}
+
+/// Whether this target may call `epoll_pwait2` (see [`epoll_pwait2`]); on
+/// 32-bit targets libc's timespec is not the kernel's, so they wait with
+/// `epoll_wait`.
+const PWAIT2_ON_THIS_TARGET: bool = cfg!(target_pointer_width = "64");
+
+#[cfg(not(target_pointer_width = "64"))]
+unsafe fn epoll_pwait2(
+    _: libc::c_int,
+    _: *mut libc::epoll_event,
+    _: libc::c_int,
+    _: *const libc::timespec,
+) -> libc::c_int {
+    // Never called: PWAIT2_ON_THIS_TARGET is false.
+    nix::errno::Errno::ENOSYS.set();
+    -1
 }
 
 #[cfg(test)]

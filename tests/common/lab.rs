@@ -620,6 +620,18 @@ impl Host {
     /// Returns once `ip netns exec` has exec'ed the program (or it already exited), so the
     /// pid is the program's and signals reach the program itself.
     pub fn spawn_env(&self, args: &[&str], env: &[(&str, &str)], log: impl AsRef<Path>) -> Proc {
+        self.spawn_with(args, env, log, |_| {})
+    }
+
+    /// [`Host::spawn_env`], with `configure` given the `ip netns exec` command before it is
+    /// spawned (e.g. a `pre_exec` hook, which `ip` and the program both run under).
+    pub fn spawn_with(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+        log: impl AsRef<Path>,
+        configure: impl FnOnce(&mut Command),
+    ) -> Proc {
         assert!(!args.is_empty(), "spawn needs a program");
         let log = if log.as_ref().is_absolute() {
             log.as_ref().to_path_buf()
@@ -632,13 +644,15 @@ impl Host {
             .open(&log)
             .unwrap_or_else(|e| panic!("cannot open log {}: {e}", log.display()));
         let err = file.try_clone().expect("dup log fd");
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.ns])
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.ns])
             .args(args)
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(file)
-            .stderr(err)
+            .stderr(err);
+        configure(&mut cmd);
+        let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot spawn {args:?} in {}: {e}", self.ns));
         let pid = child.id();

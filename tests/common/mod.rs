@@ -61,6 +61,7 @@
 mod inject;
 mod lab;
 mod proc;
+pub mod seccomp;
 mod sniff;
 mod wait;
 
