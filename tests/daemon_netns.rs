@@ -1215,3 +1215,83 @@ fn a_failed_protocol_loop_still_removes_the_vip_and_exits_non_zero() {
         "the VIP was left behind\n{log}"
     );
 }
+
+/// A reload that changes only `unicast_peers` moves a master's adverts to
+/// the new peers at once: the advert kept encoded (the router's config has
+/// no peers, so the router sees no change) is rebuilt for them. bal1, master
+/// with peer bal2, is reloaded to peer bal3: bal3, started after the reload
+/// with bal1 as its peer, hears bal1 and stays backup; bal2 hears no more.
+#[test]
+fn a_reload_of_unicast_peers_moves_the_adverts_to_the_new_peers() {
+    if !require_root() {
+        return;
+    }
+    let bal2_ip = "172.16.1.251";
+    let bal3_ip = "172.16.1.252";
+    let peers = |p: &str| format!("unicast_peers = [\"{p}\"]");
+    let (_lab, mut bals, _client) = lab_with(
+        "ucastre",
+        [
+            instance_toml("VI_1", 12, 150, &peers(bal2_ip)),
+            instance_toml("VI_1", 12, 100, ""),
+            instance_toml("VI_1", 12, 100, &peers("172.16.1.250")),
+        ],
+    );
+    let bal1: std::net::IpAddr = "172.16.1.250".parse().unwrap();
+    let to = |ip: &str| {
+        let ip: std::net::IpAddr = ip.parse().unwrap();
+        move |f: &Frame| f.is_vrrp() && f.ip_src() == Some(bal1) && f.ip_dst() == Some(ip)
+    };
+    // bal2 runs no vrrpd: it only listens.
+    let sniff2 = bals[1].host.sniff("ext0");
+    bals[0].start();
+    wait_holder(&bals, "bal1", Duration::from_secs(10));
+    assert!(
+        wait_until(Duration::from_secs(10), Duration::from_millis(20), || {
+            sniff2.filter(to(bal2_ip)).len() >= 2
+        }),
+        "bal2 hears nothing from bal1\n{}",
+        bals[0].log_text()
+    );
+    let good = std::fs::read_to_string(&bals[0].config).unwrap();
+    std::fs::write(&bals[0].config, good.replace(bal2_ip, bal3_ip)).unwrap();
+    bals[0].proc().signal(Signal::SIGHUP);
+    assert!(bals[0]
+        .proc()
+        .wait_log("reload done", Duration::from_secs(10)));
+    assert_eq!(bals[0].state(), "MASTER");
+    // bal3 starts with bal1 as its peer: it hears bal1's adverts (more and
+    // more of them) and never masters.
+    bals[2].start();
+    let heard = |b: &Bal| {
+        b.instance("VI_1")["counters"]["adverts_received"]
+            .as_u64()
+            .unwrap()
+    };
+    let rises_by = |n: u64| {
+        let before = heard(&bals[2]);
+        wait_until(Duration::from_secs(15), Duration::from_millis(20), || {
+            heard(&bals[2]) >= before + n
+        })
+    };
+    assert!(
+        rises_by(1),
+        "bal3 hears nothing from bal1 after the reload (bal3: {})\n--- bal1\n{}\n--- bal3\n{}",
+        bals[2].instance("VI_1"),
+        bals[0].log_text(),
+        bals[2].log_text()
+    );
+    // bal2 hears no more: what it heard until now (adverts in flight at the
+    // reload included) is all it hears while bal3 hears three more.
+    let to_bal2 = sniff2.filter(to(bal2_ip)).len();
+    assert!(rises_by(3), "bal3: {}", bals[2].instance("VI_1"));
+    assert_eq!(
+        sniff2.filter(to(bal2_ip)).len(),
+        to_bal2,
+        "bal1 still advertises to its old peer"
+    );
+    let s3 = bals[2].instance("VI_1");
+    assert_eq!(s3["state"], "BACKUP", "{s3}");
+    assert_eq!(s3["counters"]["master_transitions"], 0, "{s3}");
+    assert_eq!(holder_names(&bals), ["bal1"]);
+}
