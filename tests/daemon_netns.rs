@@ -403,39 +403,50 @@ fn thread_of(pid: i32, name: &str) -> i32 {
 /// as a hypervisor taking its vCPU away would; the process's other threads
 /// run on. ptrace stops one thread, a stop signal would stop them all.
 fn freeze_event_loop(pid: i32, d: Duration) {
-    let pid = thread_of(pid, "vrrpd-loop");
+    let tid = freeze_thread(thread_of(pid, "vrrpd-loop"));
+    std::thread::sleep(d);
+    thaw_thread(tid);
+}
+
+/// Stops thread `tid` (ptrace: only that thread) until [`thaw_thread`],
+/// which must be called from the same thread (the tracer is a thread).
+fn freeze_thread(tid: i32) -> i32 {
     let err = || std::io::Error::last_os_error();
     // SAFETY: ptrace and waitpid on our own child with integer arguments;
     // `status` is a valid out-pointer.
     unsafe {
         assert_eq!(
-            libc::ptrace(libc::PTRACE_SEIZE, pid, 0, 0),
+            libc::ptrace(libc::PTRACE_SEIZE, tid, 0, 0),
             0,
             "PTRACE_SEIZE: {}",
             err()
         );
         assert_eq!(
-            libc::ptrace(libc::PTRACE_INTERRUPT, pid, 0, 0),
+            libc::ptrace(libc::PTRACE_INTERRUPT, tid, 0, 0),
             0,
             "PTRACE_INTERRUPT: {}",
             err()
         );
         let mut status = 0;
         assert_eq!(
-            libc::waitpid(pid, &mut status, libc::__WALL),
-            pid,
+            libc::waitpid(tid, &mut status, libc::__WALL),
+            tid,
             "waitpid: {}",
             err()
         );
     }
-    std::thread::sleep(d);
-    // SAFETY: as above; detaching resumes the thread.
+    tid
+}
+
+/// Resumes a thread stopped by [`freeze_thread`].
+fn thaw_thread(tid: i32) {
+    // SAFETY: as in freeze_thread; detaching resumes the thread.
     unsafe {
         assert_eq!(
-            libc::ptrace(libc::PTRACE_DETACH, pid, 0, 0),
+            libc::ptrace(libc::PTRACE_DETACH, tid, 0, 0),
             0,
             "PTRACE_DETACH: {}",
-            err()
+            std::io::Error::last_os_error()
         );
     }
 }
@@ -1294,4 +1305,79 @@ fn a_reload_of_unicast_peers_moves_the_adverts_to_the_new_peers() {
     assert_eq!(s3["state"], "BACKUP", "{s3}");
     assert_eq!(s3["counters"]["master_transitions"], 0, "{s3}");
     assert_eq!(holder_names(&bals), ["bal1"]);
+}
+
+/// How many wake-ups wait in the protocol thread's inbox: the eventfd that
+/// vrrpd's epoll watches with the inbox's token (u64::MAX, `INBOX` in
+/// src/daemon/event_loop.rs), its count from /proc.
+fn inbox_count(pid: i32) -> u64 {
+    let fdinfo =
+        |fd: &str| std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).unwrap_or_default();
+    let fds: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let inbox = fds
+        .iter()
+        .flat_map(|fd| {
+            fdinfo(fd)
+                .lines()
+                .filter(|l| l.starts_with("tfd:") && l.contains("data: ffffffffffffffff"))
+                .filter_map(|l| l.split_whitespace().nth(1).map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
+        .next()
+        .expect("an epoll watching the inbox");
+    fdinfo(&inbox)
+        .lines()
+        .find_map(|l| l.strip_prefix("eventfd-count:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .expect("the inbox is an eventfd")
+}
+
+/// A control request that reaches the protocol thread's inbox before the
+/// SIGTERM that stops it gets an answer (an error: vrrpd is stopping), not
+/// a closed connection. The protocol thread is frozen (ptrace) while the
+/// request and then SIGTERM come in, so both wait in its inbox.
+#[test]
+fn a_control_request_racing_sigterm_is_answered() {
+    if !require_root() {
+        return;
+    }
+    let (_lab, mut bals, _client) = three("ctlstop", "");
+    bals[0].start();
+    wait_holder(&bals, "bal1", Duration::from_secs(10));
+    let pid = bals[0].proc().pid();
+    let tid = freeze_thread(thread_of(pid, "vrrpd-loop"));
+    let before = inbox_count(pid);
+    let socket = bals[0].socket.clone();
+    let client = std::thread::spawn(move || vrrpd::daemon::request(&socket, "maintenance VI_1 on"));
+    // The request is in the inbox (tokio forwarded it and rang the eventfd).
+    let queued = wait_until(Duration::from_secs(10), Duration::from_millis(5), || {
+        inbox_count(pid) > before
+    });
+    bals[0].proc().signal(Signal::SIGTERM);
+    // SIGTERM too (the inbox rings again), then the thread runs on.
+    let stop_queued = wait_until(Duration::from_secs(10), Duration::from_millis(5), || {
+        inbox_count(pid) > before + 1
+    });
+    thaw_thread(tid);
+    assert!(
+        queued && stop_queued,
+        "the inbox never rang\n{}",
+        bals[0].log_text()
+    );
+    let answer = client.join().unwrap();
+    let status = bals[0].proc().wait_exit(Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?}\n{}",
+        bals[0].log_text()
+    );
+    let answer = answer.unwrap_or_else(|e| panic!("no answer: {e}"));
+    let v: Value = serde_json::from_str(&answer).unwrap_or_else(|e| panic!("{e}: {answer:?}"));
+    assert_eq!(v["ok"], false, "{v}");
+    assert_eq!(v["error"], "vrrpd is stopping", "{v}");
+    assert!(!bals[0].host.has_addr(VIP));
 }

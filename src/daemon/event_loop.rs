@@ -81,6 +81,10 @@ impl Inbox {
     }
 }
 
+/// The answer to a control request that comes while the daemon stops: an
+/// error, not a closed connection.
+const STOPPING: &str = r#"{"ok":false,"error":"vrrpd is stopping"}"#;
+
 /// The epoll token of the inbox; sockets are their index in `Daemon::sockets`.
 const INBOX: u64 = u64::MAX;
 
@@ -132,6 +136,8 @@ impl ProtocolThread {
                         source: std::io::Error::other("panicked"),
                     })
                 });
+                // Requests taken or queued but not handled get an answer.
+                protocol.answer_pending(&d);
                 let _ = done_tx.send((d, error));
             })
             .map_err(os("starting the protocol thread"))?;
@@ -158,6 +164,9 @@ impl Daemon {
             daemon_tx,
             mut done_rx,
         } = thread;
+        // Once Stop is sent, control requests are answered here: the
+        // protocol thread reads no more.
+        let mut stopping = false;
         if let Err(mpsc::SendError(d)) = daemon_tx.send(self) {
             let e = DaemonError::Os {
                 context: "the protocol thread".into(),
@@ -169,17 +178,27 @@ impl Daemon {
             tokio::select! {
                 biased;
                 done = &mut done_rx => {
+                    // Those already waiting for the loop are answered too.
+                    while let Ok((_, reply)) = inputs.ctl_rx.try_recv() {
+                        let _ = reply.send(STOPPING.to_owned());
+                    }
                     return done.map_err(|_| DaemonError::Os {
                         context: "the protocol thread".into(),
                         source: std::io::Error::other("stopped without handing the daemon back"),
                     });
                 }
-                _ = inputs.sigterm.recv() => { info!(signal = "SIGTERM", "stopping"); inbox.send(Input::Stop); }
-                _ = inputs.sigint.recv() => { info!(signal = "SIGINT", "stopping"); inbox.send(Input::Stop); }
+                _ = inputs.sigterm.recv() => { info!(signal = "SIGTERM", "stopping"); stopping = true; inbox.send(Input::Stop); }
+                _ = inputs.sigint.recv() => { info!(signal = "SIGINT", "stopping"); stopping = true; inbox.send(Input::Stop); }
                 _ = inputs.sighup.recv() => inbox.send(Input::Reload),
                 Some(ev) = inputs.net_events.recv() => inbox.send(Input::Net(ev)),
                 Some(ev) = inputs.track_rx.recv() => inbox.send(Input::Track(ev)),
-                Some((req, reply)) = inputs.ctl_rx.recv() => inbox.send(Input::Control(req, reply)),
+                Some((req, reply)) = inputs.ctl_rx.recv() => {
+                    if stopping {
+                        let _ = reply.send(STOPPING.to_owned());
+                    } else {
+                        inbox.send(Input::Control(req, reply));
+                    }
+                }
                 Some(reply) = inputs.metrics_rx.recv() => inbox.send(Input::Metrics(reply)),
             }
         }
@@ -298,6 +317,25 @@ impl ProtocolLoop {
             run_async(rt, d.drain());
         }
         Ok(true)
+    }
+
+    /// After the loop: answer what was taken from the inbox or is still in
+    /// it, unhandled; a control request with an error ("vrrpd is stopping",
+    /// not a closed connection: a `vrrpd maintenance` racing SIGTERM), a
+    /// metrics scrape with the status as it is. The rest is dropped.
+    fn answer_pending(&mut self, d: &Daemon) {
+        let pending = std::mem::take(&mut self.later);
+        for input in pending.into_iter().chain(self.inbox.try_iter()) {
+            match input {
+                Input::Control(_, reply) => {
+                    let _ = reply.send(STOPPING.to_owned());
+                }
+                Input::Metrics(reply) => {
+                    let _ = reply.send(d.status());
+                }
+                Input::Stop | Input::Reload | Input::Net(_) | Input::Track(_) => {}
+            }
+        }
     }
 }
 
