@@ -29,7 +29,7 @@
 //! | `probe.rs` | a daemon stepped one loop turn at a time, for the hot-path tests |
 //! | `rx.rs` | the receive path: sockets, TTL and parse, VRID demultiplexing, drop counters |
 //! | `auth.rs` | `auth_hmac`: the wall clock, the shared sequence, signing adverts and the keeper's copies, the receive gate |
-//! | `deadlines.rs` | the deadline set and the timer handler |
+//! | `deadlines.rs`, `deadline_heap.rs` | the deadline set and the timer handler; the set's lazy-deletion heap |
 //! | `net_event.rs`, `tracking.rs`, `requests.rs` | the netlink, tracker and control/metrics handlers |
 //! | `actions.rs` | after each input: sync-group holds, then each touched instance's actions |
 //! | `leases.rs`, `active.rs` | VIP leases and their renewal (docs/BGP.md); active-active instances (no election) |
@@ -43,6 +43,7 @@ mod active;
 mod auth;
 pub mod caps;
 mod control;
+mod deadline_heap;
 mod deadlines;
 mod event_loop;
 mod instance;
@@ -65,8 +66,7 @@ pub mod status;
 mod timer;
 mod tracking;
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -75,7 +75,6 @@ use tokio::sync::mpsc;
 use tracing::error;
 
 use crate::config::{self, Config, Family};
-use crate::core::time::Instant;
 use crate::io::netlink::Netlink;
 use crate::io::vrrp_socket::{RxBatch, VrrpSocket};
 use crate::io::IoError;
@@ -179,8 +178,7 @@ struct Daemon {
     /// Every instance's next deadline, earliest first, and what is
     /// scheduled for each (`deadlines.rs`): a packet or a timer costs
     /// O(log n), not O(instances), and no allocation.
-    deadlines: BinaryHeap<Reverse<(Instant, usize)>>,
-    scheduled: Vec<Option<Instant>>,
+    deadlines: deadline_heap::DeadlineHeap,
     /// Scratch list of the instances whose deadline has come.
     due: Vec<usize>,
     /// Instances an input touched since the last drain; `all_dirty` for

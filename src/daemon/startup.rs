@@ -5,7 +5,7 @@
 //! the Startup event given, and its first actions carried out.
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -159,8 +159,7 @@ impl Daemon {
             track_states: HashMap::new(),
             notifier,
             index: HashMap::new(),
-            deadlines: BinaryHeap::new(),
-            scheduled: Vec::new(),
+            deadlines: Default::default(),
             due: Vec::new(),
             dirty: Vec::new(),
             all_dirty: true,
