@@ -330,6 +330,9 @@ fn docs_quote_the_tested_configs() {
         "frr-router-bgpd.conf",
         "frr-bfdd.conf",
         "bird-balancer.conf",
+        "frr-balancer-bgpd-dualstack.conf",
+        "frr-router-bgpd-dualstack.conf",
+        "bird-balancer-dualstack.conf",
     ] {
         let text = std::fs::read_to_string(root.join("config/bgp").join(file)).expect(file);
         let body: Vec<&str> = text
@@ -378,20 +381,48 @@ impl Vrrpd {
     /// As [`Vrrpd::new`], with `global` lines (e.g. `vip_lease = "30s"\n`)
     /// in `[global]`.
     fn with_global(l: &BgpLab, i: usize, global: &str, mode: &str) -> Vrrpd {
-        let host = l.bals[i - 1].clone();
-        let dir = l.lab.dir();
-        let sock = dir.join(format!("vrrpd-bal{i}.sock"));
-        let health = dir.join(format!("health-bal{i}"));
-        std::fs::write(&health, "0\n").expect("health file");
         let iface = if mode.contains("active_active") {
             "up0"
         } else {
             "hb0"
         };
-        let toml = format!(
-            "[global]\n{global}control_socket = \"{}\"\n\n[[instance]]\nname = \"VI_1\"\n\
+        let instance = format!(
+            "[[instance]]\nname = \"VI_1\"\n\
              interface = \"{iface}\"\nvrid = 12\nadvert_interval = \"100ms\"\n\
-             virtual_ips = [\"{VIP}/32\"]\nannounce = \"bgp\"\n{mode}\ntrack = [\"health\"]\n\n\
+             virtual_ips = [\"{VIP}/32\"]\nannounce = \"bgp\"\n{mode}\ntrack = [\"health\"]\n"
+        );
+        Vrrpd::with_instances(l, i, global, &instance)
+    }
+
+    /// Dual stack on balancer `i`: VI_4 with the IPv4 VIP and VI_6 with the
+    /// IPv6 VIP (VRRPv3, an instance of its own: one family per instance),
+    /// both on hb0 with VRID 12 and `priority`, `announce = "bgp"`, tracking
+    /// the file `health`.
+    fn dualstack(l: &BgpLab, i: usize, global: &str, priority: u8) -> Vrrpd {
+        let mut instances = String::new();
+        for (name, vip) in [
+            ("VI_4", format!("{VIP}/32")),
+            ("VI_6", format!("{VIP6}/128")),
+        ] {
+            instances.push_str(&format!(
+                "[[instance]]\nname = \"{name}\"\ninterface = \"hb0\"\nvrid = 12\n\
+                 version = 3\nadvert_interval = \"100ms\"\npriority = {priority}\n\
+                 virtual_ips = [\"{vip}\"]\nannounce = \"bgp\"\ntrack = [\"health\"]\n\n"
+            ));
+        }
+        Vrrpd::with_instances(l, i, global, &instances)
+    }
+
+    /// vrrpd on balancer `i` with `global` lines and the `[[instance]]`
+    /// blocks `instances`, which may track the file tracker `health`.
+    fn with_instances(l: &BgpLab, i: usize, global: &str, instances: &str) -> Vrrpd {
+        let host = l.bals[i - 1].clone();
+        let dir = l.lab.dir();
+        let sock = dir.join(format!("vrrpd-bal{i}.sock"));
+        let health = dir.join(format!("health-bal{i}"));
+        std::fs::write(&health, "0\n").expect("health file");
+        let toml = format!(
+            "[global]\n{global}control_socket = \"{}\"\n\n{instances}\n\
              [[track]]\nname = \"health\"\ntype = \"file\"\npath = \"{}\"\nweight = 0\n",
             sock.display(),
             health.display()
@@ -427,6 +458,14 @@ impl Vrrpd {
         v["instances"][0]["state"]
             .as_str()
             .unwrap_or("(no answer)")
+            .to_owned()
+    }
+
+    /// The state of instance `name`.
+    fn state_of(&self, name: &str) -> String {
+        status_instance(&self.status(), name)["state"]
+            .as_str()
+            .unwrap_or("(no state)")
             .to_owned()
     }
 
@@ -704,4 +743,184 @@ fn frr_active_active_announces_every_healthy_balancer() {
         gone < LEASE_BOUND,
         "bal1's route went {gone:?} after the kill"
     );
+}
+
+// ---------------------------------------------------------------------------
+// IPv6: the VIP as a /128 on vrrpd0, announced over an IPv6 session with the
+// `*-dualstack.conf` files (each balancer also announces the IPv4 VIP over
+// its IPv4 session, from the same files).
+
+/// The prefixes in a balancer FRR's own IPv6 BGP table.
+fn frr_ipv6_table(f: &Frr) -> Vec<String> {
+    let text = f.vtysh("bgpd", "show bgp ipv6 unicast json");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    let mut p: Vec<String> = v["routes"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    p.sort();
+    p
+}
+
+/// Dual stack, FRR: the IPv6 VIP reaches the router as a /128 from the
+/// master only (the IPv4 VIP too, from the same file), nothing else of the
+/// balancer's IPv6 addresses is announced, and a failed tracker and SIGTERM
+/// each withdraw the /128 there while the backup announces it.
+#[test]
+fn frr_ipv6_only_the_master_announces_the_128_and_faults_withdraw() {
+    if !tools_frr() {
+        return;
+    }
+    let l = BgpLab::new("bgp6frr", 2);
+    l.add_ipv6();
+    let sp = Speakers::start_dualstack(&l, false);
+    // A lease longer than every wait below: each withdrawal must be
+    // vrrpd's removal, not the lease running out.
+    let mut v1 = Vrrpd::dualstack(&l, 1, LONG_LEASE, 150);
+    let v2 = Vrrpd::dualstack(&l, 2, LONG_LEASE, 100);
+    let (one, two) = (names(&["bal1"]), names(&["bal2"]));
+    macro_rules! ctx {
+        () => {
+            || ctx_all(&sp, &[&v1, &v2])
+        };
+    }
+    expect_within(
+        Duration::from_secs(30),
+        "bal1 announces the /128 and the /32",
+        || l.fib6() == one && l.fib() == one,
+        ctx!(),
+    );
+    expect_steady(
+        Duration::from_secs(2),
+        "only the master announces",
+        || l.fib6() == one && v1.host.has_addr(VIP6) && !v2.host.has_addr(VIP6),
+        ctx!(),
+    );
+    loud(&format!(
+        "[bgp] IPv6: the router's route: {}",
+        l.rtr
+            .ip(&["-6", "route", "show", &format!("{VIP6}/128")])
+            .trim()
+    ));
+    assert_eq!(
+        (v1.state_of("VI_6"), v2.state_of("VI_6")),
+        ("MASTER".into(), "BACKUP".into())
+    );
+    // The balancers' BGP tables hold the VIP's /128 and nothing else: not
+    // the uplink's /64, not vrrpd0's link-local address.
+    assert_eq!(
+        frr_ipv6_table(&sp.frr[0]),
+        [format!("{VIP6}/128")],
+        "bal1's IPv6 BGP table\n{}",
+        ctx_all(&sp, &[&v1, &v2])
+    );
+    assert!(
+        frr_ipv6_table(&sp.frr[1]).is_empty(),
+        "the backup announces IPv6 routes\n{}",
+        ctx_all(&sp, &[&v1, &v2])
+    );
+
+    // A failed tracker (weight 0): FAULT on bal1, bal2 takes over.
+    v1.set_health(false);
+    expect_within(
+        Duration::from_secs(10),
+        "tracker: bal2 announces the /128",
+        || l.fib6() == two,
+        ctx!(),
+    );
+    assert!(!v1.host.has_addr(VIP6), "bal1 kept its IPv6 VIP in FAULT");
+    assert_eq!(v1.state_of("VI_6"), "FAULT");
+    v1.set_health(true);
+    expect_within(
+        Duration::from_secs(10),
+        "bal1 back",
+        || l.fib6() == one,
+        ctx!(),
+    );
+
+    // SIGTERM: priority 0, the VIPs removed, bal2 takes over.
+    let st = v1
+        .proc()
+        .stop(nix::sys::signal::Signal::SIGTERM, Duration::from_secs(5));
+    assert!(st.is_some_and(|s| s.success()), "{}", v1.log());
+    assert!(!v1.host.has_addr(VIP6), "a clean stop left the IPv6 VIP");
+    expect_within(
+        Duration::from_secs(10),
+        "SIGTERM: bal2 announces the /128",
+        || l.fib6() == two && l.fib() == two,
+        ctx!(),
+    );
+}
+
+/// Dual stack: the master alone announces the /128; a SIGKILLed master's
+/// /128 leaves the router within the lease bound (the default 2 s lease),
+/// and the backup's replaces it.
+fn ipv6_sigkill_withdraws_within_the_lease(bird: bool) {
+    let l = BgpLab::new(if bird { "bgp6killbird" } else { "bgp6killfrr" }, 2);
+    l.add_ipv6();
+    let sp = Speakers::start_dualstack(&l, bird);
+    if bird {
+        expect_within(
+            SESSION_UP,
+            "BIRD's IPv6 sessions",
+            || sp.bird.iter().all(|b| b.established_proto("upstream6")),
+            || sp.logs(),
+        );
+    }
+    let mut v1 = Vrrpd::dualstack(&l, 1, "", 150);
+    let v2 = Vrrpd::dualstack(&l, 2, "", 100);
+    let one = names(&["bal1"]);
+    expect_within(
+        Duration::from_secs(30),
+        "bal1 announces the /128",
+        || l.fib6() == one,
+        || ctx_all(&sp, &[&v1, &v2]),
+    );
+    expect_steady(
+        Duration::from_secs(2),
+        "only the master announces",
+        || l.fib6() == one && l.fib() == one && !v2.host.has_addr(VIP6),
+        || ctx_all(&sp, &[&v1, &v2]),
+    );
+    v1.proc().signal(nix::sys::signal::Signal::SIGKILL);
+    let gone = measure_until(Duration::from_secs(15), || {
+        !l.fib6().contains(&"bal1".to_string())
+    });
+    let gone = gone.unwrap_or_else(|| {
+        panic!(
+            "bal1's /128 outlived its vrrpd by 15 s\n{}",
+            ctx_all(&sp, &[&v1, &v2])
+        )
+    });
+    assert!(
+        gone < LEASE_BOUND,
+        "bal1's /128 went {gone:?} after the kill (bound {LEASE_BOUND:?})"
+    );
+    assert!(!v1.host.has_addr(VIP6), "the IPv6 VIP outlived the lease");
+    expect_within(
+        Duration::from_secs(10),
+        "bal2 announces the /128",
+        || l.fib6() == names(&["bal2"]),
+        || ctx_all(&sp, &[&v1, &v2]),
+    );
+    loud(&format!(
+        "[bgp] IPv6: SIGKILL of the master's vrrpd ({}) -> its /128 gone upstream after {gone:?}",
+        if bird { "BIRD" } else { "FRR" }
+    ));
+}
+
+#[test]
+fn frr_ipv6_sigkill_withdraws_within_the_lease_bound() {
+    if !tools_frr() {
+        return;
+    }
+    ipv6_sigkill_withdraws_within_the_lease(false);
+}
+
+#[test]
+fn bird_ipv6_sigkill_withdraws_within_the_lease_bound() {
+    if !tools_bird() {
+        return;
+    }
+    ipv6_sigkill_withdraws_within_the_lease(true);
 }

@@ -17,6 +17,9 @@ use crate::interop_common::{expect_within, require_tools, tail, FRR_DIR};
 
 /// The VIP of the layout.
 pub const VIP: &str = "198.51.100.10";
+/// The IPv6 VIP of the dual-stack layout (inside the router's
+/// `2001:db8:100::/64`), announced as a /128.
+pub const VIP6: &str = "2001:db8:100::10";
 /// The default lease of `global.vip_lease`, and how often it is renewed.
 pub const LEASE_SECS: u32 = 2;
 pub const RENEW_EVERY: Duration = Duration::from_millis(500);
@@ -48,7 +51,8 @@ pub fn render(file: &str, n: usize) -> String {
     let out = text
         .replace("@NAME@", &format!("bal{n}"))
         .replace("@ROUTER_ID@", &format!("10.1.{n}.2"))
-        .replace("@PEER@", &format!("10.1.{n}.1"));
+        .replace("@PEER@", &format!("10.1.{n}.1"))
+        .replace("@PEER6@", &format!("2001:db8:1:{n}::1"));
     assert!(
         !out.contains('@') || file.ends_with(".toml"),
         "unreplaced placeholder in {file}"
@@ -195,7 +199,12 @@ impl Bird {
     }
 
     pub fn established(&self) -> bool {
-        self.birdc("show protocols upstream")
+        self.established_proto("upstream")
+    }
+
+    /// The BGP protocol `name` (`upstream`, `upstream6`) is established.
+    pub fn established_proto(&self, name: &str) -> bool {
+        self.birdc(&format!("show protocols {name}"))
             .contains("Established")
     }
 
@@ -203,7 +212,7 @@ impl Bird {
         format!(
             "--- BIRD\n{}\n--- birdc show protocols all upstream\n{}",
             tail(&std::fs::read_to_string(&self.log).unwrap_or_default(), 20),
-            self.birdc("show protocols all upstream")
+            self.birdc("show protocols all")
         )
     }
 }
@@ -273,6 +282,38 @@ impl BgpLab {
         client
     }
 
+    /// Gives the router and every balancer an IPv6 address on their link:
+    /// the router `2001:db8:1:N::1/64` on `balN`, balancer N
+    /// `2001:db8:1:N::2/64` on `up0` (the `*-dualstack.conf` files' peers).
+    pub fn add_ipv6(&self) {
+        for i in 1..=self.bals.len() {
+            self.rtr
+                .add_addr(&format!("bal{i}"), &format!("2001:db8:1:{i}::1/64"));
+            self.bals[i - 1].add_addr("up0", &format!("2001:db8:1:{i}::2/64"));
+        }
+        self.rtr.sysctl("net.ipv6.conf.all.forwarding", "1");
+        self.rtr.sysctl("net.ipv6.fib_multipath_hash_policy", "1");
+    }
+
+    /// The balancers (1-based names) the router's kernel forwards the IPv6
+    /// VIP to. FRR installs the balancer's link-local next hop, so a next
+    /// hop is known by its interface (`dev balN`), not by its address.
+    pub fn fib6(&self) -> Vec<String> {
+        let out = self
+            .rtr
+            .ip(&["-6", "route", "show", &format!("{VIP6}/128")]);
+        let toks: Vec<&str> = out.split_whitespace().collect();
+        let mut v: Vec<String> = (1..=self.bals.len())
+            .filter(|i| {
+                let dev = format!("bal{i}");
+                toks.windows(2).any(|w| w[0] == "dev" && w[1] == dev)
+            })
+            .map(|i| format!("bal{i}"))
+            .collect();
+        v.sort();
+        v
+    }
+
     /// The balancers (1-based names) the router's kernel forwards the VIP to.
     pub fn fib(&self) -> Vec<String> {
         let out = self.rtr.ip(&["-4", "route", "show", &format!("{VIP}/32")]);
@@ -313,6 +354,41 @@ impl Speakers {
         expect_within(
             SESSION_UP,
             "every BGP session",
+            || peers.iter().all(|p| sp.rtr.established(p)),
+            || sp.logs(),
+        );
+        sp
+    }
+
+    /// As [`Speakers::start`] with the `*-dualstack.conf` files (the lab
+    /// needs [`BgpLab::add_ipv6`]): an IPv4 and an IPv6 session per
+    /// balancer, both up.
+    pub fn start_dualstack(l: &BgpLab, bird: bool) -> Speakers {
+        let rtr = Frr::start(&l.rtr, &render("frr-router-bgpd-dualstack.conf", 0));
+        let mut sp = Speakers {
+            rtr,
+            frr: Vec::new(),
+            bird: Vec::new(),
+        };
+        for (i, b) in l.bals.iter().enumerate() {
+            if bird {
+                sp.bird.push(Bird::start(
+                    b,
+                    &render("bird-balancer-dualstack.conf", i + 1),
+                ));
+            } else {
+                sp.frr.push(Frr::start(
+                    b,
+                    &render("frr-balancer-bgpd-dualstack.conf", i + 1),
+                ));
+            }
+        }
+        let peers: Vec<String> = (1..=l.bals.len())
+            .flat_map(|i| [format!("10.1.{i}.2"), format!("2001:db8:1:{i}::2")])
+            .collect();
+        expect_within(
+            SESSION_UP,
+            "every BGP session, IPv4 and IPv6",
             || peers.iter().all(|p| sp.rtr.established(p)),
             || sp.logs(),
         );
