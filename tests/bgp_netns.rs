@@ -333,6 +333,7 @@ fn docs_quote_the_tested_configs() {
         "frr-balancer-bgpd-dualstack.conf",
         "frr-router-bgpd-dualstack.conf",
         "bird-balancer-dualstack.conf",
+        "frr-balancer-bgpd-lo.conf",
     ] {
         let text = std::fs::read_to_string(root.join("config/bgp").join(file)).expect(file);
         let body: Vec<&str> = text
@@ -752,7 +753,13 @@ fn frr_active_active_announces_every_healthy_balancer() {
 
 /// The prefixes in a balancer FRR's own IPv6 BGP table.
 fn frr_ipv6_table(f: &Frr) -> Vec<String> {
-    let text = f.vtysh("bgpd", "show bgp ipv6 unicast json");
+    frr_table(f, "ipv6")
+}
+
+/// The prefixes in a balancer FRR's own BGP table of family `afi`
+/// (`ipv4`, `ipv6`).
+fn frr_table(f: &Frr, afi: &str) -> Vec<String> {
+    let text = f.vtysh("bgpd", &format!("show bgp {afi} unicast json"));
     let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
     let mut p: Vec<String> = v["routes"]
         .as_object()
@@ -923,4 +930,74 @@ fn bird_ipv6_sigkill_withdraws_within_the_lease_bound() {
         return;
     }
     ipv6_sigkill_withdraws_within_the_lease(true);
+}
+
+// ---------------------------------------------------------------------------
+// IPv4 VIPs on `lo` (`announce_interface = "lo"`), the cheaper hand-off to
+// FRR at many VIPs (docs/BGP.md, "What leases cost the BGP speaker").
+
+/// `frr-balancer-bgpd-lo.conf` with vrrpd putting its VIPs on `lo`: only the
+/// master announces, and only the VIP (not `lo`'s other addresses); a
+/// SIGKILLed master's route leaves the router within the lease bound.
+#[test]
+fn frr_vips_on_lo_announced_by_the_master_and_withdrawn_within_the_lease() {
+    if !tools_frr() {
+        return;
+    }
+    let l = BgpLab::new("bgplo", 2);
+    // Another address on lo, as a router id or a management address would
+    // be: the route-map must keep it out.
+    l.bals[0].add_addr("lo", "192.0.2.99/32");
+    let sp = Speakers::start_frr_files(&l, "frr-router-bgpd.conf", "frr-balancer-bgpd-lo.conf");
+    let lo = "announce_interface = \"lo\"\n";
+    let mut v1 = Vrrpd::with_global(&l, 1, lo, "priority = 150");
+    let v2 = Vrrpd::with_global(&l, 2, lo, "priority = 100");
+    let one = names(&["bal1"]);
+    expect_within(
+        Duration::from_secs(30),
+        "bal1 announces",
+        || l.fib() == one,
+        || ctx_all(&sp, &[&v1, &v2]),
+    );
+    expect_steady(
+        Duration::from_secs(2),
+        "only the master announces",
+        || l.fib() == one && v1.holds() && !v2.holds(),
+        || ctx_all(&sp, &[&v1, &v2]),
+    );
+    let on_lo = v1.host.ip(&["-4", "-o", "addr", "show", "dev", "lo"]);
+    assert!(
+        on_lo.contains(&format!("{VIP}/32")),
+        "the VIP is not on lo: {on_lo}"
+    );
+    assert_eq!(
+        frr_table(&sp.frr[0], "ipv4"),
+        [format!("{VIP}/32")],
+        "bal1's BGP table\n{}",
+        ctx_all(&sp, &[&v1, &v2])
+    );
+    v1.proc().signal(nix::sys::signal::Signal::SIGKILL);
+    let gone = measure_until(Duration::from_secs(15), || {
+        !l.fib().contains(&"bal1".to_string())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "bal1's route outlived its vrrpd by 15 s\n{}",
+            ctx_all(&sp, &[&v1, &v2])
+        )
+    });
+    assert!(
+        gone < LEASE_BOUND,
+        "bal1's route went {gone:?} after the kill (bound {LEASE_BOUND:?})"
+    );
+    assert!(!v1.holds(), "the VIP outlived the lease");
+    expect_within(
+        Duration::from_secs(10),
+        "bal2 announces",
+        || l.fib() == names(&["bal2"]),
+        || ctx_all(&sp, &[&v1, &v2]),
+    );
+    loud(&format!(
+        "[bgp] VIPs on lo: SIGKILL of the master's vrrpd -> its route gone upstream after {gone:?}"
+    ));
 }

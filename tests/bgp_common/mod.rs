@@ -360,6 +360,28 @@ impl Speakers {
         sp
     }
 
+    /// FRR on the router with `router_file` and on every balancer with
+    /// `balancer_file` (files of `config/bgp/`), IPv4 sessions up.
+    pub fn start_frr_files(l: &BgpLab, router_file: &str, balancer_file: &str) -> Speakers {
+        let rtr = Frr::start(&l.rtr, &render(router_file, 0));
+        let frr = (1..=l.bals.len())
+            .map(|i| Frr::start(&l.bals[i - 1], &render(balancer_file, i)))
+            .collect();
+        let sp = Speakers {
+            rtr,
+            frr,
+            bird: Vec::new(),
+        };
+        let peers: Vec<String> = (1..=l.bals.len()).map(|i| format!("10.1.{i}.2")).collect();
+        expect_within(
+            SESSION_UP,
+            "every BGP session",
+            || peers.iter().all(|p| sp.rtr.established(p)),
+            || sp.logs(),
+        );
+        sp
+    }
+
     /// As [`Speakers::start`] with the `*-dualstack.conf` files (the lab
     /// needs [`BgpLab::add_ipv6`]): an IPv4 and an IPv6 session per
     /// balancer, both up.
