@@ -235,15 +235,14 @@ async fn track(m: Matcher, rescan: Duration, out: &mut Emitter) -> Result<(), Cl
     // Why the last scan found nothing (pidfile problems), for the detail.
     let mut why_none;
     loop {
+        // While we hold a live matching process and follow no pidfile, a
+        // walk of /proc can change nothing: its death wakes us through its
+        // pidfd, and then we look again at once (below). The tick is not
+        // even polled then, so an idle tracker costs no wake-up at all
+        // (it cost the runtime's thread one a second; #21).
+        let rescans = watched.is_empty() || m.pidfile.is_some();
         tokio::select! {
-            _ = tick.tick() => {
-                // While we hold a live matching process and follow no
-                // pidfile, a walk of /proc can change nothing: its death
-                // wakes us through its pidfd, and then we look again at
-                // once (below). This keeps an idle tracker nearly free.
-                if !watched.is_empty() && m.pidfile.is_none() {
-                    continue;
-                }
+            _ = tick.tick(), if rescans => {
                 match m.scan() {
                     Ok(found) => {
                         why_none = format!("no {what} running");
