@@ -538,6 +538,62 @@ fn a_master_whose_event_loop_is_frozen_keeps_advertising() {
     assert_eq!(sched(&keeper).1, "2", "SCHED_RR");
 }
 
+/// A backup's advert keeper keeps nothing and sleeps until its instance
+/// becomes master: no wake-up while its peer advertises (#21). It woke once
+/// a second before, to find nothing to send. Wake-ups are its thread's
+/// voluntary context switches.
+#[test]
+fn a_backups_keeper_does_not_wake() {
+    if !require_root() {
+        return;
+    }
+    let (_lab, mut bals, _client) = three("kidle", "advert_interval = \"10ms\"");
+    start_all(&mut bals);
+    wait_holder(&bals, "bal1", Duration::from_secs(10));
+    wait_backups_follow(&bals[1..], "172.16.1.250");
+    let pid = bals[1].proc().pid();
+    let tid = thread_of(pid, "vrrpd-keeper");
+    let wakes = || {
+        let s = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).unwrap();
+        s.lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+            .unwrap()
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+    };
+    let w0 = wakes();
+    // The measurement window: real time on purpose (the old keeper woke
+    // once a second whatever the load).
+    std::thread::sleep(Duration::from_secs(3));
+    let woke = wakes() - w0;
+    assert!(
+        woke <= 1,
+        "bal2's keeper woke {woke} times in 3 s as a backup"
+    );
+    assert_eq!(bals[1].state(), "BACKUP");
+    // Its instance becoming master still wakes it: bal1 gone, bal2's
+    // adverts are shared again (the keeper sends its turns).
+    bals[0]
+        .proc()
+        .stop(Signal::SIGTERM, Duration::from_secs(10));
+    wait_holder(&bals[1..], "bal2", Duration::from_secs(10));
+    let turns = || {
+        bals[1].instance("VI_1")["counters"]["keeper_turns"]
+            .as_u64()
+            .unwrap()
+    };
+    let t0 = turns();
+    assert!(
+        wait_until(
+            Duration::from_secs(10),
+            Duration::from_millis(10),
+            || turns() > t0 + 10
+        ),
+        "bal2's keeper did not send its turns as master"
+    );
+}
+
 /// With the keeper, a master's adverts are shared: the event loop sends
 /// every other one and the keeper the others. On the wire nothing changes
 /// (one advert per interval), and the event loop wakes half as often.

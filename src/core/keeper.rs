@@ -92,7 +92,8 @@ impl Schedule {
     /// due after the old one and the keeper sleeps on.
     ///
     /// After a hang ([`Schedule::hung`]) the keeper sleeps until an entry
-    /// wakes it (up to a second): the loop's first advert after it must.
+    /// wakes it (with nothing due, it waits without a timeout): the loop's
+    /// first advert after it must.
     pub fn wakes_keeper(&self, next: &Schedule) -> bool {
         next.due() < self.due() || self.hung(next.loop_sent)
     }

@@ -62,8 +62,10 @@ use super::ratelimit::{RateLimit, Verdict};
 /// Environment variable: `off` (or `0`, `no`) disables the keeper.
 pub const ENV: &str = "VRRPD_KEEPER";
 
-/// How long the keeper sleeps when it keeps nothing (it is woken when an
-/// instance becomes master).
+/// The longest wait between two of its turns while the keeper keeps an
+/// advert; with nothing to send (no master, or every master's event loop
+/// hung) it sleeps until [`KeeperSlot::sent`] wakes it: a backup's keeper
+/// costs no wake-up (it cost one a second; #21).
 const IDLE: Duration = Duration::from_secs(1);
 
 /// One master instance's last advert.
@@ -321,6 +323,8 @@ fn run(shared: &Shared, cpus: &[usize]) {
         let now_std = Instant::now();
         let now = shared.now();
         let mut next = now + IDLE;
+        // Whether any advert is due (else the wait has no timeout).
+        let mut scheduled = false;
         let mut shortest = IDLE;
         let mut stalls = vec![];
         for slot in slots.iter() {
@@ -357,6 +361,7 @@ fn run(shared: &Shared, cpus: &[usize]) {
                 };
             }
             next = next.min(sc.due());
+            scheduled = true;
         }
         if !stalls.is_empty() {
             // One line per stall (the first advert the loop owed), at a bounded rate, and
@@ -391,16 +396,26 @@ fn run(shared: &Shared, cpus: &[usize]) {
             avoid_cpu(cpus, cpu);
             avoiding = Some(cpu);
         }
-        let wait = next
-            .saturating_duration_since(now)
-            .saturating_sub(now_std.elapsed());
-        shared
-            .planned
-            .store(next.as_micros().max(1), Ordering::SeqCst);
-        slots = match shared.wake.wait_timeout(slots, wait) {
-            Ok((g, _)) => g,
-            Err(e) => e.into_inner().0,
-        };
+        if scheduled {
+            let wait = next
+                .saturating_duration_since(now)
+                .saturating_sub(now_std.elapsed());
+            shared
+                .planned
+                .store(next.as_micros().max(1), Ordering::SeqCst);
+            slots = match shared.wake.wait_timeout(slots, wait) {
+                Ok((g, _)) => g,
+                Err(e) => e.into_inner().0,
+            };
+        } else {
+            // Nothing due: any advert sent wakes the keeper (`wake_for`
+            // sees no planned wake-up before it), as Drop does.
+            shared.planned.store(u64::MAX, Ordering::SeqCst);
+            slots = match shared.wake.wait(slots) {
+                Ok(g) => g,
+                Err(e) => e.into_inner(),
+            };
+        }
         shared.planned.store(0, Ordering::SeqCst);
     }
 }
