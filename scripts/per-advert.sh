@@ -15,8 +15,11 @@
 #   - perf stat: task-clock, context-switches, cpu-migrations (all threads)
 #   - then a second window under `strace -c -f`: system calls by kind
 # and prints each per advert. This VM has no PMU (instructions and cycles
-# are "not supported"); VALGRIND=1 adds a third window under callgrind for
-# the master and backup: user-space instructions per advert, exactly.
+# are "not supported"); with CALLGRIND=1 the master and the backup (and the
+# floor) run under valgrind's callgrind instead, and what is printed is the
+# instructions each executes in user space per advert, exactly (counters
+# zeroed at the window's start, dumped at its end; the per-function split is in the kept
+# callgrind.out files, CALLGRIND_OUT, default /tmp/per-advert-callgrind).
 #
 # Usage: scripts/per-advert.sh [SECS (default 10)] [vrrpd|keepalived|floor ...]
 # Environment: VRRPD (binary, default target/release/vrrpd), VRRPD_ENV
@@ -173,19 +176,51 @@ measure() {
 
 settle() { sleep 3; }
 
+# Under CALLGRIND=1: the command prefix, and the count of one window.
+cg_out="${CALLGRIND_OUT:-/tmp/per-advert-callgrind}"
+vg=()
+if [[ ${CALLGRIND:-0} == 1 ]]; then
+    mkdir -p "$cg_out"
+    # Forks are followed (keepalived's VRRP child); exec'd scripts are not.
+    vg=(valgrind -q --tool=callgrind --separate-threads=yes --trace-children=yes
+        "--trace-children-skip=*/sh,*/kill" "--callgrind-out-file=$cg_out/callgrind.out.%p")
+fi
+# cg_measure LABEL PID NS COUNTER: user-space instructions per advert.
+cg_measure() {
+    local label=$1 pid=$2 ns=$3 counter=$4 p0 p1 f ir
+    callgrind_control -z "$pid" >/dev/null
+    p0=$(stat_of "$ns" "$counter")
+    sleep "$secs"
+    p1=$(stat_of "$ns" "$counter")
+    callgrind_control -d "$label" "$pid" >/dev/null
+    sleep 1
+    echo "## $label (pid $pid, callgrind): $((p1 - p0)) adverts; instructions in user space per advert, by thread:"
+    # One file per thread of the dump (--separate-threads): callgrind.out.PID.1-TT
+    for f in "$cg_out"/callgrind.out."$pid".1-*; do
+        awk -v n=$((p1 - p0)) -v f="$f" '/^(summary|totals):/ {printf "    %-60s %8d\n", f, $2 / n; exit}' "$f"
+    done
+}
+
 for d in "${daemons[@]}"; do
     case $d in
     vrrpd)
         vrrpd_conf bal1 150 >"$dir/bal1.toml"
         vrrpd_conf bal2 100 >"$dir/bal2.toml"
         # shellcheck disable=SC2086
-        ip netns exec "$a" env VRRPD_LOG=warn ${VRRPD_ENV:-} "$vrrpd" --config "$dir/bal1.toml" >"$dir/bal1-vrrpd.log" 2>&1 &
+        ip netns exec "$a" env VRRPD_LOG=warn ${VRRPD_ENV:-} "${vg[@]}" "$vrrpd" --config "$dir/bal1.toml" >"$dir/bal1-vrrpd.log" 2>&1 &
         m=$!
         # shellcheck disable=SC2086
-        ip netns exec "$b" env VRRPD_LOG=warn ${VRRPD_ENV:-} "$vrrpd" --config "$dir/bal2.toml" >"$dir/bal2-vrrpd.log" 2>&1 &
+        ip netns exec "$b" env VRRPD_LOG=warn ${VRRPD_ENV:-} "${vg[@]}" "$vrrpd" --config "$dir/bal2.toml" >"$dir/bal2-vrrpd.log" 2>&1 &
         k=$!
         pids+=("$m" "$k")
         settle
+        if ((${#vg[@]})); then
+            sleep 5
+            cg_measure "vrrpd-master" "$m" "$a" tx_packets
+            cg_measure "vrrpd-backup" "$k" "$b" rx_packets
+            kill "$m" "$k"; wait "$m" "$k" 2>/dev/null || true
+            continue
+        fi
         measure "vrrpd-master" "$m" "$a" tx_packets
         measure "vrrpd-backup" "$k" "$b" rx_packets
         # The master alone: the kernel charges a send with waking the peer.
@@ -199,13 +234,21 @@ for d in "${daemons[@]}"; do
         for n in bal1:150:"$a" bal2:100:"$b"; do
             IFS=: read -r name prio ns <<<"$n"
             keepalived_conf "$name" "$prio" >"$dir/$name-keepalived.conf"
-            ip netns exec "$ns" "$ka" --dont-fork --log-console --no-syslog --vrrp --dont-respawn \
+            ip netns exec "$ns" "${vg[@]}" "$ka" --dont-fork --log-console --no-syslog --vrrp --dont-respawn \
                 --use-file "$dir/$name-keepalived.conf" --pid "$dir/$name-ka.pid" \
                 --vrrp_pid "$dir/$name-ka-vrrp.pid" >"$dir/$name-keepalived.log" 2>&1 &
             pids+=($!)
         done
         settle
+        if ((${#vg[@]})); then sleep 5; fi
         m=$(cat "$dir/bal1-ka-vrrp.pid") k=$(cat "$dir/bal2-ka-vrrp.pid")
+        if ((${#vg[@]})); then
+            cg_measure "keepalived-2.4.3-master" "$m" "$a" tx_packets
+            cg_measure "keepalived-2.4.3-backup" "$k" "$b" rx_packets
+            kill "$(cat "$dir/bal1-ka.pid")" "$(cat "$dir/bal2-ka.pid")"
+            sleep 1
+            continue
+        fi
         measure "keepalived-2.4.3-master" "$m" "$a" tx_packets
         measure "keepalived-2.4.3-backup" "$k" "$b" rx_packets
         kill "$(cat "$dir/bal2-ka.pid")"
@@ -238,11 +281,15 @@ int main(void) {
 }
 EOF
         gcc -O2 -o "$dir/floor" "$dir/floor.c"
-        ip netns exec "$a" "$dir/floor" &
+        ip netns exec "$a" "${vg[@]}" "$dir/floor" &
         f=$!
         pids+=("$f")
         settle
-        measure floor "$f" "$a" tx_packets
+        if ((${#vg[@]})); then
+            cg_measure floor "$f" "$a" tx_packets
+        else
+            measure floor "$f" "$a" tx_packets
+        fi
         kill "$f"
         ;;
     *) echo "per-advert.sh: unknown daemon $d" >&2; exit 2 ;;
