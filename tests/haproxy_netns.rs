@@ -371,6 +371,57 @@ fn haproxy_killed_on_the_master_moves_the_vip_fast_and_comes_back() {
     wait_served_by(&client, "bal1");
 }
 
+/// A process tracker that holds HAProxy by pidfd costs no wake-up: its
+/// rescan tick is not polled while there is nothing to rescan (#21). It
+/// woke tokio's thread at every `rescan_interval` (here 200 ms: 10 times in
+/// 2 s) before. Wake-ups are the main thread's voluntary context switches;
+/// nothing else wakes a backup's main thread in this lab.
+#[test]
+fn a_tracker_holding_haproxy_costs_no_wake_up() {
+    if !ready() {
+        return;
+    }
+    let (_lab, mut bals, _client) = two_balancers("haidle");
+    start(
+        &mut bals,
+        [tracked_config(150, "1s", ""), tracked_config(100, "1s", "")],
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), Duration::from_millis(20), || {
+            bals[1].status()["instances"][0]["trackers"][0]["state"] == "UP"
+        }),
+        "bal2's tracker is not UP\n{}",
+        bals[1].vrrpd_log()
+    );
+    let pid = bals[1].vrrpd.as_ref().unwrap().pid();
+    let wakes = || {
+        let s = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/status")).unwrap();
+        s.lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+            .unwrap()
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+    };
+    let w0 = wakes();
+    // The measurement window: real time on purpose.
+    std::thread::sleep(Duration::from_secs(2));
+    let woke = wakes() - w0;
+    assert!(
+        woke <= 3,
+        "bal2's main thread woke {woke} times in 2 s with HAProxy held"
+    );
+    // Still watched: HAProxy's death is seen at once.
+    bals[1].front.as_mut().unwrap().signal(Signal::SIGKILL);
+    assert!(
+        wait_until(Duration::from_secs(10), Duration::from_millis(20), || {
+            bals[1].status()["instances"][0]["trackers"][0]["state"] == "DOWN"
+        }),
+        "bal2's tracker did not see HAProxy die\n{}",
+        bals[1].vrrpd_log()
+    );
+}
+
 #[test]
 fn all_backends_down_on_the_master_moves_the_vip_through_the_http_tracker() {
     if !ready() {
