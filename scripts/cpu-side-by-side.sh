@@ -62,13 +62,14 @@ for i in "${!variants[@]}"; do
     floor)
         ip netns exec "$n" "$dir/floor" & p=$! ;;
     keepalived-2.4.3)
+        # shellcheck disable=SC2016 # $(cat …) is for keepalived's shell
         printf 'global_defs {\n  router_id b%s\n  script_user root\n  enable_script_security\n}\nvrrp_script chk {\n  script "/bin/sh -c '"'"'kill -0 $(cat %s)'"'"'"\n  interval 1\n  weight -100\n  fall 1\n  rise 1\n}\nvrrp_instance VI_1 {\n  state BACKUP\n  interface ext0\n  version 3\n  virtual_router_id 12\n  priority 150\n  advert_int 0.01\n  virtual_ipaddress {\n    172.31.252.254/24\n  }\n  track_script {\n    chk\n  }\n}\n' "$i" "$dir/haproxy-b$i.pid" >"$dir/ka$i.conf"
         ip netns exec "$n" "$ka" --dont-fork --log-console --no-syslog --vrrp --dont-respawn \
             --use-file "$dir/ka$i.conf" --pid "$dir/ka$i.pid" --vrrp_pid "$dir/ka$i-vrrp.pid" >"$dir/ka$i.log" 2>&1 &
         p=$! ;;
     *)
         printf '[global]\ncontrol_socket = "%s"\n[[instance]]\nname = "VI_1"\ninterface = "ext0"\nvrid = 12\npriority = 150\nversion = 3\nadvert_interval = "10ms"\nvirtual_ips = ["172.31.252.254/24"]\ntrack = ["haproxy"]\n[[track]]\nname = "haproxy"\ntype = "process"\nprocess = "haproxy"\ncmdline_contains = "haproxy-b%s.cfg"\nweight = -100\n' "$dir/v$i.sock" "$i" >"$dir/v$i.toml"
-        # shellcheck disable=SC2086
+        # shellcheck disable=SC2046 # the variant's VAR=value words, split on purpose
         ip netns exec "$n" env VRRPD_LOG=warn $([[ $v == default ]] || echo "$v") "$vrrpd" --config "$dir/v$i.toml" >"$dir/v$i.log" 2>&1 &
         p=$! ;;
     esac

@@ -187,7 +187,7 @@ if [[ ${CALLGRIND:-0} == 1 ]]; then
 fi
 # cg_measure LABEL PID NS COUNTER: user-space instructions per advert.
 cg_measure() {
-    local label=$1 pid=$2 ns=$3 counter=$4 p0 p1 f ir
+    local label=$1 pid=$2 ns=$3 counter=$4 p0 p1 f
     callgrind_control -z "$pid" >/dev/null
     p0=$(stat_of "$ns" "$counter")
     sleep "$secs"
