@@ -23,28 +23,7 @@ cleanup() {
     rm -rf "$dir"
 }
 trap cleanup EXIT
-cat >"$dir/floor.c" <<'C'
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <time.h>
-int main(void) {
-    int s = socket(AF_INET, SOCK_RAW, 112), ttl = 255;
-    setsockopt(s, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl);
-    struct sockaddr_in dst = {.sin_family = AF_INET};
-    inet_pton(AF_INET, "224.0.0.18", &dst.sin_addr);
-    unsigned char adv[] = {0x31, 250, 100, 1, 0, 1, 0, 0, 10, 0, 0, 250};
-    struct timespec next;
-    clock_gettime(CLOCK_MONOTONIC, &next);
-    for (;;) {
-        next.tv_nsec += 10000000;
-        if (next.tv_nsec >= 1000000000) { next.tv_nsec -= 1000000000; next.tv_sec++; }
-        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, 0);
-        sendto(s, adv, sizeof adv, 0, (struct sockaddr *)&dst, sizeof dst);
-    }
-}
-C
-gcc -O2 -o "$dir/floor" "$dir/floor.c"
+gcc -O2 -o "$dir/floor" "$here/scripts/advert-floor.c"
 ka="$("$here/scripts/keepalived-2.4.3.sh")"
 declare -A pid_of
 for i in "${!variants[@]}"; do
