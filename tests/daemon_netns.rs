@@ -383,22 +383,6 @@ fn a_stalled_backup_reads_queued_adverts_before_its_timer_fires() {
     }
 }
 
-/// The thread of vrrpd `pid` named `name` (`vrrpd-loop`: the protocol
-/// thread, which runs the event loop; `vrrpd-keeper`: the advert keeper).
-fn thread_of(pid: i32, name: &str) -> i32 {
-    std::fs::read_dir(format!("/proc/{pid}/task"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .find(|t| {
-            std::fs::read_to_string(format!("/proc/{pid}/task/{t}/comm"))
-                .is_ok_and(|c| c.trim() == name)
-        })
-        .unwrap_or_else(|| panic!("no {name} thread in {pid}"))
-        .parse()
-        .unwrap()
-}
-
 /// Stops only the protocol thread of `pid` (vrrpd's event loop) for `d`,
 /// as a hypervisor taking its vCPU away would; the process's other threads
 /// run on. ptrace stops one thread, a stop signal would stop them all.
@@ -553,20 +537,11 @@ fn a_backups_keeper_does_not_wake() {
     wait_backups_follow(&bals[1..], "172.16.1.250");
     let pid = bals[1].proc().pid();
     let tid = thread_of(pid, "vrrpd-keeper");
-    let wakes = || {
-        let s = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).unwrap();
-        s.lines()
-            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-            .unwrap()
-            .trim()
-            .parse::<u64>()
-            .unwrap()
-    };
-    let w0 = wakes();
+    let w0 = wakeups(pid, tid);
     // The measurement window: real time on purpose (the old keeper woke
     // once a second whatever the load).
     std::thread::sleep(Duration::from_secs(3));
-    let woke = wakes() - w0;
+    let woke = wakeups(pid, tid) - w0;
     assert!(
         woke <= 1,
         "bal2's keeper woke {woke} times in 3 s as a backup"
@@ -608,15 +583,6 @@ fn a_master_shares_its_adverts_with_the_keeper() {
     wait_backups_follow(&bals[1..], "172.16.1.250");
     let pid = bals[0].proc().pid();
     let tid = thread_of(pid, "vrrpd-loop");
-    let wakes = || {
-        let s = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).unwrap();
-        s.lines()
-            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-            .unwrap()
-            .trim()
-            .parse::<u64>()
-            .unwrap()
-    };
     let counters = |b: &Bal| {
         let c = b.instance("VI_1")["counters"].clone();
         let n = |k: &str| c[k].as_u64().unwrap();
@@ -631,10 +597,10 @@ fn a_master_shares_its_adverts_with_the_keeper() {
     let ta1 = Instant::now();
     let (_, _, heard0) = counters(&bals[1]);
     let tb1 = Instant::now();
-    let w0 = wakes();
+    let w0 = wakeups(pid, tid);
     // The measurement window: real time on purpose.
     std::thread::sleep(Duration::from_secs(3));
-    let w1 = wakes();
+    let w1 = wakeups(pid, tid);
     let tc0 = Instant::now();
     let (sent1, turns1, _) = counters(&bals[0]);
     let tc1 = Instant::now();

@@ -394,19 +394,10 @@ fn a_tracker_holding_haproxy_costs_no_wake_up() {
         bals[1].vrrpd_log()
     );
     let pid = bals[1].vrrpd.as_ref().unwrap().pid();
-    let wakes = || {
-        let s = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/status")).unwrap();
-        s.lines()
-            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-            .unwrap()
-            .trim()
-            .parse::<u64>()
-            .unwrap()
-    };
-    let w0 = wakes();
+    let w0 = wakeups(pid, pid);
     // The measurement window: real time on purpose.
     std::thread::sleep(Duration::from_secs(2));
-    let woke = wakes() - w0;
+    let woke = wakeups(pid, pid) - w0;
     assert!(
         woke <= 3,
         "bal2's main thread woke {woke} times in 2 s with HAProxy held"

@@ -19,6 +19,8 @@
 //! - [`wait_until`] / [`measure_until`]: polling helpers with generous bounds; wait on the
 //!   condition itself, never on a sleep (docs/TESTING.md). [`logged_after`]: when the daemon
 //!   logged an event, by its own timestamp (for asserting protocol times on a busy machine).
+//! - [`thread_of`] / [`wakeups`]: a daemon's thread by name, and how often it has woken (its
+//!   voluntary context switches), for tests that count wake-ups.
 //!
 //! Every test that needs the lab starts with `if !require_root() { return; }`.
 //!
@@ -63,12 +65,14 @@ mod lab;
 mod proc;
 pub mod seccomp;
 mod sniff;
+mod threads;
 mod wait;
 
 pub use inject::{ip_packet, ipv4_packet, ipv6_packet, Flood, RawSender};
 pub use lab::{cleanup_stale, holders, Host, Lab, Port, TcpBanner, NS_PREFIX};
 pub use proc::Proc;
 pub use sniff::{Frame, Sniffer, IPPROTO_VRRP};
+pub use threads::{thread_of, wakeups};
 pub use wait::{log_time, logged_after, measure_until, wait_until};
 
 use std::path::{Path, PathBuf};
