@@ -552,10 +552,6 @@ impl Instance {
             self.cfg.name,
             to
         );
-        let at_unix_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO)
-            .as_millis() as u64;
         let argv = match (to, &reason) {
             (State::Master, _) => self.cfg.notify_master.clone(),
             (State::Backup, _) => self.cfg.notify_backup.clone(),
@@ -563,12 +559,30 @@ impl Instance {
             (State::Initialize, Reason::Shutdown) => self.cfg.notify_stop.clone(),
             (State::Initialize, _) => None,
         };
+        self.record_transition(notifier, from.name(), to.name(), reason.to_string(), argv);
+    }
+
+    /// A transition `from` -> `to` for `reason`, stamped now: queued for
+    /// the notifier (its FIFO line, and `argv` if any) and kept as the
+    /// status's last transition.
+    fn record_transition(
+        &mut self,
+        notifier: &Notifier,
+        from: &str,
+        to: &str,
+        reason: String,
+        argv: Option<Vec<String>>,
+    ) {
+        let at_unix_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+            .as_millis() as u64;
         notifier.transition(
             TransitionEvent {
                 instance: self.cfg.name.clone(),
-                from: from.name().into(),
-                to: to.name().into(),
-                reason: reason.to_string(),
+                from: from.into(),
+                to: to.into(),
+                reason: reason.clone(),
                 priority: self.router.effective_priority().get(),
                 at_unix_ms,
             },
@@ -576,9 +590,9 @@ impl Instance {
         );
         self.last_transition = Some(Transition {
             at_unix_ms,
-            from: from.name().into(),
-            to: to.name().into(),
-            reason: reason.to_string(),
+            from: from.into(),
+            to: to.into(),
+            reason,
         });
     }
 
@@ -783,32 +797,12 @@ impl Instance {
             self.cfg.name,
             to
         );
-        let at_unix_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO)
-            .as_millis() as u64;
         let argv = if hold {
             self.cfg.notify_master.clone()
         } else {
             self.cfg.notify_fault.clone()
         };
-        notifier.transition(
-            TransitionEvent {
-                instance: self.cfg.name.clone(),
-                from: from.into(),
-                to: to.into(),
-                reason: reason.into(),
-                priority: self.router.effective_priority().get(),
-                at_unix_ms,
-            },
-            argv,
-        );
-        self.last_transition = Some(Transition {
-            at_unix_ms,
-            from: from.into(),
-            to: to.into(),
-            reason: reason.into(),
-        });
+        self.record_transition(notifier, from, to, reason.into(), argv);
         if hold {
             self.add_vips(nl).await;
         } else {
