@@ -334,59 +334,47 @@ pub struct Speakers {
 }
 
 impl Speakers {
+    /// FRR on the router and on every balancer (BIRD with `bird`), IPv4
+    /// sessions up.
     pub fn start(l: &BgpLab, bird: bool) -> Speakers {
-        let rtr = Frr::start(&l.rtr, &render("frr-router-bgpd.conf", 0));
-        let mut sp = Speakers {
-            rtr,
-            frr: Vec::new(),
-            bird: Vec::new(),
+        let balancer_file = if bird {
+            "bird-balancer.conf"
+        } else {
+            "frr-balancer-bgpd.conf"
         };
-        for (i, b) in l.bals.iter().enumerate() {
-            if bird {
-                sp.bird
-                    .push(Bird::start(b, &render("bird-balancer.conf", i + 1)));
-            } else {
-                sp.frr
-                    .push(Frr::start(b, &render("frr-balancer-bgpd.conf", i + 1)));
-            }
-        }
-        let peers: Vec<String> = (1..=l.bals.len()).map(|i| format!("10.1.{i}.2")).collect();
-        expect_within(
-            SESSION_UP,
-            "every BGP session",
-            || peers.iter().all(|p| sp.rtr.established(p)),
-            || sp.logs(),
-        );
-        sp
+        Speakers::start_files(l, "frr-router-bgpd.conf", balancer_file, bird, false)
     }
 
     /// FRR on the router with `router_file` and on every balancer with
     /// `balancer_file` (files of `config/bgp/`), IPv4 sessions up.
     pub fn start_frr_files(l: &BgpLab, router_file: &str, balancer_file: &str) -> Speakers {
-        let rtr = Frr::start(&l.rtr, &render(router_file, 0));
-        let frr = (1..=l.bals.len())
-            .map(|i| Frr::start(&l.bals[i - 1], &render(balancer_file, i)))
-            .collect();
-        let sp = Speakers {
-            rtr,
-            frr,
-            bird: Vec::new(),
-        };
-        let peers: Vec<String> = (1..=l.bals.len()).map(|i| format!("10.1.{i}.2")).collect();
-        expect_within(
-            SESSION_UP,
-            "every BGP session",
-            || peers.iter().all(|p| sp.rtr.established(p)),
-            || sp.logs(),
-        );
-        sp
+        Speakers::start_files(l, router_file, balancer_file, false, false)
     }
 
     /// As [`Speakers::start`] with the `*-dualstack.conf` files (the lab
     /// needs [`BgpLab::add_ipv6`]): an IPv4 and an IPv6 session per
     /// balancer, both up.
     pub fn start_dualstack(l: &BgpLab, bird: bool) -> Speakers {
-        let rtr = Frr::start(&l.rtr, &render("frr-router-bgpd-dualstack.conf", 0));
+        let balancer_file = if bird {
+            "bird-balancer-dualstack.conf"
+        } else {
+            "frr-balancer-bgpd-dualstack.conf"
+        };
+        let router_file = "frr-router-bgpd-dualstack.conf";
+        Speakers::start_files(l, router_file, balancer_file, bird, true)
+    }
+
+    /// FRR on the router with `router_file`, and BIRD (`bird`) or FRR on
+    /// every balancer with `balancer_file`; then waits until the router has
+    /// every balancer's IPv4 session up, and its IPv6 one too with `ipv6`.
+    fn start_files(
+        l: &BgpLab,
+        router_file: &str,
+        balancer_file: &str,
+        bird: bool,
+        ipv6: bool,
+    ) -> Speakers {
+        let rtr = Frr::start(&l.rtr, &render(router_file, 0));
         let mut sp = Speakers {
             rtr,
             frr: Vec::new(),
@@ -394,23 +382,22 @@ impl Speakers {
         };
         for (i, b) in l.bals.iter().enumerate() {
             if bird {
-                sp.bird.push(Bird::start(
-                    b,
-                    &render("bird-balancer-dualstack.conf", i + 1),
-                ));
+                sp.bird.push(Bird::start(b, &render(balancer_file, i + 1)));
             } else {
-                sp.frr.push(Frr::start(
-                    b,
-                    &render("frr-balancer-bgpd-dualstack.conf", i + 1),
-                ));
+                sp.frr.push(Frr::start(b, &render(balancer_file, i + 1)));
             }
         }
-        let peers: Vec<String> = (1..=l.bals.len())
-            .flat_map(|i| [format!("10.1.{i}.2"), format!("2001:db8:1:{i}::2")])
-            .collect();
+        let n = l.bals.len();
+        let (peers, what): (Vec<String>, _) = if ipv6 {
+            let peers = (1..=n).flat_map(|i| [format!("10.1.{i}.2"), format!("2001:db8:1:{i}::2")]);
+            (peers.collect(), "every BGP session, IPv4 and IPv6")
+        } else {
+            let peers = (1..=n).map(|i| format!("10.1.{i}.2"));
+            (peers.collect(), "every BGP session")
+        };
         expect_within(
             SESSION_UP,
-            "every BGP session, IPv4 and IPv6",
+            what,
             || peers.iter().all(|p| sp.rtr.established(p)),
             || sp.logs(),
         );
