@@ -316,8 +316,12 @@ fn keepalived_conf(
         "global_defs {{\n    router_id {name}\n    script_user root\n    enable_script_security\n}}\n"
     );
     if track {
+        // `/usr/bin/sh`, not `/bin/sh`: keepalived 2.4.3's script security
+        // walks the path without following links, finds `/bin` (a link to
+        // `usr/bin` on Debian 12) not a directory, and disables the script
+        // ("Wrong file type found in script path"); 2.2.7 did not check.
         s += &format!(
-            "vrrp_script chk_haproxy {{\n    script \"/bin/sh -c 'kill -0 $(cat {})'\"\n    \
+            "vrrp_script chk_haproxy {{\n    script \"/usr/bin/sh -c 'kill -0 $(cat {})'\"\n    \
              interval 1\n    weight -100\n    fall 1\n    rise 1\n}}\n",
             dir.join(format!("haproxy-{name}.pid")).display()
         );
