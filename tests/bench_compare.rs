@@ -28,7 +28,9 @@
 //!
 //! Environment: `BENCH_RUNS` (default 10), `BENCH_INTERVALS` (`1s,50ms,10ms`),
 //! `BENCH_SCENARIOS` (`node,sigterm,haproxy,failback`), `BENCH_DAEMONS`
-//! (`vrrpd,keepalived-2.2.7,keepalived-2.4.3`; `keepalived` is 2.2.7),
+//! (`vrrpd,keepalived-2.2.7,keepalived-2.4.3`; `keepalived` is 2.2.7;
+//! `vrrpd-lean` adds vrrpd with `VRRPD_KEEPER=off VRRPD_REALTIME=off`),
+//! `BENCH_VRRPD` (another vrrpd binary, for a before/after run),
 //! `BENCH_KEEPALIVED_243` (its binary; default: what
 //! `scripts/keepalived-2.4.3.sh` prints), `BENCH_GARP_WINDOW_MS` (default
 //! 1000), `BENCH_FOOTPRINT_SECS` (60: per row, split over `BENCH_ROUNDS`,
@@ -64,6 +66,10 @@ const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Daemon {
     Vrrpd,
+    /// vrrpd without its two protections (`VRRPD_KEEPER=off
+    /// VRRPD_REALTIME=off`): what they cost, measured beside the default.
+    /// Only when `BENCH_DAEMONS` names it (`vrrpd-lean`).
+    VrrpdLean,
     /// keepalived as Debian 12 ships it.
     Keepalived227,
     /// The current release, built from tests/peers by scripts/keepalived-2.4.3.sh.
@@ -74,19 +80,23 @@ impl Daemon {
     fn name(self) -> &'static str {
         match self {
             Daemon::Vrrpd => "vrrpd",
+            Daemon::VrrpdLean => "vrrpd, keeper and SCHED_RR off",
             Daemon::Keepalived227 => "keepalived 2.2.7",
             Daemon::Keepalived243 => "keepalived 2.4.3",
         }
     }
 
     fn is_keepalived(self) -> bool {
-        self != Daemon::Vrrpd
+        matches!(self, Daemon::Keepalived227 | Daemon::Keepalived243)
     }
 
     /// The program to run.
     fn binary(self) -> String {
         match self {
-            Daemon::Vrrpd => vrrpd_bin().to_owned(),
+            // `BENCH_VRRPD`: another build, for a before/after run.
+            Daemon::Vrrpd | Daemon::VrrpdLean => {
+                std::env::var("BENCH_VRRPD").unwrap_or_else(|_| vrrpd_bin().to_owned())
+            }
             Daemon::Keepalived227 => "keepalived".to_owned(),
             Daemon::Keepalived243 => keepalived_243().unwrap_or_else(|| "keepalived-2.4.3".into()),
         }
@@ -202,6 +212,7 @@ fn daemons() -> Vec<Daemon> {
         "vrrpd,keepalived-2.2.7,keepalived-2.4.3",
         |s| match s {
             "vrrpd" => Some(Daemon::Vrrpd),
+            "vrrpd-lean" => Some(Daemon::VrrpdLean),
             "keepalived" | "keepalived-2.2.7" => Some(Daemon::Keepalived227),
             "keepalived-2.4.3" => Some(Daemon::Keepalived243),
             _ => None,
@@ -358,7 +369,7 @@ impl Node {
         let dir = host.dir().to_path_buf();
         let n = host.short_name().to_owned();
         let (conf, text) = match daemon {
-            Daemon::Vrrpd => (
+            Daemon::Vrrpd | Daemon::VrrpdLean => (
                 dir.join(format!("{n}.toml")),
                 vrrpd_conf(&dir, &n, prio, iv, insts, track),
             ),
@@ -385,8 +396,17 @@ impl Node {
         let conf = self.conf.to_string_lossy().into_owned();
         let p = match self.daemon {
             Daemon::Vrrpd => self.host.spawn_env(
-                &[vrrpd_bin(), "--config", &conf],
+                &[&self.daemon.binary(), "--config", &conf],
                 &[("VRRPD_LOG", "info")],
+                &self.log,
+            ),
+            Daemon::VrrpdLean => self.host.spawn_env(
+                &[&self.daemon.binary(), "--config", &conf],
+                &[
+                    ("VRRPD_LOG", "info"),
+                    ("VRRPD_KEEPER", "off"),
+                    ("VRRPD_REALTIME", "off"),
+                ],
                 &self.log,
             ),
             Daemon::Keepalived227 | Daemon::Keepalived243 => {
@@ -1032,7 +1052,7 @@ fn failover() {
                 let r: String = kas
                     .iter()
                     .map(|&k| {
-                        if d == Daemon::Vrrpd {
+                        if !d.is_keepalived() {
                             format!(" {} |", ratio(o, outages(sc, iv, k)))
                         } else {
                             " |".into()
@@ -1295,7 +1315,7 @@ fn footprint() {
             let ratios: String = kas
                 .iter()
                 .map(|&k| match acc.get(&(k, role)) {
-                    Some((ku, _)) if d == Daemon::Vrrpd => {
+                    Some((ku, _)) if !d.is_keepalived() => {
                         format!(" {} |", times(u.cpu_pct(), ku.cpu_pct()))
                     }
                     _ => " |".into(),
@@ -1721,7 +1741,7 @@ fn scale() {
             let ratios: String = kas
                 .iter()
                 .map(|&k| match runs.get(&(total, k)) {
-                    Some(kv) if d == Daemon::Vrrpd => {
+                    Some(kv) if !d.is_keepalived() => {
                         let mut km = Usage::default();
                         let mut kb = Usage::default();
                         kv.iter().for_each(|r| {

@@ -333,6 +333,21 @@ pub struct HeardAdvert {
     pub at: Instant,
 }
 
+/// The longest a master's advert is sent before it is due ([`advert_lead`]).
+pub const MAX_ADVERT_LEAD: Duration = Duration::from_millis(10);
+
+/// The advert lead the vrrpd daemon gives a router
+/// ([`VirtualRouter::set_advert_lead`]): a twentieth of its interval, at
+/// most [`MAX_ADVERT_LEAD`] (0.5 ms at 10 ms adverts, 5 ms at 100 ms, 10 ms
+/// from 200 ms). Woken for one deadline, the daemon's protocol thread sends
+/// every advert due within the lead with it: masters whose adverts are
+/// spread over the interval (started or taken over at different times) wake
+/// it at most once per lead, not once per advert. One instance alone is
+/// unchanged: its thread wakes at its deadline, and nothing else is due.
+pub fn advert_lead(interval: Duration) -> Duration {
+    (interval / 20).min(MAX_ADVERT_LEAD)
+}
+
 /// One virtual router: the RFC state machine for one VRID on one interface.
 #[derive(Debug, Clone)]
 pub struct VirtualRouter {
@@ -384,6 +399,9 @@ pub struct VirtualRouter {
     /// The IO shell sends a copy of each of our adverts one interval after
     /// it (see [`VirtualRouter::set_shared_adverts`]).
     shared_adverts: bool,
+    /// How early a master's Adver_Timer may fire (see
+    /// [`VirtualRouter::set_advert_lead`]); zero by default.
+    advert_lead: Duration,
     /// When the current state was entered.
     since: Instant,
     actions: VecDeque<Action>,
@@ -414,6 +432,7 @@ impl VirtualRouter {
             last_lower_reply: None,
             announce_second_pending: false,
             shared_adverts: false,
+            advert_lead: Duration::ZERO,
             since: Instant::ZERO,
             actions: VecDeque::new(),
             stats: RouterStats::default(),
@@ -567,6 +586,33 @@ impl VirtualRouter {
     /// See [`VirtualRouter::set_shared_adverts`].
     pub fn shared_adverts(&self) -> bool {
         self.shared_adverts
+    }
+
+    /// Lets a master's Adver_Timer fire up to `lead` before it is due, so
+    /// that an IO shell that drives many routers sends the adverts due
+    /// within one short window together, after one wake-up: 1000 masters at
+    /// 100 ms adverts then cost about one wake-up per window, not one per
+    /// advert. Zero (the default) is the RFC's timer to the letter.
+    ///
+    /// An advert fired early leaves early, by at most `lead`, and the timer
+    /// is reset from then, as the RFC resets it when it fires: no gap
+    /// between two adverts is longer than the interval (counting from the
+    /// deadline instead made the gap after an early advert the interval
+    /// plus the lead; the simulator's advert-gap invariant caught it). An
+    /// instance fired early moves its phase into the batch it joined, so
+    /// batches stay together; at most one advert in twenty more is sent.
+    /// Backups wait longer than three intervals for a silent master
+    /// (Master_Down_Interval), so an early advert can only keep them
+    /// quieter. Only the Adver_Timer fires early: a backup's
+    /// Master_Down_Timer or preempt delay that fired early would take over
+    /// from a live master.
+    pub fn set_advert_lead(&mut self, lead: Duration) {
+        self.advert_lead = lead;
+    }
+
+    /// See [`VirtualRouter::set_advert_lead`].
+    pub fn advert_lead(&self) -> Duration {
+        self.advert_lead
     }
 
     /// The Startup event (RFC 5798 Section 6.4.1).
@@ -759,9 +805,12 @@ impl VirtualRouter {
         }
         match self.state {
             State::Master => {
-                if due(self.timers.adver) {
+                let lead = self.advert_lead;
+                if self.timers.adver.is_some_and(|t| t <= now + lead) {
                     // RFC 5798 Section 6.4.3: "If the Adver_Timer fires, then:
-                    // Send an ADVERTISEMENT; Reset the Adver_Timer".
+                    // Send an ADVERTISEMENT; Reset the Adver_Timer". Fired
+                    // early (within the lead), the next counts from now too:
+                    // no gap is ever longer than the interval.
                     self.send_advert(self.effective_priority());
                     self.reset_adver_timer(now);
                 }
@@ -1405,6 +1454,58 @@ mod tests {
             .unwrap();
         }
         assert_eq!(b.poll_timeout(), plain.poll_timeout());
+    }
+
+    /// With an advert lead a master's Adver_Timer fires up to the lead
+    /// early, and the next counts from then (no gap longer than the
+    /// interval); a backup's Master_Down_Timer never fires early.
+    #[test]
+    fn an_advert_lead_fires_the_adver_timer_early_and_keeps_the_cadence() {
+        let sends = |r: &mut VirtualRouter| {
+            drain(r)
+                .into_iter()
+                .filter(|a| matches!(a, Action::SendAdvert(_)))
+                .count()
+        };
+        let mut r = VirtualRouter::new(cfg(250, 150));
+        r.set_advert_lead(Duration::from_millis(50));
+        r.handle_startup(t(0));
+        r.handle_timeout(t(4000));
+        assert_eq!(r.state(), State::Master);
+        drain(&mut r);
+        assert_eq!(r.poll_timeout(), Some(t(5000)));
+        // Before the lead: nothing.
+        r.handle_timeout(t(4949));
+        assert_eq!(sends(&mut r), 0);
+        assert_eq!(r.poll_timeout(), Some(t(5000)));
+        // Within it: sent now, and the next one interval after now.
+        r.handle_timeout(t(4960));
+        assert_eq!(sends(&mut r), 1);
+        assert_eq!(r.poll_timeout(), Some(t(5960)));
+        // Late: the same (RFC 5798 Section 6.4.3).
+        r.handle_timeout(t(6020));
+        assert_eq!(sends(&mut r), 1);
+        assert_eq!(r.poll_timeout(), Some(t(7020)));
+        // Without a lead the same early call sends nothing.
+        r.set_advert_lead(Duration::ZERO);
+        r.handle_timeout(t(7000));
+        assert_eq!(sends(&mut r), 0);
+
+        // A backup with a lead: its Master_Down_Timer fires on time only.
+        let mut b = VirtualRouter::new(cfg(251, 100));
+        b.set_advert_lead(Duration::from_millis(500));
+        b.handle_startup(t(0));
+        b.handle_advert(
+            t(100),
+            IpAddr::V4(Ipv4Addr::new(172, 16, 1, 250)),
+            &advert(150),
+        )
+        .unwrap();
+        let down = b.poll_timeout().expect("Master_Down_Timer");
+        b.handle_timeout(down - Duration::from_millis(1));
+        assert_eq!(b.state(), State::Backup);
+        b.handle_timeout(down);
+        assert_eq!(b.state(), State::Master);
     }
 
     /// A v3 advert with Max Advertise Interval 0 is refused and counted: it

@@ -20,6 +20,12 @@ impl Daemon {
             .map(|(n, i)| ((i.ifindex, i.cfg.family, i.cfg.vrid.get()), n))
             .collect();
         let n = self.instances.len();
+        self.lead = self
+            .instances
+            .iter()
+            .map(|i| i.router.advert_lead())
+            .max()
+            .unwrap_or_default();
         self.deadlines.reset(n);
         self.due = Vec::with_capacity(n);
         self.dirty.clear();
@@ -43,7 +49,12 @@ impl Daemon {
         }
     }
 
-    /// Only the instances whose deadline has come are woken.
+    /// Only the instances whose deadline has come are woken, with those
+    /// due within the advert lead
+    /// ([`crate::core::router::advert_lead`]): a master among them
+    /// sends its advert now, with the others (one wake-up for all); any
+    /// other is woken for nothing (its router fires no timer early) and
+    /// rescheduled as it was.
     ///
     /// A backup's deadline is its Master_Down_Timer. Before it is taken as
     /// expired, the packets already queued in the sockets are read: after a
@@ -54,7 +65,7 @@ impl Daemon {
         let mut due = std::mem::take(&mut self.due);
         due.clear();
         // Each taken off the schedule: rescheduled by the drain that follows.
-        while let Some(n) = self.deadlines.pop_due(now) {
+        while let Some(n) = self.deadlines.pop_due(now + self.lead) {
             due.push(n);
         }
         if due

@@ -12,7 +12,7 @@ use crate::config::{self, ChecksumForm, Config, Family};
 use crate::core::auth::Verified;
 use crate::core::peers::{Admitted, Gate, GateDrop};
 use crate::core::router::{
-    Action, Anomaly, DropReason, GarpPolicy, Reason, RouterConfig, State, TrackEffect,
+    advert_lead, Action, Anomaly, DropReason, GarpPolicy, Reason, RouterConfig, State, TrackEffect,
     VirtualRouter,
 };
 use crate::core::time::Instant;
@@ -181,7 +181,8 @@ impl Instance {
         socket: Arc<VrrpSocket>,
     ) -> Result<Self, IoError> {
         let frames = FrameSender::open(link.index)?;
-        let router = VirtualRouter::new(router_config(&cfg, primary));
+        let mut router = VirtualRouter::new(router_config(&cfg, primary));
+        router.set_advert_lead(advert_lead(cfg.advert_interval));
         let gate = auth::gate_for(&cfg).map_err(|e| IoError::InvalidArgument(e.to_string()))?;
         let seq = Arc::new(SharedSeq::default());
         let signer = Signer::new(gate.auth(), &seq);

@@ -181,6 +181,9 @@ struct Daemon {
     deadlines: deadline_heap::DeadlineHeap,
     /// Scratch list of the instances whose deadline has come.
     due: Vec<usize>,
+    /// The longest advert lead of the instances: deadlines this close are
+    /// taken with the one that woke the thread (`deadlines.rs`).
+    lead: std::time::Duration,
     /// Instances an input touched since the last drain; `all_dirty` for
     /// inputs that may touch any (link events, trackers, control, reload).
     dirty: Vec<usize>,

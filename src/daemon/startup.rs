@@ -161,6 +161,7 @@ impl Daemon {
             index: HashMap::new(),
             deadlines: Default::default(),
             due: Vec::new(),
+            lead: std::time::Duration::ZERO,
             dirty: Vec::new(),
             all_dirty: true,
             keeper: keeper::Keeper::start_from_env(),

@@ -818,12 +818,28 @@ impl World {
                 continue;
             }
             let node = &self.nodes[i];
+            // on_timers: woken by a deadline, the daemon takes every
+            // instance due within the longest advert lead with it (a
+            // master's advert leaves early; other timers never fire early).
+            let lead = node
+                .insts
+                .iter()
+                .map(|inst| inst.router.advert_lead())
+                .max()
+                .unwrap_or_default();
+            let woken = (0..node.insts.len()).any(|k| {
+                node.insts[k]
+                    .router
+                    .poll_timeout()
+                    .is_some_and(|t| t <= now)
+            });
             let due: Vec<usize> = (0..node.insts.len())
                 .filter(|&k| {
-                    node.insts[k]
-                        .router
-                        .poll_timeout()
-                        .is_some_and(|t| t <= now)
+                    woken
+                        && node.insts[k]
+                            .router
+                            .poll_timeout()
+                            .is_some_and(|t| t <= now + lead)
                 })
                 .collect();
             if !due.is_empty() {
@@ -1411,6 +1427,10 @@ fn router_reason(name: &str) -> &'static str {
 
 fn new_inst(cfg: RouterConfig, keeper: bool, link_up: bool) -> Inst {
     let mut router = VirtualRouter::new(cfg.clone());
+    // As the daemon sets it (`Instance::new`).
+    router.set_advert_lead(vrrpd::core::router::advert_lead(
+        cfg.advert_interval.to_duration(),
+    ));
     let shared = keeper && vrrpd::core::keeper::shares(cfg.advert_interval.to_duration());
     router.set_shared_adverts(shared);
     Inst {
