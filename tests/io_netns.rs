@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use vrrpd::io::vrrp_socket::{VRRP_GROUP_V4, VRRP_GROUP_V6};
-use vrrpd::io::{FrameSender, NetEvent, Netlink, RxPacket, VrrpSocket};
+use vrrpd::io::{Additions, FrameSender, NetEvent, Netlink, RxPacket, VrrpSocket};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -335,6 +335,76 @@ fn netlink_events_link_and_address() {
         wait_event(&mut rx, "v6 added", |e| *e == NetEvent::AddrAdded { index: va, addr: v6, prefix_len: 128 }).await;
         nl.del_address(va, v6, 128).await.unwrap();
         wait_event(&mut rx, "v6 removed", |e| *e == NetEvent::AddrRemoved { index: va, addr: v6, prefix_len: 128 }).await;
+    });
+}
+
+/// A subscription with `Additions::Dropped` (the daemon's) gets no
+/// `AddrAdded`: the kernel drops every `RTM_NEWADDR` before it is queued,
+/// so the echo of each VIP added or lease renewed wakes nothing. Removals
+/// and links still come, in order. A full subscription beside it sees the
+/// additions, so the test is not passing for want of them.
+#[test]
+fn netlink_events_without_additions_drop_them_in_the_kernel() {
+    if !can_run("netlink_events_without_additions_drop_them_in_the_kernel") {
+        return;
+    }
+    let p = pair(true);
+    let va = ifindex(&p.a, "va");
+    let a_name = p.a.0.clone();
+    p.a.run(move || async move {
+        let nl = Netlink::new().unwrap();
+        let mut all = nl.subscribe().unwrap();
+        let mut quiet = nl.subscribe_to(Additions::Dropped).unwrap();
+        let v4: IpAddr = "192.0.2.34".parse().unwrap();
+        let v6: IpAddr = "2001:db8::34".parse().unwrap();
+        for (addr, len) in [(v4, 32), (v6, 128)] {
+            nl.add_address(va, addr, len).await.unwrap();
+            wait_event(&mut all, "added (full subscription)", |e| {
+                *e == NetEvent::AddrAdded {
+                    index: va,
+                    addr,
+                    prefix_len: len,
+                }
+            })
+            .await;
+            // A renewal's echo is the same RTM_NEWADDR.
+            nl.add_address(va, addr, len).await.unwrap();
+            nl.del_address(va, addr, len).await.unwrap();
+            wait_event(&mut all, "removed (full subscription)", |e| {
+                *e == NetEvent::AddrRemoved {
+                    index: va,
+                    addr,
+                    prefix_len: len,
+                }
+            })
+            .await;
+        }
+        // A last event, after which nothing of the above can still be queued.
+        ip(&["-n", &a_name, "link", "set", "va", "down"]);
+        let mut seen = vec![];
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        loop {
+            let ev = tokio::time::timeout_at(deadline, quiet.recv())
+                .await
+                .expect("no link event on the filtered subscription within the timeout")
+                .expect("the filtered subscription closed");
+            let last = matches!(&ev, NetEvent::Link { index, up: false, .. } if *index == va);
+            seen.push(ev);
+            if last {
+                break;
+            }
+        }
+        assert!(
+            !seen.iter().any(|e| matches!(e, NetEvent::AddrAdded { .. })),
+            "an addition came through the filter: {seen:?}"
+        );
+        for addr in [v4, v6] {
+            assert!(
+                seen.iter()
+                    .any(|e| matches!(e, NetEvent::AddrRemoved { addr: a, .. } if *a == addr)),
+                "the removal of {addr} did not come: {seen:?}"
+            );
+        }
     });
 }
 

@@ -10,8 +10,9 @@ use super::Daemon;
 impl Daemon {
     pub(super) async fn on_net_event(&mut self, ev: NetEvent) {
         // An added address concerns no instance (the kernel echoes every VIP
-        // vrrpd adds or renews: 2 per VIP per second with leases); the other
-        // events may concern any.
+        // vrrpd adds or renews, one per VIP per second with leases): the
+        // subscription drops them in the kernel (`startup.rs`), and one that
+        // came anyway would change nothing. The other events may concern any.
         if !matches!(ev, NetEvent::AddrAdded { .. }) {
             self.all_dirty = true;
         }

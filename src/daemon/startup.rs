@@ -78,10 +78,14 @@ impl Inputs {
             context: "opening netlink".into(),
             source,
         })?;
-        let net_events = netlink.subscribe().map_err(|source| DaemonError::Io {
-            context: "subscribing to netlink events".into(),
-            source,
-        })?;
+        // No added address concerns the daemon (`net_event.rs`): the kernel
+        // drops their echoes (one per VIP added or lease renewed).
+        let net_events = netlink
+            .subscribe_to(crate::io::Additions::Dropped)
+            .map_err(|source| DaemonError::Io {
+                context: "subscribing to netlink events".into(),
+                source,
+            })?;
         let sigterm = signal(SignalKind::terminate()).map_err(os("installing SIGTERM handler"))?;
         let sigint = signal(SignalKind::interrupt()).map_err(os("installing SIGINT handler"))?;
         let sighup = signal(SignalKind::hangup()).map_err(os("installing SIGHUP handler"))?;

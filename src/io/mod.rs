@@ -15,6 +15,6 @@ pub mod packet_socket;
 pub mod vrrp_socket;
 
 pub use error::IoError;
-pub use netlink::{LeaseRenewer, LeasedAddr, Lifetime, LinkInfo, NetEvent, Netlink};
+pub use netlink::{Additions, LeaseRenewer, LeasedAddr, Lifetime, LinkInfo, NetEvent, Netlink};
 pub use packet_socket::FrameSender;
 pub use vrrp_socket::{RxPacket, VrrpSocket};

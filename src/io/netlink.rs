@@ -5,7 +5,9 @@
 //! Two sockets are used: [`Netlink`] owns a request socket; each
 //! [`Netlink::subscribe`] call opens its own socket bound to the
 //! `RTNLGRP_LINK`, `RTNLGRP_IPV4_IFADDR` and `RTNLGRP_IPV6_IFADDR` groups,
-//! so events never interleave with request replies. A [`LeaseRenewer`] owns a
+//! so events never interleave with request replies (the daemon's has a
+//! socket filter that drops added addresses in the kernel:
+//! [`Netlink::subscribe_to`]). A [`LeaseRenewer`] owns a
 //! third, plain socket that packs many renewals into one `sendmsg`.
 //!
 //! ## What "up" means
@@ -30,6 +32,7 @@
 //! without `NLM_F_CREATE`), so only the owner of the address state may send it.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::{AsRawFd, RawFd};
 
 use futures::stream::{StreamExt, TryStreamExt};
 use netlink_packet_route::address::{
@@ -51,6 +54,67 @@ use super::IoError;
 
 /// How many events the subscription buffers before it waits for the reader.
 const EVENT_QUEUE: usize = 1024;
+
+/// Whether a subscription reports added addresses ([`Netlink::subscribe_to`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Additions {
+    /// [`NetEvent::AddrAdded`] for every `RTM_NEWADDR`.
+    Reported,
+    /// None: the kernel drops every `RTM_NEWADDR` before it is queued.
+    Dropped,
+}
+
+/// Attaches a classic BPF filter to netlink socket `fd` that drops every
+/// `RTM_NEWADDR` message and keeps the rest. A multicast notification is
+/// one message per datagram, so the filter sees its header at offset 0;
+/// `nlmsg_type` is the 16 bits at offset 4, in host order (the filter's
+/// loads are big-endian, so the constant is swapped on a little-endian
+/// host).
+fn drop_new_addresses(fd: RawFd) -> Result<(), IoError> {
+    const RTM_NEWADDR: u16 = 20;
+    let new_addr = u32::from(u16::from_be_bytes(RTM_NEWADDR.to_ne_bytes()));
+    let stmt = |code: u32, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let mut program = [
+        // A = the 16 bits at offset 4 (nlmsg_type).
+        stmt(libc::BPF_LD | libc::BPF_H | libc::BPF_ABS, 4),
+        // RTM_NEWADDR: on to the next (drop), else skip it (keep).
+        libc::sock_filter {
+            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 1,
+            k: new_addr,
+        },
+        stmt(libc::BPF_RET | libc::BPF_K, 0),
+        stmt(libc::BPF_RET | libc::BPF_K, u32::MAX),
+    ];
+    let prog = libc::sock_fprog {
+        len: program.len() as u16,
+        filter: program.as_mut_ptr(),
+    };
+    // SAFETY: `prog` points to `program`, alive for the call, with its true
+    // length; the kernel copies the filter before setsockopt returns.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_FILTER,
+            (&prog as *const libc::sock_fprog).cast(),
+            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(IoError::sys(
+            "setsockopt(SO_ATTACH_FILTER) on the netlink event socket",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
 
 /// `INFINITY_LIFE_TIME`: the kernel's "no expiry" lifetime.
 const INFINITE_LIFETIME: u32 = u32::MAX;
@@ -528,14 +592,28 @@ impl Netlink {
     /// Subscribe *before* the initial queries (link_by_name, addresses),
     /// so that no change falls between the two.
     pub fn subscribe(&self) -> Result<mpsc::Receiver<NetEvent>, IoError> {
+        self.subscribe_to(Additions::Reported)
+    }
+
+    /// As [`Netlink::subscribe`], with [`NetEvent::AddrAdded`] reported or
+    /// dropped. Dropped, the kernel itself discards every `RTM_NEWADDR`
+    /// before it is queued (a socket filter), so that no thread wakes for
+    /// one: the daemon, which acts on no added address, would otherwise
+    /// read the echo of each VIP it adds and of every lease renewal, one
+    /// per VIP per second (4000 a second at 4000 VIPs: its event loop fell
+    /// behind and the advert keeper had to cover for it; #21).
+    pub fn subscribe_to(&self, additions: Additions) -> Result<mpsc::Receiver<NetEvent>, IoError> {
         let rt = IoError::require_runtime()?;
         let groups = [
             MulticastGroup::Link,
             MulticastGroup::Ipv4Ifaddr,
             MulticastGroup::Ipv6Ifaddr,
         ];
-        let (conn, handle, mut messages) =
+        let (mut conn, handle, mut messages) =
             rtnetlink::new_multicast_connection(&groups).map_err(IoError::NetlinkSocket)?;
+        if additions == Additions::Dropped {
+            drop_new_addresses(conn.socket_mut().as_raw_fd())?;
+        }
         let (tx, rx) = mpsc::channel(EVENT_QUEUE);
         rt.spawn(async move {
             // Keeps the request side of the connection open for its lifetime.

@@ -40,7 +40,9 @@ async fn follow(name: &str, out: &mut Emitter) -> Result<String, Closed> {
         Ok(nl) => nl,
         Err(e) => return Ok(format!("netlink: {e}")),
     };
-    let mut events = match nl.subscribe() {
+    // Links only: added addresses (every VIP's lease renewal) are dropped
+    // by the kernel.
+    let mut events = match nl.subscribe_to(crate::io::Additions::Dropped) {
         Ok(rx) => rx,
         Err(e) => return Ok(format!("netlink subscribe: {e}")),
     };
