@@ -5,7 +5,9 @@
 # side in the same window, variants share it. Each variant is a vrrpd master
 # alone (no peer daemon: "master, peer stopped") in a namespace of its own
 # (ps<pid>N, deleted on exit) on a veth pair, HAProxy tracked; the floor and
-# keepalived 2.4.3 run beside them. Prints, per variant, adverts sent, wake-ups
+# keepalived 2.4.3 run beside them. "keeper-only-SCHED_RR" is the default
+# daemon with every thread but the advert keeper set back to SCHED_OTHER
+# (chrt, from outside), to see what the event loop's real-time policy costs. Prints, per variant, adverts sent, wake-ups
 # and CPU µs per advert (schedstat over all threads) for SECS seconds, ROUNDS
 # times.
 # Usage: scripts/cpu-side-by-side.sh [SECS (10)] [ROUNDS (3)]
@@ -14,7 +16,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 secs="${1:-10}" rounds="${2:-3}"
 vrrpd="${VRRPD:-$here/target/release/vrrpd}"
 dir="$(mktemp -d /tmp/cpu-sbs.XXXXXX)"
-variants=("default" "VRRPD_KEEPER=off" "VRRPD_REALTIME=off" "VRRPD_REALTIME=off VRRPD_KEEPER=off" "keepalived-2.4.3" "floor")
+variants=("default" "VRRPD_KEEPER=off" "VRRPD_REALTIME=off" "VRRPD_REALTIME=off VRRPD_KEEPER=off" "keeper-only-SCHED_RR" "keepalived-2.4.3" "floor")
 pids=() nss=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -42,14 +44,14 @@ for i in "${!variants[@]}"; do
         ip netns exec "$n" "$dir/floor" & p=$! ;;
     keepalived-2.4.3)
         # shellcheck disable=SC2016 # $(cat …) is for keepalived's shell
-        printf 'global_defs {\n  router_id b%s\n  script_user root\n  enable_script_security\n}\nvrrp_script chk {\n  script "/bin/sh -c '"'"'kill -0 $(cat %s)'"'"'"\n  interval 1\n  weight -100\n  fall 1\n  rise 1\n}\nvrrp_instance VI_1 {\n  state BACKUP\n  interface ext0\n  version 3\n  virtual_router_id 12\n  priority 150\n  advert_int 0.01\n  virtual_ipaddress {\n    172.31.252.254/24\n  }\n  track_script {\n    chk\n  }\n}\n' "$i" "$dir/haproxy-b$i.pid" >"$dir/ka$i.conf"
+        printf 'global_defs {\n  router_id b%s\n  script_user root\n  enable_script_security\n}\nvrrp_script chk {\n  script "/usr/bin/sh -c '"'"'kill -0 $(cat %s)'"'"'"\n  interval 1\n  weight -100\n  fall 1\n  rise 1\n}\nvrrp_instance VI_1 {\n  state BACKUP\n  interface ext0\n  version 3\n  virtual_router_id 12\n  priority 150\n  advert_int 0.01\n  virtual_ipaddress {\n    172.31.252.254/24\n  }\n  track_script {\n    chk\n  }\n}\n' "$i" "$dir/haproxy-b$i.pid" >"$dir/ka$i.conf"
         ip netns exec "$n" "$ka" --dont-fork --log-console --no-syslog --vrrp --dont-respawn \
             --use-file "$dir/ka$i.conf" --pid "$dir/ka$i.pid" --vrrp_pid "$dir/ka$i-vrrp.pid" >"$dir/ka$i.log" 2>&1 &
         p=$! ;;
     *)
         printf '[global]\ncontrol_socket = "%s"\n[[instance]]\nname = "VI_1"\ninterface = "ext0"\nvrid = 12\npriority = 150\nversion = 3\nadvert_interval = "10ms"\nvirtual_ips = ["172.31.252.254/24"]\ntrack = ["haproxy"]\n[[track]]\nname = "haproxy"\ntype = "process"\nprocess = "haproxy"\ncmdline_contains = "haproxy-b%s.cfg"\nweight = -100\n' "$dir/v$i.sock" "$i" >"$dir/v$i.toml"
         # shellcheck disable=SC2046 # the variant's VAR=value words, split on purpose
-        ip netns exec "$n" env VRRPD_LOG=warn $([[ $v == default ]] || echo "$v") "$vrrpd" --config "$dir/v$i.toml" >"$dir/v$i.log" 2>&1 &
+        ip netns exec "$n" env VRRPD_LOG=warn $([[ $v == default || $v == keeper-only-SCHED_RR ]] || echo "$v") "$vrrpd" --config "$dir/v$i.toml" >"$dir/v$i.log" 2>&1 &
         p=$! ;;
     esac
     pids+=("$p"); pid_of[$i]=$p
@@ -57,6 +59,13 @@ done
 sleep 4
 for i in "${!variants[@]}"; do
     [[ ${variants[$i]} == keepalived-2.4.3 ]] && pid_of[$i]=$(cat "$dir/ka$i-vrrp.pid")
+    # The keeper alone real-time: every other thread back to SCHED_OTHER
+    # (an experiment from outside; the event loop keeps its CPU pinning).
+    if [[ ${variants[$i]} == keeper-only-SCHED_RR ]]; then
+        for t in /proc/"${pid_of[$i]}"/task/*; do
+            [[ $(cat "$t/comm") == vrrpd-keeper ]] || chrt -o -p 0 "${t##*/}"
+        done
+    fi
 done
 cpu() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {print s}'; }
 vol() { cat /proc/"$1"/task/*/status | awk '/^voluntary_ctxt/ {s += $2} END {print s}'; }
