@@ -5,9 +5,9 @@
 # side in the same window, variants share it. Each variant is a vrrpd master
 # alone (no peer daemon: "master, peer stopped") in a namespace of its own
 # (ps<pid>N, deleted on exit) on a veth pair, HAProxy tracked; the floor and
-# keepalived 2.4.3 run beside them. "keeper-only-SCHED_RR" is the default
-# daemon with every thread but the advert keeper set back to SCHED_OTHER
-# (chrt, from outside), to see what the event loop's real-time policy costs. Prints, per variant, adverts sent, wake-ups
+# keepalived 2.4.3 run beside them. "default" runs the advert keeper alone
+# real-time; "VRRPD_REALTIME=all" every thread (the default before #21).
+# Prints, per variant, adverts sent, wake-ups
 # and CPU µs per advert (schedstat over all threads) for SECS seconds, ROUNDS
 # times.
 # Usage: scripts/cpu-side-by-side.sh [SECS (10)] [ROUNDS (3)]
@@ -16,7 +16,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 secs="${1:-10}" rounds="${2:-3}"
 vrrpd="${VRRPD:-$here/target/release/vrrpd}"
 dir="$(mktemp -d /tmp/cpu-sbs.XXXXXX)"
-variants=("default" "VRRPD_KEEPER=off" "VRRPD_REALTIME=off" "VRRPD_REALTIME=off VRRPD_KEEPER=off" "keeper-only-SCHED_RR" "keepalived-2.4.3" "floor")
+variants=("default" "VRRPD_REALTIME=all" "VRRPD_KEEPER=off" "VRRPD_REALTIME=off" "VRRPD_REALTIME=off VRRPD_KEEPER=off" "keepalived-2.4.3" "floor")
+# VRRPD_B=<binary>: one more variant, that binary with the default settings.
+[[ -n ${VRRPD_B:-} ]] && variants+=("B")
 pids=() nss=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -36,7 +38,7 @@ for i in "${!variants[@]}"; do
     ip -n "$n" addr add 172.31.252.1/24 dev ext0
     ip -n "$n" link set ext0 up; ip -n "$n" link set ext1 up
     ip -n "$n" route add 224.0.0.0/4 dev ext0
-    printf 'defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\nfrontend fe\n  bind *:8000\n  http-request return status 200 string "x"\n' >"$dir/haproxy-b$i.cfg"
+    printf 'defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\nfrontend fe\n  bind *:8000\n  http-request return status 200 content-type text/plain string "x"\n' >"$dir/haproxy-b$i.cfg"
     ip netns exec "$n" haproxy -db -f "$dir/haproxy-b$i.cfg" >/dev/null 2>&1 &
     pids+=($!); echo $! >"$dir/haproxy-b$i.pid"
     case $v in
@@ -51,7 +53,7 @@ for i in "${!variants[@]}"; do
     *)
         printf '[global]\ncontrol_socket = "%s"\n[[instance]]\nname = "VI_1"\ninterface = "ext0"\nvrid = 12\npriority = 150\nversion = 3\nadvert_interval = "10ms"\nvirtual_ips = ["172.31.252.254/24"]\ntrack = ["haproxy"]\n[[track]]\nname = "haproxy"\ntype = "process"\nprocess = "haproxy"\ncmdline_contains = "haproxy-b%s.cfg"\nweight = -100\n' "$dir/v$i.sock" "$i" >"$dir/v$i.toml"
         # shellcheck disable=SC2046 # the variant's VAR=value words, split on purpose
-        ip netns exec "$n" env VRRPD_LOG=warn $([[ $v == default || $v == keeper-only-SCHED_RR ]] || echo "$v") "$vrrpd" --config "$dir/v$i.toml" >"$dir/v$i.log" 2>&1 &
+        ip netns exec "$n" env VRRPD_LOG=warn $([[ $v == default || $v == B ]] || echo "$v") "$([[ $v == B ]] && echo "$VRRPD_B" || echo "$vrrpd")" --config "$dir/v$i.toml" >"$dir/v$i.log" 2>&1 &
         p=$! ;;
     esac
     pids+=("$p"); pid_of[$i]=$p
@@ -59,13 +61,6 @@ done
 sleep 4
 for i in "${!variants[@]}"; do
     [[ ${variants[$i]} == keepalived-2.4.3 ]] && pid_of[$i]=$(cat "$dir/ka$i-vrrp.pid")
-    # The keeper alone real-time: every other thread back to SCHED_OTHER
-    # (an experiment from outside; the event loop keeps its CPU pinning).
-    if [[ ${variants[$i]} == keeper-only-SCHED_RR ]]; then
-        for t in /proc/"${pid_of[$i]}"/task/*; do
-            [[ $(cat "$t/comm") == vrrpd-keeper ]] || chrt -o -p 0 "${t##*/}"
-        done
-    fi
 done
 cpu() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {print s}'; }
 vol() { cat /proc/"$1"/task/*/status | awk '/^voluntary_ctxt/ {s += $2} END {print s}'; }

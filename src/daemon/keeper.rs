@@ -58,6 +58,7 @@ use crate::io::vrrp_socket::VrrpSocket;
 
 use super::auth::KeeperSign;
 use super::ratelimit::{RateLimit, Verdict};
+use super::realtime;
 
 /// Environment variable: `off` (or `0`, `no`) disables the keeper.
 pub const ENV: &str = "VRRPD_KEEPER";
@@ -147,7 +148,7 @@ impl Keeper {
     /// Starts the keeper unless [`ENV`] turns it off or the process may run
     /// on one CPU only; `None` then.
     pub fn start_from_env() -> Option<Keeper> {
-        let off = std::env::var(ENV).is_ok_and(|v| super::realtime::says_off(&v));
+        let off = std::env::var(ENV).is_ok_and(|v| realtime::says_off(&v));
         if off {
             info!("advert keeper off ({ENV})");
             return None;
@@ -166,15 +167,21 @@ impl Keeper {
             planned: AtomicU64::new(0),
         });
         let s = shared.clone();
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("vrrpd-keeper".into())
             .spawn(move || {
-                // The event loop's SCHED_RR (daemon::realtime) is inherited.
+                // The starting thread's SCHED_RR (daemon::realtime) is inherited.
+                // SAFETY: gettid has no arguments and cannot fail.
+                let _ = tid_tx.send(unsafe { libc::gettid() });
                 run(&s, &cpus);
             });
         match thread {
             Ok(t) => {
                 info!(cover_ms = COVER.as_millis() as u64, "advert keeper on");
+                if let Ok(tid) = tid_rx.recv() {
+                    keep_realtime_for(tid);
+                }
                 Some(Keeper {
                     shared,
                     thread: Some(t),
@@ -312,6 +319,24 @@ fn copy_packets(to: &mut Vec<(Vec<u8>, IpAddr)>, from: &[(Vec<u8>, IpAddr)]) {
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves plain data behind; go on.
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// With the default [`realtime::Scope::Keeper`], only the keeper (`tid`)
+/// keeps the real-time policy: every other thread goes back to
+/// `SCHED_OTHER` (see `realtime.rs` for why).
+fn keep_realtime_for(tid: libc::pid_t) {
+    let s = realtime::Settings::from_env();
+    let rt_here = realtime::Policy::current().is_ok_and(|p| p.is_realtime());
+    if s.scope != realtime::Scope::Keeper || s.rt_priority.is_none() || !rt_here {
+        return;
+    }
+    match realtime::keep_only(tid) {
+        Ok(n) => info!(
+            threads = n,
+            "realtime: the advert keeper alone keeps SCHED_RR"
+        ),
+        Err(e) => warn!(error = %e, "realtime: cannot set the other threads back to SCHED_OTHER"),
+    }
 }
 
 /// The keeper thread.

@@ -18,19 +18,31 @@
 //! The memory lock needs an unlimited `RLIMIT_MEMLOCK` hard limit
 //! (`LimitMEMLOCK=infinity` in the unit) or `CAP_SYS_RESOURCE`.
 //!
-//! Threads the daemon starts later (the advert keeper) inherit the real-time
-//! policy. Children (script trackers, notify scripts) do not: they go back
-//! to `SCHED_OTHER` between fork and exec (`track::exec`), and never get the
-//! memory lock (`fork` never passes it on).
+//! Which threads keep it ([`Scope`]): by default only the advert keeper
+//! (`keeper.rs`), the thread that goes on sending a master's adverts when
+//! everything else on the host is starved. It is started from the main
+//! thread while that is still real-time, so it inherits the policy even
+//! where vrrpd may not take one itself (systemd's `RestrictRealtime=yes`);
+//! then every other thread of the process goes back to `SCHED_OTHER`
+//! ([`keep_only`]), and the threads started later inherit that. A real-time
+//! wake-up costs more than a normal one (about 10 µs per advert at 10 ms
+//! adverts, measured in docs/BENCHMARKS.md), and the event loop does not need
+//! it for the adverts: the keeper covers them. Without a keeper (one CPU,
+//! `VRRPD_KEEPER=off`) the event loop is the only sender and every thread
+//! stays real-time, as with `VRRPD_REALTIME=all`. Children (script trackers,
+//! notify scripts) never keep it: they go back to `SCHED_OTHER` between fork
+//! and exec (`track::exec`), and never get the memory lock (`fork` never
+//! passes it on).
 //!
-//! The environment variable [`ENV`] turns it off (`VRRPD_REALTIME=off`) or
-//! changes the priority (`VRRPD_REALTIME=20`); the default is on, priority
-//! [`DEFAULT_PRIORITY`].
+//! The environment variable [`ENV`] turns it off (`VRRPD_REALTIME=off`),
+//! keeps every thread real-time (`VRRPD_REALTIME=all`) or changes the
+//! priority (`VRRPD_REALTIME=20`); the default is on for the keeper,
+//! priority [`DEFAULT_PRIORITY`].
 
 use std::fmt;
 
-/// Environment variable: `off` (or `0`) disables these settings, a number
-/// 1..=99 sets the `SCHED_RR` priority.
+/// Environment variable: `off` (or `0`) disables these settings, `all` keeps
+/// every thread real-time, a number 1..=99 sets the `SCHED_RR` priority.
 pub const ENV: &str = "VRRPD_REALTIME";
 
 /// Default `SCHED_RR` priority: above every normal process, below the
@@ -40,6 +52,15 @@ pub const DEFAULT_PRIORITY: u8 = 10;
 /// Timer slack applied to the daemon's threads, in nanoseconds (the kernel's
 /// default is 50 µs).
 pub const TIMER_SLACK_NS: u64 = 1_000;
+
+/// Which of the daemon's threads keep the real-time policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The advert keeper alone, when there is one; every thread otherwise.
+    Keeper,
+    /// Every thread (`VRRPD_REALTIME=all`).
+    All,
+}
 
 /// What to apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +77,8 @@ pub struct Settings {
     pub rt_explicit: bool,
     /// `PR_SET_TIMERSLACK` in nanoseconds, or `None` to keep the default.
     pub timer_slack_ns: Option<u64>,
+    /// Which threads keep `rt_priority` once the advert keeper has started.
+    pub scope: Scope,
 }
 
 impl Settings {
@@ -65,6 +88,7 @@ impl Settings {
         rt_priority: Some(DEFAULT_PRIORITY),
         rt_explicit: false,
         timer_slack_ns: Some(TIMER_SLACK_NS),
+        scope: Scope::Keeper,
     };
 
     /// Nothing applied.
@@ -73,13 +97,19 @@ impl Settings {
         rt_priority: None,
         rt_explicit: false,
         timer_slack_ns: None,
+        scope: Scope::Keeper,
     };
 
     /// Settings from the value of [`ENV`] (`None` when unset): `off`/`0`/`no`
-    /// disables, `1`..=`99` sets the priority, anything else is the default.
+    /// disables, `all` keeps every thread real-time, `1`..=`99` sets the
+    /// priority, anything else is the default.
     pub fn from_env_value(v: Option<&str>) -> Settings {
         match v.map(str::trim) {
             Some(n) if says_off(n) => Settings::OFF,
+            Some("all") => Settings {
+                scope: Scope::All,
+                ..Settings::DEFAULT
+            },
             Some(n) => match n.parse::<u8>() {
                 Ok(p @ 1..=99) => Settings {
                     rt_priority: Some(p),
@@ -336,6 +366,42 @@ fn hint(what: &str) -> String {
     }
 }
 
+/// Set every thread of the process but `keep` (a thread id) back to
+/// `SCHED_OTHER`, if it runs a real-time policy: called once the advert
+/// keeper (`keep`) has started, when [`Settings::scope`] is
+/// [`Scope::Keeper`]. Lowering needs no privilege. Threads started later
+/// inherit the policy of the thread that starts them, now `SCHED_OTHER`.
+/// Returns how many threads were set back, or the error that stopped it.
+pub fn keep_only(keep: libc::pid_t) -> std::io::Result<usize> {
+    let mut lowered = 0;
+    for entry in std::fs::read_dir("/proc/self/task")? {
+        let Some(tid) = entry?
+            .file_name()
+            .to_str()
+            .and_then(|t| t.parse::<libc::pid_t>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: sched_getscheduler takes a thread id and no pointer.
+        let p = unsafe { libc::sched_getscheduler(tid) } & !libc::SCHED_RESET_ON_FORK;
+        if tid == keep || (p != libc::SCHED_RR && p != libc::SCHED_FIFO) {
+            continue;
+        }
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: `param` is a valid sched_param that outlives the call; a
+        // thread that has exited in the meantime is an error (ESRCH).
+        if unsafe { libc::sched_setscheduler(tid, libc::SCHED_OTHER, &param) } == 0 {
+            lowered += 1;
+        } else {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::ESRCH) {
+                return Err(e);
+            }
+        }
+    }
+    Ok(lowered)
+}
+
 /// Applies [`Settings::from_env`] and logs each outcome (info when applied
 /// or kept, warn with a hint when refused). The hook `main` calls.
 pub fn apply_from_env() {
@@ -361,6 +427,11 @@ mod tests {
         assert_eq!(Settings::from_env_value(Some("20")).rt_priority, Some(20));
         assert_eq!(Settings::from_env_value(Some("100")), Settings::DEFAULT);
         assert_eq!(Settings::from_env_value(Some("on")), Settings::DEFAULT);
+        assert_eq!(Settings::from_env_value(None).scope, Scope::Keeper);
+        assert_eq!(Settings::from_env_value(Some("20")).scope, Scope::Keeper);
+        let all = Settings::from_env_value(Some("all"));
+        assert_eq!(all.scope, Scope::All);
+        assert_eq!(all.rt_priority, Some(DEFAULT_PRIORITY));
     }
 
     #[test]
