@@ -217,7 +217,7 @@ for b in bal1 bal2; do
 done
 
 # ---------------------------------------------------------------------------
-step "real-time scheduling from the unit: SCHED_RR 10 in every thread, two capabilities"
+step "real-time scheduling from the unit: SCHED_RR 10 for the advert keeper, SCHED_OTHER for the other threads, two capabilities"
 # threads BAL PID: "comm policy rt_priority" for each thread of PID (fields
 # 2, 41 and 40 of /proc/PID/task/TID/stat; policy 2 is SCHED_RR). A thread
 # that ends while it is read (tokio's blocking pool) is left out.
@@ -227,7 +227,8 @@ threads() {
         s="$(cat "$t/stat" 2>/dev/null)" && c="$(cat "$t/comm" 2>/dev/null)" || continue
         set -- ${s##*) }; echo "$c ${39} ${38}"; done' "$2"
 }
-all_rr10() { [ -n "$1" ] && ! grep -qv ' 2 10$' <<<"$1"; }
+# others_normal TEXT: every thread but the keeper is SCHED_OTHER (policy 0).
+others_normal() { [ -n "$1" ] && ! grep -v '^vrrpd-keeper ' <<<"$1" | grep -qv ' 0 0$'; }
 has_line() { grep -q -- "$2" <<<"$1"; } # has_line TEXT REGEX
 # no_sched_refusal TEXT: no "not applied" in TEXT but the memory lock's.
 no_sched_refusal() { ! grep 'not applied' <<<"$1" | grep -qv 'RLIMIT_MEMLOCK'; }
@@ -245,8 +246,8 @@ for b in bal1 bal2; do
     pid="$(prop "$b" vrrpd MainPID)"
     t="$(threads "$b" "$pid")"
     printf '%s: %s\n' "$b" "$t" >>"$LOG"
-    check "$b: every thread of vrrpd is SCHED_RR priority 10: $(paste -sd, - <<<"$t")" all_rr10 "$t"
-    check "$b: the advert keeper thread is among them" has_line "$t" '^vrrpd-keeper 2 10$'
+    check "$b: the advert keeper thread is SCHED_RR priority 10" has_line "$t" '^vrrpd-keeper 2 10$'
+    check "$b: every other thread of vrrpd is back to SCHED_OTHER: $(paste -sd, - <<<"$t")" others_normal "$t"
     check "$b: vrrpd still holds only CAP_NET_ADMIN CAP_NET_RAW (CapEff 0000000000003000)" \
         is_eq "$(ct "$b" cat "/proc/$pid/status" | awk '/^CapEff:/ {print $2}')" 0000000000003000
     # This run of the daemon (its PID) only.
@@ -254,6 +255,8 @@ for b in bal1 bal2; do
     printf '%s\n' "$rt" >"$OUT/realtime-$b.txt"
     check "$b: journal: 'realtime: SCHED_RR priority 10 (set before exec ...): kept'" \
         has_line "$rt" 'realtime: SCHED_RR priority 10 (set before exec.*: kept'
+    check "$b: journal: 'realtime: the advert keeper alone keeps SCHED_RR'" \
+        has_line "$rt" 'realtime: the advert keeper alone keeps SCHED_RR'
     check "$b: journal: no scheduling refusal ('realtime: ... not applied' other than the memory lock)" \
         no_sched_refusal "$rt"
     if memlock_grantable "$b"; then
