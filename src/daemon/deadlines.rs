@@ -7,18 +7,20 @@
 use crate::core::router::State;
 use crate::core::time::Instant;
 
-use super::Daemon;
+use super::rx::VridIndex;
+use super::{Daemon, SocketKey};
 
 impl Daemon {
     /// Rebuild the demultiplexer and the deadline set after the instance
     /// list changed; every instance is drained and rescheduled next.
     pub(super) fn reindex(&mut self) {
-        self.index = self
-            .instances
-            .iter()
-            .enumerate()
-            .map(|(n, i)| ((i.ifindex, i.cfg.family, i.cfg.vrid.get()), n))
-            .collect();
+        let keys: Vec<SocketKey> = self.sockets.iter().map(|(k, _)| *k).collect();
+        self.index = VridIndex::build(
+            &keys,
+            self.instances
+                .iter()
+                .map(|i| (i.ifindex, i.cfg.family, i.cfg.vrid.get())),
+        );
         let n = self.instances.len();
         self.lead = self
             .instances

@@ -173,8 +173,10 @@ struct Daemon {
     track_states: HashMap<String, (TrackState, String)>,
     /// Runs notify commands and writes the event FIFO, off the event loop.
     notifier: Notifier,
-    /// Instance by (ifindex, family, VRID): the receive path's demultiplexer.
-    index: HashMap<(u32, Family, u8), usize>,
+    /// Instance by socket and VRID: the receive path's demultiplexer
+    /// (`rx.rs`), one table of 256 per socket, so that a packet costs an
+    /// array read, not a hash.
+    index: rx::VridIndex,
     /// Every instance's next deadline, earliest first, and what is
     /// scheduled for each (`deadlines.rs`): a packet or a timer costs
     /// O(log n), not O(instances), and no allocation.

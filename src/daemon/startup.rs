@@ -162,7 +162,7 @@ impl Daemon {
             track_tx,
             track_states: HashMap::new(),
             notifier,
-            index: HashMap::new(),
+            index: Default::default(),
             deadlines: Default::default(),
             due: Vec::new(),
             lead: std::time::Duration::ZERO,
