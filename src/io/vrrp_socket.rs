@@ -96,8 +96,11 @@ impl VrrpSocket {
     /// Options set: `SO_BINDTODEVICE`, membership of 224.0.0.18 on
     /// `ifindex` (`ip_mreqn`), `IP_MULTICAST_IF` by `ifindex`,
     /// `IP_MULTICAST_TTL` 255 and `IP_TTL` 255, `IP_MULTICAST_LOOP` off
-    /// (we must not hear our own adverts), `IP_PKTINFO` on (to learn the
-    /// arrival interface), non-blocking.
+    /// (we must not hear our own adverts), non-blocking. No receive control
+    /// message: the IPv4 header comes with each packet (source, destination,
+    /// TTL), and the socket is bound to the interface it arrives on (an
+    /// `IP_PKTINFO` each packet cost the receive path a `put_cmsg`; sends
+    /// still pass theirs).
     ///
     /// `local`: the source address for sent packets. `None` lets the
     /// kernel pick the interface's primary address.
@@ -149,8 +152,6 @@ impl VrrpSocket {
             .map_err(|e| IoError::sys("setsockopt(IP_TTL)", e))?;
         sock.set_multicast_loop_v4(false)
             .map_err(|e| IoError::sys("setsockopt(IP_MULTICAST_LOOP)", e))?;
-        setsockopt(&sock, sockopt::Ipv4PacketInfo, &true)
-            .map_err(|e| IoError::nix("setsockopt(IP_PKTINFO)", e))?;
         Self::finish(sock, ifindex, Family::V4 { local })
     }
 
@@ -401,6 +402,7 @@ impl VrrpSocket {
         let mut hdrs: [libc::mmsghdr; RX_BATCH] = unsafe { mem::zeroed() };
         let data = batch.data.chunks_exact_mut(RX_SLOT);
         let control = batch.control.chunks_exact_mut(CMSG_WORDS);
+        let v4 = matches!(self.family, Family::V4 { .. });
         for ((((iov, hdr), buf), ctl), name) in iovs
             .iter_mut()
             .zip(hdrs.iter_mut())
@@ -411,6 +413,15 @@ impl VrrpSocket {
             iov.iov_base = buf.as_mut_ptr().cast();
             iov.iov_len = buf.len();
             hdr.msg_hdr = msghdr(name, iov, ctl);
+            if v4 {
+                // IPv4: the source is in the IP header the socket hands
+                // over, and there are no control messages (`open_v4`):
+                // the kernel copies neither an address nor a cmsg.
+                hdr.msg_hdr.msg_name = std::ptr::null_mut();
+                hdr.msg_hdr.msg_namelen = 0;
+                hdr.msg_hdr.msg_control = std::ptr::null_mut();
+                hdr.msg_hdr.msg_controllen = 0;
+            }
         }
         // SAFETY: each header points at its own iovec (over its own slot of
         // `batch.data`), name and control slot, all alive and unaliased for
@@ -688,7 +699,7 @@ fn decode<'a>(
                 dst: IpAddr::V4(hdr.dst),
                 ttl: hdr.ttl,
                 // The socket is bound to one device, so that is where it
-                // arrived should IP_PKTINFO ever be missing.
+                // arrived (it asks for no IP_PKTINFO: `open_v4`).
                 ifindex: ifindex.unwrap_or(bound_ifindex),
                 payload: &data[hdr.payload],
             })
