@@ -419,6 +419,16 @@ impl Instance {
         }
     }
 
+    /// Start fetching into the cache what receiving an advert reads (the
+    /// router, the gate, the checksum counters, the VIPs): a hint, with no
+    /// effect but on timing (`rx.rs` issues it for a whole batch first).
+    pub fn prefetch(&self) {
+        prefetch_lines(&self.router);
+        prefetch_lines(&self.gate);
+        prefetch_lines(&self.checksum_pseudo);
+        prefetch_lines(self.router.config().vips.as_slice());
+    }
+
     /// The lowest TTL / hop limit this instance hears adverts with.
     pub fn min_ttl(&self) -> u8 {
         self.gate.rules().min_ttl()
@@ -1030,4 +1040,26 @@ fn tracks_of(cfg: &config::Instance, config: &Config) -> Vec<(String, i32)> {
         .filter_map(|n| config.track(n))
         .map(|t| (t.name.clone(), t.weight as i32))
         .collect()
+}
+
+/// Ask the CPU to fetch every cache line of `v` (a hint; nothing on other
+/// architectures).
+fn prefetch_lines<T: ?Sized>(v: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let start = (v as *const T).cast::<i8>();
+        let len = std::mem::size_of_val(v);
+        // Each line the value touches, the last one too when it does not
+        // start on a line.
+        let offsets = (0..len).step_by(64).chain(len.checked_sub(1));
+        for off in offsets {
+            // SAFETY: a prefetch only hints the cache: it reads nothing into
+            // the program and cannot fault, whatever the address (here one
+            // within the value); SSE is in every x86_64 CPU.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(off)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = v;
 }
