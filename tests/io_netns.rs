@@ -14,7 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
-use vrrpd::io::vrrp_socket::{VRRP_GROUP_V4, VRRP_GROUP_V6};
+use vrrpd::io::vrrp_socket::{RCVBUF, VRRP_GROUP_V4, VRRP_GROUP_V6};
 use vrrpd::io::{Additions, FrameSender, NetEvent, Netlink, RxPacket, VrrpSocket};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -501,6 +501,27 @@ fn vrrp_v4_multicast_unicast_and_source() {
         assert_eq!(pkt.ttl, 255, "ttl of {tag}");
         assert_eq!(pkt.ifindex, vb, "ifindex of {tag}");
     }
+}
+
+/// The receive buffer has room for a burst of adverts read after the
+/// protocol thread's receive hold (about 1000, not the default's 200).
+#[test]
+fn vrrp_sockets_have_the_larger_receive_buffer() {
+    if !can_run("vrrp_sockets_have_the_larger_receive_buffer") {
+        return;
+    }
+    let p = pair(true);
+    let vb = ifindex(&p.b, "vb");
+    p.b.run(move || async move {
+        for sock in [
+            VrrpSocket::open_v4("vb", vb, None).unwrap(),
+            VrrpSocket::open_v6("vb", vb, None).unwrap(),
+        ] {
+            let size = socket2::SockRef::from(&sock).recv_buffer_size().unwrap();
+            // The kernel reports twice what was set (its overhead).
+            assert!(size >= 2 * RCVBUF, "SO_RCVBUF {size}");
+        }
+    });
 }
 
 #[test]

@@ -232,8 +232,9 @@ impl VrrpSocket {
         Self::finish(sock, ifindex, Family::V6 { local: link_local })
     }
 
-    /// Common tail of the constructors: non-blocking mode.
+    /// Common tail of the constructors: the receive buffer, non-blocking mode.
     fn finish(sock: Socket, ifindex: u32, family: Family) -> Result<Self, IoError> {
+        set_rcvbuf(&sock);
         sock.set_nonblocking(true)
             .map_err(|e| IoError::sys("fcntl(O_NONBLOCK)", e))?;
         Ok(VrrpSocket {
@@ -858,6 +859,31 @@ fn parse_ipv4(data: &[u8]) -> Result<Ipv4Header, IoError> {
         dst: Ipv4Addr::new(data[16], data[17], data[18], data[19]),
         payload: ihl..total,
     })
+}
+
+/// The receive buffer asked for (the kernel doubles it for its overhead):
+/// room for about a thousand adverts, every VRID of an interface from
+/// four peers, read together after the protocol thread's receive hold
+/// (docs/ARCHITECTURE.md, "Fewer wake-ups"); the default (208 KiB)
+/// holds about 200.
+pub const RCVBUF: usize = 512 * 1024;
+
+/// Sets the receive buffer to [`RCVBUF`]: `SO_RCVBUFFORCE` (needs
+/// `CAP_NET_ADMIN`, which the daemon keeps), else `SO_RCVBUF` (capped by
+/// `net.core.rmem_max`). Best effort: a smaller buffer only drops more in a
+/// burst, counted by the kernel (`/proc/net/raw`, the `drops` column).
+fn set_rcvbuf(sock: &Socket) {
+    let size = libc::c_int::try_from(RCVBUF).unwrap_or(libc::c_int::MAX);
+    let forced = setsockopt_raw(
+        sock,
+        libc::SOL_SOCKET,
+        libc::SO_RCVBUFFORCE,
+        &size,
+        "setsockopt(SO_RCVBUFFORCE)",
+    );
+    if forced.is_err() {
+        let _ = sock.set_recv_buffer_size(RCVBUF);
+    }
 }
 
 /// Rejects names the kernel cannot hold before any syscall.
