@@ -28,6 +28,12 @@ impl Daemon {
             .map(|i| i.router.advert_lead())
             .max()
             .unwrap_or_default();
+        self.rx_hold = self
+            .instances
+            .iter()
+            .map(|i| i.router.advert_lead())
+            .min()
+            .unwrap_or_default();
         self.deadlines.reset(n);
         self.due = Vec::with_capacity(n);
         self.dirty.clear();

@@ -44,10 +44,13 @@ use super::control::ControlRequest;
 use super::metrics::SnapshotRequest;
 use super::poller::Poller;
 use super::realtime;
+use super::rx::RX_QUEUED;
 use super::sdnotify::SdNotify;
 use super::startup::Inputs;
 use super::{os, Daemon, DaemonError};
+use crate::core::time::Instant;
 use crate::io::netlink::NetEvent;
+use crate::io::vrrp_socket::RX_BATCH;
 use crate::track::TrackEvent;
 
 /// An input the tokio side hands to the protocol thread.
@@ -87,6 +90,11 @@ const STOPPING: &str = r#"{"ok":false,"error":"vrrpd is stopping"}"#;
 
 /// The epoll token of the inbox; sockets are their index in `Daemon::sockets`.
 const INBOX: u64 = u64::MAX;
+
+/// How many packets one socket hands over per turn at most: every VRID of
+/// an interface from two peers, read together after a receive hold (about
+/// half a millisecond of work); more is a flood, and means no hold.
+const RX_HELD: usize = 2 * RX_QUEUED;
 
 /// The most events one wait returns (the rest come with the next).
 const EVENTS: usize = 32;
@@ -215,6 +223,9 @@ pub(super) struct ProtocolLoop {
     inbox: mpsc::Receiver<Input>,
     /// Inputs taken from the inbox that wait for the deadline and the packets.
     later: VecDeque<Input>,
+    /// After a turn that read packets: the sockets are read again no
+    /// sooner than this (`Daemon::rx_hold` later; the deadlines are kept).
+    rx_hold_until: Option<Instant>,
     efd: Arc<EventFd>,
     sd: Arc<SdNotify>,
     rt: Handle,
@@ -244,6 +255,7 @@ impl ProtocolLoop {
             watched: 0,
             inbox,
             later: VecDeque::new(),
+            rx_hold_until: None,
             efd,
             sd,
             rt,
@@ -263,6 +275,17 @@ impl ProtocolLoop {
         }
         if let Some(k) = &d.keeper {
             k.note_loop_cpu();
+        }
+        // The hold after reading packets (docs/ARCHITECTURE.md, "Fewer
+        // wake-ups"): until it is over, or until the next deadline if that
+        // is sooner, the thread sleeps; the packets that come meanwhile are
+        // read together after it, with one wake-up.
+        if let Some(until) = self.rx_hold_until.take() {
+            let wake = d.next_deadline().map_or(until, |t| t.min(until));
+            let pause = wake.saturating_duration_since(d.clock.now());
+            if !pause.is_zero() {
+                std::thread::sleep(pause);
+            }
         }
         let timeout = d
             .next_deadline()
@@ -295,13 +318,28 @@ impl ProtocolLoop {
             d.on_timers();
             run_async(rt, d.drain());
         }
+        // Every ready socket is read until it is empty, up to RX_HELD: a
+        // hold lets more queue. One still full after that (a flood) means
+        // no hold: the thread reads on at once, as fast as it can.
+        let (mut read, mut emptied) = (0, true);
         for ev in &self.events[..n] {
             match usize::try_from(ev.data()) {
                 Ok(i) if ev.data() != INBOX => {
-                    d.read_socket(i, |d| run_async(rt, d.drain()));
+                    let mut got = RX_BATCH;
+                    for _ in 0..RX_HELD / RX_BATCH {
+                        got = d.read_socket(i, |d| run_async(rt, d.drain()));
+                        read += got;
+                        if got < RX_BATCH {
+                            break;
+                        }
+                    }
+                    emptied &= got < RX_BATCH;
                 }
                 _ => {}
             }
+        }
+        if read > 0 && emptied && !d.rx_hold.is_zero() {
+            self.rx_hold_until = Some(d.clock.now() + d.rx_hold);
         }
         while let Some(input) = self.later.pop_front() {
             match input {

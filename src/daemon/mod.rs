@@ -186,6 +186,10 @@ struct Daemon {
     /// The longest advert lead of the instances: deadlines this close are
     /// taken with the one that woke the thread (`deadlines.rs`).
     lead: std::time::Duration,
+    /// The shortest advert lead of the instances: after a turn that read
+    /// packets, the sockets are read again no sooner than this
+    /// (`event_loop.rs`: fewer wake-ups, larger batches).
+    rx_hold: std::time::Duration,
     /// Instances an input touched since the last drain; `all_dirty` for
     /// inputs that may touch any (link events, trackers, control, reload).
     dirty: Vec<usize>,

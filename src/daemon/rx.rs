@@ -21,8 +21,8 @@ use crate::io::IoError;
 use super::ratelimit::Verdict;
 use super::{Daemon, SocketKey};
 
-/// How many packets one socket may hand over per timer wake-up.
-const RX_QUEUED: usize = 256;
+/// How many packets one socket may hand over per wake-up.
+pub(super) const RX_QUEUED: usize = 256;
 
 impl Daemon {
     /// Hand every packet already queued in the sockets to [`Self::on_packet`]

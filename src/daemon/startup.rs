@@ -166,6 +166,7 @@ impl Daemon {
             deadlines: Default::default(),
             due: Vec::new(),
             lead: std::time::Duration::ZERO,
+            rx_hold: Default::default(),
             dirty: Vec::new(),
             all_dirty: true,
             keeper: keeper::Keeper::start_from_env(),
