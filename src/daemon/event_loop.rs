@@ -276,15 +276,16 @@ impl ProtocolLoop {
         if let Some(k) = &d.keeper {
             k.note_loop_cpu();
         }
-        // The hold after reading packets (docs/ARCHITECTURE.md, "Fewer
+        // The hold after a burst of packets (docs/ARCHITECTURE.md, "Fewer
         // wake-ups"): until it is over, or until the next deadline if that
-        // is sooner, the thread sleeps; the packets that come meanwhile are
-        // read together after it, with one wake-up.
+        // is sooner, the thread waits for its inbox only (a stop, a tracker
+        // change or a control request is not held); the packets that come
+        // meanwhile are read together after it, with one wake-up.
         if let Some(until) = self.rx_hold_until.take() {
             let wake = d.next_deadline().map_or(until, |t| t.min(until));
             let pause = wake.saturating_duration_since(d.clock.now());
             if !pause.is_zero() {
-                std::thread::sleep(pause);
+                wait_readable(&*self.efd, pause);
             }
         }
         let timeout = d
@@ -320,12 +321,15 @@ impl ProtocolLoop {
         }
         // Every ready socket is read until it is empty, up to RX_HELD: a
         // hold lets more queue. One still full after that (a flood) means
-        // no hold: the thread reads on at once, as fast as it can.
-        let (mut read, mut emptied) = (0, true);
+        // no hold: the thread reads on at once, as fast as it can. A hold
+        // costs a wake-up of its own (its end), so it is taken only after a
+        // burst, when a socket had more than one packet queued: a single
+        // advert (one instance, or adverts out of phase) is not held.
+        let (mut burst, mut emptied) = (false, true);
         for ev in &self.events[..n] {
             match usize::try_from(ev.data()) {
                 Ok(i) if ev.data() != INBOX => {
-                    let mut got = RX_BATCH;
+                    let (mut got, mut read) = (RX_BATCH, 0);
                     for _ in 0..RX_HELD / RX_BATCH {
                         got = d.read_socket(i, |d| run_async(rt, d.drain()));
                         read += got;
@@ -333,12 +337,13 @@ impl ProtocolLoop {
                             break;
                         }
                     }
+                    burst |= read > 1;
                     emptied &= got < RX_BATCH;
                 }
                 _ => {}
             }
         }
-        if read > 0 && emptied && !d.rx_hold.is_zero() {
+        if burst && emptied && !d.rx_hold.is_zero() {
             self.rx_hold_until = Some(d.clock.now() + d.rx_hold);
         }
         while let Some(input) = self.later.pop_front() {
@@ -409,6 +414,23 @@ fn stay_on_this_cpu() {
             tracing::warn!(cpu, error = %e, "cannot keep the protocol thread on its CPU");
         }
     }
+}
+
+/// Wait until `fd` is readable or `timeout` has passed (`ppoll`, to the
+/// nanosecond); an error or a signal ends the wait early, which only makes
+/// the hold shorter.
+fn wait_readable(fd: &impl std::os::fd::AsRawFd, timeout: std::time::Duration) {
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ts = libc::timespec {
+        tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_nsec: libc::c_long::from(timeout.subsec_nanos() as i32),
+    };
+    // SAFETY: `pfd` and `ts` are valid for the call; no signal mask is passed.
+    let _ = unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) };
 }
 
 /// Run a future of the daemon on the protocol thread: polled once here,
