@@ -24,10 +24,10 @@
 //! thread while that is still real-time, so it inherits the policy even
 //! where vrrpd may not take one itself (systemd's `RestrictRealtime=yes`);
 //! then every other thread of the process goes back to `SCHED_OTHER`
-//! ([`keep_only`]), and the threads started later inherit that. A real-time
-//! wake-up costs more than a normal one (about 10 µs per advert at 10 ms
-//! adverts, measured in docs/BENCHMARKS.md), and the event loop does not need
-//! it for the adverts: the keeper covers them. Without a keeper (one CPU,
+//! ([`keep_only`]), and the threads started later inherit that. Every
+//! thread real time cost about 3 µs more per advert at 10 ms adverts
+//! (docs/BENCHMARKS.md, "Which threads run real time"), and the event loop
+//! does not need it for the adverts: the keeper covers them. Without a keeper (one CPU,
 //! `VRRPD_KEEPER=off`) the event loop is the only sender and every thread
 //! stays real-time, as with `VRRPD_REALTIME=all`. Children (script trackers,
 //! notify scripts) never keep it: they go back to `SCHED_OTHER` between fork
