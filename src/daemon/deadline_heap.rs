@@ -6,9 +6,9 @@
 //! A deadline that moves later pushes nothing: the entry already queued for
 //! the instance, earlier, stands for it, and when that entry reaches the top
 //! it is moved, in place, to the instance's deadline of that moment (a
-//! backup's Master_Down_Timer moves later with every advert: with a
-//! Master_Down_Interval of a bit over three intervals, one move of the top
-//! per three or four adverts instead of a push and a pop per advert). The
+//! backup's Master_Down_Timer moves later with every advert: at most one
+//! move of the top, a sift down, per advert instead of a push and a pop,
+//! and the heap stays at one entry per instance). The
 //! top is always a true deadline when [`DeadlineHeap::next`] returns it, so
 //! the thread never wakes for a moved one. A deadline that moves earlier
 //! pushes the new one and leaves the old to be dropped when it reaches the
