@@ -6,7 +6,9 @@
 # alone (no peer daemon: "master, peer stopped") in a namespace of its own
 # (ps<pid>N, deleted on exit) on a veth pair, HAProxy tracked; the floor and
 # keepalived 2.4.3 run beside them. "default" runs the advert keeper alone
-# real-time; "VRRPD_REALTIME=all" every thread (the default before #21).
+# real-time; "VRRPD_REALTIME=all" every thread (the default before #21);
+# "floor" is one bare thread that sleeps and sends, "floor-2" two such threads
+# on two CPUs taking turns (the advert keeper's shape; scripts/advert-floor.c).
 # Prints, per variant, adverts sent, wake-ups
 # and CPU µs per advert (schedstat over all threads) for SECS seconds, ROUNDS
 # times.
@@ -16,7 +18,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 secs="${1:-10}" rounds="${2:-3}"
 vrrpd="${VRRPD:-$here/target/release/vrrpd}"
 dir="$(mktemp -d /tmp/cpu-sbs.XXXXXX)"
-variants=("default" "VRRPD_REALTIME=all" "VRRPD_KEEPER=off" "VRRPD_REALTIME=off" "VRRPD_REALTIME=off VRRPD_KEEPER=off" "keepalived-2.4.3" "floor")
+variants=("default" "VRRPD_REALTIME=all" "VRRPD_KEEPER=off" "VRRPD_REALTIME=off" "VRRPD_REALTIME=off VRRPD_KEEPER=off" "keepalived-2.4.3" "floor" "floor-2")
 # VRRPD_B=<binary>: one more variant, that binary with the default settings.
 [[ -n ${VRRPD_B:-} ]] && variants+=("B")
 pids=() nss=()
@@ -27,7 +29,7 @@ cleanup() {
     rm -rf "$dir"
 }
 trap cleanup EXIT
-gcc -O2 -o "$dir/floor" "$here/scripts/advert-floor.c"
+gcc -O2 -pthread -o "$dir/floor" "$here/scripts/advert-floor.c"
 ka="$("$here/scripts/keepalived-2.4.3.sh")"
 declare -A pid_of
 for i in "${!variants[@]}"; do
@@ -44,6 +46,8 @@ for i in "${!variants[@]}"; do
     case $v in
     floor)
         ip netns exec "$n" "$dir/floor" & p=$! ;;
+    floor-2)
+        ip netns exec "$n" "$dir/floor" 2 & p=$! ;;
     keepalived-2.4.3)
         # shellcheck disable=SC2016 # $(cat …) is for keepalived's shell
         printf 'global_defs {\n  router_id b%s\n  script_user root\n  enable_script_security\n}\nvrrp_script chk {\n  script "/usr/bin/sh -c '"'"'kill -0 $(cat %s)'"'"'"\n  interval 1\n  weight -100\n  fall 1\n  rise 1\n}\nvrrp_instance VI_1 {\n  state BACKUP\n  interface ext0\n  version 3\n  virtual_router_id 12\n  priority 150\n  advert_int 0.01\n  virtual_ipaddress {\n    172.31.252.254/24\n  }\n  track_script {\n    chk\n  }\n}\n' "$i" "$dir/haproxy-b$i.pid" >"$dir/ka$i.conf"

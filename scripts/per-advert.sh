@@ -258,7 +258,7 @@ for d in "${daemons[@]}"; do
         sleep 1
         ;;
     floor)
-        gcc -O2 -o "$dir/floor" "$here/scripts/advert-floor.c"
+        gcc -O2 -pthread -o "$dir/floor" "$here/scripts/advert-floor.c"
         ip netns exec "$a" "${vg[@]}" "$dir/floor" &
         f=$!
         pids+=("$f")

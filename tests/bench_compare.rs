@@ -1152,22 +1152,9 @@ fn cpu_and_wakes(pids: &[i32]) -> (f64, u64) {
             .flatten()
             .flatten()
         {
-            let dir = t.path();
-            if let Ok(s) = std::fs::read_to_string(dir.join("schedstat")) {
-                cpu += s
-                    .split_whitespace()
-                    .next()
-                    .and_then(|v| v.parse::<f64>().ok())
-                    .unwrap_or(0.0)
-                    / 1e9;
-            }
-            if let Ok(s) = std::fs::read_to_string(dir.join("status")) {
-                wakes += s
-                    .lines()
-                    .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .unwrap_or(0);
-            }
+            let (c, w) = cpu_and_wakes_of_task(&t.path());
+            cpu += c;
+            wakes += w;
         }
         if let Ok(st) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
             if let Some(rest) = st.rfind(')').map(|i| &st[i + 2..]) {
@@ -1177,6 +1164,27 @@ fn cpu_and_wakes(pids: &[i32]) -> (f64, u64) {
             }
         }
     }
+    (cpu, wakes)
+}
+
+/// (CPU seconds, voluntary context switches) of one thread, from its
+/// `/proc/PID/task/TID` directory.
+fn cpu_and_wakes_of_task(dir: &Path) -> (f64, u64) {
+    let cpu = std::fs::read_to_string(dir.join("schedstat"))
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1e9;
+    let wakes = std::fs::read_to_string(dir.join("status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))?
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .unwrap_or(0);
     (cpu, wakes)
 }
 
@@ -1232,7 +1240,10 @@ fn footprint() {
     let kas = keepaliveds(&ds);
     // (daemon, role) → the sum of its windows, and each window's CPU %.
     let mut acc: BTreeMap<(Daemon, usize), (Usage, Vec<f64>)> = BTreeMap::new();
-    let mut floor: (f64, f64, Vec<f64>) = (0.0, 0.0, vec![]);
+    // The floors: one thread, and two threads on two CPUs (`floor_cpu`).
+    let mut floors: [(f64, f64, Vec<f64>); 2] = Default::default();
+    // vrrpd's threads alone as master, (daemon, thread name) → (CPU s, wake-ups, s).
+    let mut per_thread: BTreeMap<(Daemon, String), (f64, u64, f64)> = BTreeMap::new();
     for round in 0..rounds as usize {
         // Interleaved: every daemon and the floor once per round, the order
         // turning from round to round, so that a change of the shared
@@ -1255,7 +1266,19 @@ fn footprint() {
                 p.n1.host.has_addr(VIP),
                 "bal1 lost the VIP when the backup stopped"
             );
+            let t0 = thread_usage(&p.n1.pids());
+            let t = Instant::now();
             got.extend(measure(&[&p.n1], window));
+            if !d.is_keepalived() {
+                let el = t.elapsed().as_secs_f64();
+                for (name, (c1, w1)) in thread_usage(&p.n1.pids()) {
+                    let (c0, w0) = t0.get(&name).copied().unwrap_or_default();
+                    let e = per_thread.entry((d, name)).or_default();
+                    e.0 += (c1 - c0).max(0.0);
+                    e.1 += w1.saturating_sub(w0);
+                    e.2 += el;
+                }
+            }
             for (role, u) in got.iter().enumerate() {
                 let e = acc.entry((d, role)).or_default();
                 e.0.add(u);
@@ -1270,26 +1293,30 @@ fn footprint() {
                 got[2].cpu_pct()
             ));
             if i + 1 == order.len() {
-                // The host's floor, in this round's lab: no daemon at all,
+                // The host's floors, in this round's lab: no daemon at all,
                 // one thread that sleeps to each 10 ms deadline and sends one
-                // advert.
+                // advert, and two threads on two CPUs taking turns.
                 if let Some(mut a) = p.n1.proc.take() {
                     a.stop(Signal::SIGTERM, Duration::from_secs(5));
                 }
                 std::thread::sleep(Duration::from_secs(1));
-                let (cpu_s, el) = floor_cpu(p.n1.host.name(), iv, window);
-                floor.0 += cpu_s;
-                floor.1 += el;
-                floor.2.push(100.0 * cpu_s / el);
-                loud(&format!(
-                    "[bench] footprint round {} floor: {:.2} %",
-                    round + 1,
-                    100.0 * cpu_s / el
-                ));
+                for (k, floor) in floors.iter_mut().enumerate() {
+                    let (cpu_s, el) = floor_cpu(p.n1.host.name(), iv, window, k as u32 + 1);
+                    floor.0 += cpu_s;
+                    floor.1 += el;
+                    floor.2.push(100.0 * cpu_s / el);
+                    loud(&format!(
+                        "[bench] footprint round {} floor, {} thread(s): {:.2} %",
+                        round + 1,
+                        k + 1,
+                        100.0 * cpu_s / el
+                    ));
+                }
             }
         }
     }
-    let floor_pct = 100.0 * floor.0 / floor.1.max(1e-9);
+    let floor_pct = 100.0 * floors[0].0 / floors[0].1.max(1e-9);
+    let floor2_pct = 100.0 * floors[1].0 / floors[1].1.max(1e-9);
     let spread = |v: &[f64]| {
         let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = v.iter().copied().fold(0.0, f64::max);
@@ -1301,10 +1328,10 @@ fn footprint() {
     ));
     let heads: String = kas.iter().map(|k| format!(" ÷ {} |", k.name())).collect();
     emit(&format!(
-        "| daemon | role | RSS | PSS | CPU, % of one core (all rounds) | per round | wake-ups/s |{heads} ÷ floor |"
+        "| daemon | role | RSS | PSS | CPU, % of one core (all rounds) | per round | wake-ups/s |{heads} ÷ floor | ÷ two-thread floor |"
     ));
     emit(&format!(
-        "|---|---|---|---|---|---|---|{}---|",
+        "|---|---|---|---|---|---|---|{}---|---|",
         "---|".repeat(kas.len())
     ));
     for &d in &ds {
@@ -1322,9 +1349,13 @@ fn footprint() {
                 })
                 .collect();
             let vs_floor = if role == 2 {
-                times(u.cpu_pct(), floor_pct)
+                format!(
+                    "{} | {}",
+                    times(u.cpu_pct(), floor_pct),
+                    times(u.cpu_pct(), floor2_pct)
+                )
             } else {
-                String::new()
+                " |".into()
             };
             emit(&format!(
                 "| {} | {name} | {:.1} MB | {:.1} MB | {:.2} % | {} | {:.0} |{ratios} {vs_floor} |",
@@ -1338,62 +1369,134 @@ fn footprint() {
         }
     }
     emit(&format!(
-        "| floor: no daemon, a bare thread that sleeps to each deadline and sends one advert | — | — | — | {floor_pct:.2} % | {} | 100 |{} 1.00 |",
-        spread(&floor.2),
-        " |".repeat(kas.len())
+        "| floor: no daemon, a bare thread that sleeps to each deadline and sends one advert | — | — | — | {floor_pct:.2} % | {} | 100 |{} 1.00 | {} |",
+        spread(&floors[0].2),
+        " |".repeat(kas.len()),
+        times(floor_pct, floor2_pct)
     ));
+    emit(&format!(
+        "| two-thread floor: two such threads on two CPUs, each sending every other advert (the advert keeper's shape) | — | — | — | {floor2_pct:.2} % | {} | 100 |{} {} | 1.00 |",
+        spread(&floors[1].2),
+        " |".repeat(kas.len()),
+        times(floor2_pct, floor_pct)
+    ));
+    if !per_thread.is_empty() {
+        emit("\nvrrpd's threads as master, peer stopped (schedstat of each thread):\n");
+        emit("| daemon | thread | CPU, % of one core | wake-ups/s |");
+        emit("|---|---|---|---|");
+        for ((d, name), (cpu, wakes, secs)) in &per_thread {
+            emit(&format!(
+                "| {} | {name} | {:.3} % | {:.0} |",
+                d.name(),
+                100.0 * cpu / secs.max(1e-9),
+                *wakes as f64 / secs.max(1e-9)
+            ));
+        }
+    }
+}
+
+/// Each thread's (CPU seconds, voluntary context switches) so far, by
+/// thread name (threads of one name summed), over `pids`.
+fn thread_usage(pids: &[i32]) -> BTreeMap<String, (f64, u64)> {
+    let mut m: BTreeMap<String, (f64, u64)> = BTreeMap::new();
+    for &pid in pids {
+        for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let dir = t.path();
+            let name = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+            let (cpu, wakes) = cpu_and_wakes_of_task(&dir);
+            let e = m.entry(name.trim().to_owned()).or_default();
+            e.0 += cpu;
+            e.1 += wakes;
+        }
+    }
+    m
 }
 
 /// The least CPU any daemon can spend on this host to send an advert every
-/// `iv`: a thread in namespace `ns` that does nothing else (an absolute
+/// `iv`: threads in namespace `ns` that do nothing else (an absolute
 /// `clock_nanosleep`, one `sendto` on a raw protocol-112 socket), measured
-/// with its own thread CPU clock over `secs`. On a VM each timer wake-up
+/// with their own thread CPU clocks over `window`. On a VM each timer wake-up
 /// costs exits that no daemon can avoid.
+///
+/// `threads` 1: one thread sends every advert (the floor of the issue's
+/// target). `threads` 2: the floor of a design that keeps adverts going
+/// while either vCPU is stalled (vrrpd's advert keeper): two threads, each
+/// pinned to a CPU of its own, each sending every other advert, one
+/// interval apart; the same adverts on the wire and the same number of
+/// wake-ups, spread over two CPUs.
 /// Returns (CPU seconds, seconds).
-fn floor_cpu(ns: &str, iv: Interval, window: Duration) -> (f64, f64) {
-    let ns = ns.to_owned();
-    std::thread::spawn(move || {
-        let f = std::fs::File::open(format!("/run/netns/{ns}")).expect("netns");
-        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
-        let s = socket2::Socket::new(
-            socket2::Domain::IPV4,
-            socket2::Type::RAW,
-            Some(socket2::Protocol::from(112)),
-        )
-        .expect("raw socket");
-        s.set_multicast_ttl_v4(255).expect("ttl");
-        let dst: std::net::SocketAddr = "224.0.0.18:0".parse().unwrap();
-        let dst = socket2::SockAddr::from(dst);
-        // A v3 advert for VRID 250 (no daemon listens).
-        let advert = [0x31, 250, 100, 1, 0, 1, 0, 0, 10, 0, 0, 250];
-        let clock = |id| nix::time::clock_gettime(id).map(Duration::from).unwrap();
-        let cpu0 = clock(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID);
-        let start = clock(nix::time::ClockId::CLOCK_MONOTONIC);
-        let period = Duration::from_millis(u64::from(iv.ms));
-        let mut next = start;
-        while next < start + window {
-            next += period;
-            let ts = libc::timespec {
-                tv_sec: next.as_secs() as libc::time_t,
-                tv_nsec: next.subsec_nanos() as libc::c_long,
-            };
-            // SAFETY: a valid timespec; a null remainder (absolute sleep).
-            unsafe {
-                libc::clock_nanosleep(
-                    libc::CLOCK_MONOTONIC,
-                    libc::TIMER_ABSTIME,
-                    &ts,
-                    std::ptr::null_mut(),
+fn floor_cpu(ns: &str, iv: Interval, window: Duration, threads: u32) -> (f64, f64) {
+    let period = Duration::from_millis(u64::from(iv.ms));
+    let cpus: Vec<usize> = (0..nix::sched::CpuSet::count())
+        .filter(|&c| {
+            nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
+                .is_ok_and(|set| set.is_set(c).unwrap_or(false))
+        })
+        .collect();
+    let start = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map(Duration::from)
+        .unwrap();
+    let handles: Vec<_> = (0..threads)
+        .map(|k| {
+            let ns = ns.to_owned();
+            let cpu = (threads > 1).then(|| cpus[k as usize % cpus.len().max(1)]);
+            std::thread::spawn(move || {
+                let f = std::fs::File::open(format!("/run/netns/{ns}")).expect("netns");
+                nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+                if let Some(c) = cpu {
+                    let mut set = nix::sched::CpuSet::new();
+                    set.set(c).expect("cpu");
+                    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+                        .expect("affinity");
+                }
+                let s = socket2::Socket::new(
+                    socket2::Domain::IPV4,
+                    socket2::Type::RAW,
+                    Some(socket2::Protocol::from(112)),
                 )
-            };
-            let _ = s.send_to(&advert, &dst);
-        }
-        let cpu = clock(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID) - cpu0;
-        let el = clock(nix::time::ClockId::CLOCK_MONOTONIC) - start;
-        (cpu.as_secs_f64(), el.as_secs_f64())
-    })
-    .join()
-    .expect("floor thread")
+                .expect("raw socket");
+                s.set_multicast_ttl_v4(255).expect("ttl");
+                let dst: std::net::SocketAddr = "224.0.0.18:0".parse().unwrap();
+                let dst = socket2::SockAddr::from(dst);
+                // A v3 advert for VRID 250 (no daemon listens).
+                let advert = [0x31, 250, 100, 1, 0, 1, 0, 0, 10, 0, 0, 250];
+                let clock = |id| nix::time::clock_gettime(id).map(Duration::from).unwrap();
+                let cpu0 = clock(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID);
+                let mut next = start + period * k;
+                while next < start + window {
+                    next += period * threads;
+                    let ts = libc::timespec {
+                        tv_sec: next.as_secs() as libc::time_t,
+                        tv_nsec: next.subsec_nanos() as libc::c_long,
+                    };
+                    // SAFETY: a valid timespec; a null remainder (absolute sleep).
+                    unsafe {
+                        libc::clock_nanosleep(
+                            libc::CLOCK_MONOTONIC,
+                            libc::TIMER_ABSTIME,
+                            &ts,
+                            std::ptr::null_mut(),
+                        )
+                    };
+                    let _ = s.send_to(&advert, &dst);
+                }
+                clock(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID) - cpu0
+            })
+        })
+        .collect();
+    let cpu: Duration = handles
+        .into_iter()
+        .map(|h| h.join().expect("floor thread"))
+        .sum();
+    let el = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map(Duration::from)
+        .unwrap()
+        - start;
+    (cpu.as_secs_f64(), el.as_secs_f64())
 }
 
 #[test]
