@@ -1505,3 +1505,120 @@ fn a_control_request_racing_sigterm_is_answered() {
     assert_eq!(v["error"], "vrrpd is stopping", "{v}");
     assert!(!bals[0].host.has_addr(VIP));
 }
+
+/// The receive hold (docs/ARCHITECTURE.md, "Fewer wake-ups"): a backup
+/// whose master's adverts come in bursts (many VRIDs on one interface, sent
+/// together) reads each burst in a few wake-ups of its protocol thread, not
+/// in one per batch of whatever had arrived by the time it woke (#21).
+/// 200 instances at 100 ms, their master played by the client, which sends
+/// all 200 adverts back to back every 100 ms. With the hold, a burst costs
+/// the wake-up that starts it and the one that ends the hold (a third when a
+/// burst straddles the hold's end): 2.2 and 3.0 a burst in two runs; without
+/// it (`rx_hold` forced to zero) 34 and 51. The bound, 10, leaves room for a
+/// loaded machine spreading a burst. Every advert is still acted on: no
+/// instance leaves Backup.
+#[test]
+fn a_backup_reads_each_burst_of_adverts_in_few_wake_ups() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    if !require_root() {
+        return;
+    }
+    const N: u8 = 200;
+    let vip = |vrid: u8| format!("10.77.0.{vrid}");
+    let config: String = (1..=N)
+        .map(|v| {
+            format!(
+                "[[instance]]\nname = \"VI_{v}\"\ninterface = \"ext0\"\nvrid = {v}\npriority = 100\n\
+                 version = 3\nadvert_interval = \"100ms\"\nvirtual_ips = [\"{}/32\"]\n",
+                vip(v)
+            )
+        })
+        .collect();
+    let (_lab, mut bals, client) = lab_with("rxhold", [config, String::new(), String::new()]);
+    // The master's bursts: v3 adverts at priority 200, 100 ms, from the client.
+    let packets: Vec<Vec<u8>> = (1..=N)
+        .map(|v| {
+            use vrrpd::core::types::{Centisecs, Priority, Version};
+            use vrrpd::core::wire::vrrp::{Advertisement, Auth};
+            let a = Advertisement {
+                version: Version::from_number(3).unwrap(),
+                vrid: v,
+                priority: Priority(200),
+                max_adver_int: Centisecs(10),
+                addrs: vec![vip(v).parse().unwrap()].into(),
+                auth: Auth::None,
+            };
+            ipv4_packet(
+                "172.16.1.100".parse().unwrap(),
+                "224.0.0.18".parse().unwrap(),
+                255,
+                &bytes(&a),
+            )
+        })
+        .collect();
+    let sender = RawSender::new(&client, "ext0");
+    let stop = Arc::new(AtomicBool::new(false));
+    let bursts = Arc::new(AtomicU64::new(0));
+    let injector = {
+        let (stop, bursts) = (stop.clone(), bursts.clone());
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            let mut next = start;
+            while !stop.load(Ordering::Relaxed) {
+                for p in &packets {
+                    sender.send(p);
+                }
+                bursts.fetch_add(1, Ordering::Relaxed);
+                next += Duration::from_millis(100);
+                std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            }
+        })
+    };
+    bals[0].start();
+    let all_backup = |s: &Value| {
+        s["instances"].as_array().is_some_and(|a| {
+            a.len() == usize::from(N)
+                && a.iter().all(|i| {
+                    i["state"] == "BACKUP" && i["counters"]["adverts_received"].as_u64() > Some(2)
+                })
+        })
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), Duration::from_millis(100), || {
+            all_backup(&bals[0].status())
+        }),
+        "bal1's {N} instances did not all follow the client's adverts:\n{}",
+        bals[0].log_text()
+    );
+    let pid = bals[0].proc().pid();
+    let tid = thread_of(pid, "vrrpd-loop");
+    let (w0, b0) = (wakeups(pid, tid), bursts.load(Ordering::Relaxed));
+    // The window is counted in bursts sent, not in time.
+    assert!(
+        wait_until(Duration::from_secs(60), Duration::from_millis(20), || {
+            bursts.load(Ordering::Relaxed) >= b0 + 30
+        }),
+        "the injector stalled"
+    );
+    let (w1, b1) = (wakeups(pid, tid), bursts.load(Ordering::Relaxed));
+    let status = bals[0].status();
+    stop.store(true, Ordering::Relaxed);
+    injector.join().unwrap();
+    let per_burst = (w1 - w0) as f64 / (b1 - b0) as f64;
+    eprintln!(
+        "bal1's protocol thread: {} wake-ups for {} bursts ({per_burst:.1} a burst)",
+        w1 - w0,
+        b1 - b0
+    );
+    assert!(
+        all_backup(&status),
+        "an instance left Backup while its master advertised: {status}"
+    );
+    assert!(
+        per_burst <= 10.0,
+        "bal1's protocol thread woke {} times for {} bursts of {N} adverts ({per_burst:.1} a burst)",
+        w1 - w0,
+        b1 - b0
+    );
+}

@@ -22,18 +22,18 @@ impl Daemon {
                 .map(|i| (i.ifindex, i.cfg.family, i.cfg.vrid.get())),
         );
         let n = self.instances.len();
-        self.lead = self
+        // The longest advert lead wakes masters together; the shortest is
+        // the receive hold (event_loop.rs).
+        let (lead, hold) = self
             .instances
             .iter()
             .map(|i| i.router.advert_lead())
-            .max()
+            .fold(None, |acc: Option<(_, _)>, l| {
+                Some(acc.map_or((l, l), |(hi, lo)| (l.max(hi), l.min(lo))))
+            })
             .unwrap_or_default();
-        self.rx_hold = self
-            .instances
-            .iter()
-            .map(|i| i.router.advert_lead())
-            .min()
-            .unwrap_or_default();
+        self.lead = lead;
+        self.rx_hold = hold;
         self.deadlines.reset(n);
         self.due = Vec::with_capacity(n);
         self.dirty.clear();
