@@ -14,7 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
-use vrrpd::io::vrrp_socket::{RCVBUF, VRRP_GROUP_V4, VRRP_GROUP_V6};
+use vrrpd::io::vrrp_socket::{TxBatch, RCVBUF, TX_CHUNK, VRRP_GROUP_V4, VRRP_GROUP_V6};
 use vrrpd::io::{Additions, FrameSender, NetEvent, Netlink, RxPacket, VrrpSocket};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -499,6 +499,122 @@ fn vrrp_v4_multicast_unicast_and_source() {
         assert_eq!(pkt.src, IpAddr::V4(src), "src of {tag}");
         assert_eq!(pkt.dst, dst, "dst of {tag}");
         assert_eq!(pkt.ttl, 255, "ttl of {tag}");
+        assert_eq!(pkt.ifindex, vb, "ifindex of {tag}");
+    }
+}
+
+/// A batch of sends ([`TxBatch`]) across two sockets, longer than one
+/// `sendmmsg` chunk, to the group and to a unicast peer, from the
+/// interface's address and from a fixed one: every packet arrives once,
+/// byte for byte, with TTL 255, its source, its destination and on the
+/// right interface; a packet of the wrong family is handed back with its
+/// tag and the others still go.
+#[test]
+fn vrrp_v4_batch_sends_every_packet_as_sent_alone() {
+    if !can_run("vrrp_v4_batch_sends_every_packet_as_sent_alone") {
+        return;
+    }
+    let p = pair(true);
+    let vb = ifindex(&p.b, "vb");
+    p.a.ip(&["addr", "add", "192.0.2.11/24", "dev", "va"]);
+    // Tags 0..N: N crosses a chunk boundary twice.
+    let n = 2 * TX_CHUNK + 7;
+    let (tx, rx) = std_mpsc::channel();
+    let rcv = receiver(&p, false, n, tx, || {});
+    let va = ifindex(&p.a, "va");
+    let fixed_src: Ipv4Addr = "192.0.2.11".parse().unwrap();
+    let failed = p.a.run(move || async move {
+        rx.recv_timeout(TIMEOUT).expect("receiver ready");
+        let plain = std::sync::Arc::new(VrrpSocket::open_v4("va", va, None).unwrap());
+        let fixed = std::sync::Arc::new(VrrpSocket::open_v4("va", va, Some(fixed_src)).unwrap());
+        let mut batch = TxBatch::new();
+        for tag in 0..n {
+            // Runs of a few packets per socket, to the group or to B.
+            let sock = if (tag / 5) % 2 == 0 { &plain } else { &fixed };
+            let dst = if tag % 3 == 0 {
+                IpAddr::V4(B_V4)
+            } else {
+                IpAddr::V4(VRRP_GROUP_V4)
+            };
+            batch.push(sock, &payload(tag as u8), dst, tag as u32);
+            if tag == 10 {
+                // Wrong family: refused, and the batch goes on.
+                batch.push(sock, &payload(0xee), IpAddr::V6(VRRP_GROUP_V6), 999);
+            }
+        }
+        assert_eq!(batch.len(), n + 1);
+        let mut failed = Vec::new();
+        let sent = batch.flush(|tag, dst, e| failed.push((tag, dst, e.to_string())));
+        assert_eq!(sent, n, "sent {sent}, refused {failed:?}");
+        assert!(batch.is_empty(), "a flush empties the batch");
+        // Nothing is left to go twice.
+        assert_eq!(batch.flush(|_, _, _| panic!("empty batch")), 0);
+        failed
+    });
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].0, 999);
+    assert_eq!(failed[0].1, IpAddr::V6(VRRP_GROUP_V6));
+    let mut got = join(rcv);
+    got.sort_by_key(|p| p.payload[1]);
+    assert_eq!(got.len(), n);
+    for (tag, pkt) in got.iter().enumerate() {
+        let src = if (tag / 5) % 2 == 0 { A_V4 } else { fixed_src };
+        let dst = if tag % 3 == 0 {
+            IpAddr::V4(B_V4)
+        } else {
+            IpAddr::V4(VRRP_GROUP_V4)
+        };
+        assert_eq!(pkt.payload, payload(tag as u8), "payload {tag} identical");
+        assert_eq!(pkt.src, IpAddr::V4(src), "src of {tag}");
+        assert_eq!(pkt.dst, dst, "dst of {tag}");
+        assert_eq!(pkt.ttl, 255, "ttl of {tag}");
+        assert_eq!(pkt.ifindex, vb, "ifindex of {tag}");
+    }
+}
+
+/// The same for IPv6: a batch to the group and to the peer's link-local
+/// address leaves from our link-local address with hop limit 255.
+#[test]
+fn vrrp_v6_batch_sends_every_packet_as_sent_alone() {
+    if !can_run("vrrp_v6_batch_sends_every_packet_as_sent_alone") {
+        return;
+    }
+    let p = pair(false);
+    let vb = ifindex(&p.b, "vb");
+    let va = ifindex(&p.a, "va");
+    let ll_b =
+        p.b.run(move || async move { wait_link_local(&Netlink::new().unwrap(), vb).await });
+    let n = TX_CHUNK + 3;
+    let (tx, rx) = std_mpsc::channel();
+    let rcv = receiver(&p, true, n, tx, || {});
+    let ll_a = p.a.run(move || async move {
+        let ll = wait_link_local(&Netlink::new().unwrap(), va).await;
+        rx.recv_timeout(TIMEOUT).expect("receiver ready");
+        let sock = std::sync::Arc::new(VrrpSocket::open_v6("va", va, Some(ll)).unwrap());
+        let mut batch = TxBatch::new();
+        for tag in 0..n {
+            let dst = if tag % 2 == 0 {
+                IpAddr::V6(VRRP_GROUP_V6)
+            } else {
+                IpAddr::V6(ll_b)
+            };
+            batch.push(&sock, &payload(tag as u8), dst, tag as u32);
+        }
+        batch.push(&sock, &payload(0xee), IpAddr::V4(VRRP_GROUP_V4), 999);
+        let mut failed = Vec::new();
+        assert_eq!(batch.flush(|tag, _, _| failed.push(tag)), n);
+        assert_eq!(failed, [999]);
+        ll
+    });
+    let mut got = join(rcv);
+    got.sort_by_key(|p| p.payload[1]);
+    assert_eq!(got.len(), n);
+    for (tag, pkt) in got.iter().enumerate() {
+        let dst = if tag % 2 == 0 { VRRP_GROUP_V6 } else { ll_b };
+        assert_eq!(pkt.payload, payload(tag as u8), "payload {tag} identical");
+        assert_eq!(pkt.src, IpAddr::V6(ll_a), "link-local source of {tag}");
+        assert_eq!(pkt.dst, IpAddr::V6(dst), "dst of {tag}");
+        assert_eq!(pkt.ttl, 255, "hop limit of {tag}");
         assert_eq!(pkt.ifindex, vb, "ifindex of {tag}");
     }
 }

@@ -9,7 +9,7 @@ use crate::core::router::TrackEffect;
 use crate::core::time::Instant;
 use crate::core::types::Priority;
 
-use super::instance::Instance;
+use super::instance::{flush_adverts, Instance};
 use super::Daemon;
 
 impl Daemon {
@@ -92,10 +92,19 @@ impl Daemon {
         let mut waiting = 0;
         for i in 0..touched {
             let n = which(self, i);
-            if self.instances[n].drain_ready(&self.notifier) {
+            // The index is the tag of its queued adverts (`u32` fits: the
+            // VRID index holds no more instances either).
+            let tag = u32::try_from(n).unwrap_or(u32::MAX);
+            if self.instances[n].drain_ready(&self.notifier, &mut self.tx, tag) {
                 waiting += 1;
             }
         }
+        // The adverts of every instance, together (one `sendmmsg` per
+        // socket), before anything waits.
+        let instances = &self.instances;
+        flush_adverts(&mut self.tx, |tag| {
+            instances.get(tag as usize).map(|i| i.cfg.name.as_str())
+        });
         if waiting > 0 {
             let (nl, notifier) = (&self.netlink, &self.notifier);
             let pending = self

@@ -22,7 +22,7 @@ use crate::core::wire::vrrp::{Advertisement, ChecksumMode};
 use crate::core::wire::{self, virtual_mac, VRRP_MCAST_V4, VRRP_MCAST_V6};
 use crate::io::netlink::{LeasedAddr, Lifetime, LinkInfo, Netlink};
 use crate::io::packet_socket::FrameSender;
-use crate::io::vrrp_socket::VrrpSocket;
+use crate::io::vrrp_socket::{TxBatch, VrrpSocket};
 use crate::io::IoError;
 use crate::notify::{Notifier, TransitionEvent};
 use crate::track::TrackState;
@@ -480,7 +480,7 @@ impl Instance {
             if self.waits(&action) {
                 self.act_waiting(action, nl, notifier).await;
             } else {
-                self.act(action, notifier);
+                self.act(action, notifier, None);
             }
         }
     }
@@ -489,13 +489,19 @@ impl Instance {
     /// announcements, log lines and notifications), in order, up to the
     /// first that waits for the kernel (netlink). Returns whether any are
     /// left for [`Instance::drain`]. A master's advert is all this.
-    pub fn drain_ready(&mut self, notifier: &Notifier) -> bool {
+    ///
+    /// Adverts are queued in `tx` (tagged `tag`, the instance's index), not
+    /// sent: the caller flushes the turn's adverts together
+    /// ([`flush_adverts`]) before anything that waits. Anything else this
+    /// puts on the wire (an announcement) flushes `tx` first, so that the
+    /// order on the wire is the order of the actions.
+    pub fn drain_ready(&mut self, notifier: &Notifier, tx: &mut TxBatch, tag: u32) -> bool {
         while let Some(next) = self.router.next_action() {
             if self.waits(next) {
                 return true;
             }
             if let Some(action) = self.router.poll_action() {
-                self.act(action, notifier);
+                self.act(action, notifier, Some((&mut *tx, tag)));
             }
         }
         false
@@ -525,18 +531,25 @@ impl Instance {
                 }
                 self.state_changed(from, to, reason, notifier);
             }
-            other => self.act(other, notifier),
+            other => self.act(other, notifier, None),
         }
     }
 
-    /// An action that needs no waiting.
-    fn act(&mut self, action: Action, notifier: &Notifier) {
+    /// An action that needs no waiting. `tx`: where adverts are queued
+    /// (with the instance's tag), or `None` to send them at once.
+    fn act(&mut self, action: Action, notifier: &Notifier, tx: Option<(&mut TxBatch, u32)>) {
         match action {
             Action::StateChanged { from, to, reason } => {
                 self.state_changed(from, to, reason, notifier)
             }
-            Action::SendAdvert(adv) => self.send_advert(adv),
-            Action::Announce { repeat } => self.announce(repeat),
+            Action::SendAdvert(adv) => self.send_advert(adv, tx),
+            Action::Announce { repeat } => {
+                // The adverts queued before it leave before it.
+                if let Some((tx, _)) = tx {
+                    flush_adverts(tx, |_| None);
+                }
+                self.announce(repeat)
+            }
             Action::PriorityChanged { from, to } => {
                 info!(instance = %self.cfg.name, from = from.get(), to = to.get(), "effective priority changed");
             }
@@ -678,8 +691,9 @@ impl Instance {
     /// hand it to the advert keeper. The bytes are made once and kept
     /// ([`Encoded`]): while the router asks for the same advert (a master's
     /// every advert, until its priority changes) they are sent as they are,
-    /// with no encoding and no allocation.
-    fn send_advert(&mut self, adv: Advertisement) {
+    /// with no encoding and no allocation. With `tx`, the packets are
+    /// queued there (tagged) for the caller's flush, not sent.
+    fn send_advert(&mut self, adv: Advertisement, tx: Option<(&mut TxBatch, u32)>) {
         if adv.priority.get() == 0 {
             // Leaving: never repeated.
             self.withdraw_from_keeper();
@@ -710,11 +724,18 @@ impl Instance {
         } else {
             &self.encoded.packets
         };
-        for (bytes, dst) in packets {
-            if let Err(e) = socket.send(bytes, *dst) {
-                // A dead link cannot send; the router goes to Fault through
-                // the link event, so this is worth a line but not more.
-                tracing::debug!(instance = %self.cfg.name, dst = %dst, error = %e, "advertisement not sent");
+        match tx {
+            Some((tx, tag)) => {
+                for (bytes, dst) in packets {
+                    tx.push(socket, bytes, *dst, tag);
+                }
+            }
+            None => {
+                for (bytes, dst) in packets {
+                    if let Err(e) = socket.send(bytes, *dst) {
+                        not_sent(Some(&self.cfg.name), *dst, &e);
+                    }
+                }
             }
         }
         if let (Some(k), Some(adv)) = (&self.keeper, &self.encoded.advert) {
@@ -1040,6 +1061,23 @@ fn tracks_of(cfg: &config::Instance, config: &Config) -> Vec<(String, i32)> {
         .filter_map(|n| config.track(n))
         .map(|t| (t.name.clone(), t.weight as i32))
         .collect()
+}
+
+/// Send the adverts queued in `tx` ([`Instance::drain_ready`]), one
+/// `sendmmsg` per socket and [`crate::io::vrrp_socket::TX_CHUNK`] packets.
+/// `name_of`: the instance name for a tag, for the log line of a packet
+/// not sent.
+pub(super) fn flush_adverts<'a>(tx: &mut TxBatch, name_of: impl Fn(u32) -> Option<&'a str>) {
+    if tx.is_empty() {
+        return;
+    }
+    tx.flush(|tag, dst, e| not_sent(name_of(tag), dst, &e));
+}
+
+/// An advert the kernel did not take. A dead link cannot send; the router
+/// goes to Fault through the link event, so this is worth a line but not more.
+fn not_sent(instance: Option<&str>, dst: IpAddr, e: &IoError) {
+    tracing::debug!(instance = instance.unwrap_or("?"), dst = %dst, error = %e, "advertisement not sent");
 }
 
 /// Ask the CPU to fetch every cache line of `v` (a hint; nothing on other

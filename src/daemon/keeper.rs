@@ -54,7 +54,7 @@ use tracing::{info, warn};
 pub use crate::core::keeper::{shares, COVER};
 use crate::core::keeper::{Schedule, Sent};
 use crate::core::time::Instant as CoreInstant;
-use crate::io::vrrp_socket::VrrpSocket;
+use crate::io::vrrp_socket::{TxBatch, VrrpSocket, TX_CHUNK};
 
 use super::auth::KeeperSign;
 use super::ratelimit::{RateLimit, Verdict};
@@ -343,6 +343,7 @@ fn keep_realtime_for(tid: libc::pid_t) {
 fn run(shared: &Shared, cpus: &[usize]) {
     let mut logs = RateLimit::new(5, Duration::from_secs(10));
     let mut avoiding = None;
+    let mut tx = TxBatch::new();
     let mut slots = lock(&shared.slots);
     while !shared.stop.load(Ordering::Relaxed) {
         let now_std = Instant::now();
@@ -352,41 +353,59 @@ fn run(shared: &Shared, cpus: &[usize]) {
         let mut scheduled = false;
         let mut shortest = IDLE;
         let mut stalls = vec![];
-        for slot in slots.iter() {
-            // Sent under the instance's own lock: once the event loop has
-            // withdrawn it, nothing more of it leaves.
-            let mut entry = lock(&slot.entry);
-            let Some(e) = entry.as_mut() else { continue };
-            let sc = &mut e.schedule;
-            shortest = shortest.min(sc.interval());
-            if sc.hung(now) {
-                // Not counted in `next`: nothing more to send for it until
-                // the event loop sends again (the wake-up floor below still
-                // applies).
-                continue;
-            }
-            if let Some(why) = sc.poll(now) {
-                if let Some(sign) = &e.sign {
-                    sign.resign(&mut e.packets);
+        {
+            // The pass's copies leave together, one `sendmmsg` per socket
+            // and chunk ([`TxBatch`]), each under its instance's own lock
+            // (held until it has left: once the event loop has withdrawn
+            // it, nothing more of it leaves; the loop waits at most for
+            // one chunk).
+            let mut held: [Option<MutexGuard<'_, Option<Entry>>>; TX_CHUNK] =
+                std::array::from_fn(|_| None);
+            let mut n_held = 0;
+            for slot in slots.iter() {
+                let mut entry = lock(&slot.entry);
+                let Some(e) = entry.as_mut() else { continue };
+                let sc = &mut e.schedule;
+                shortest = shortest.min(sc.interval());
+                if sc.hung(now) {
+                    // Not counted in `next`: nothing more to send for it until
+                    // the event loop sends again (the wake-up floor below still
+                    // applies).
+                    continue;
                 }
-                for (bytes, dst) in &e.packets {
-                    // Errors are the event loop's to see (a dead link sends
-                    // nothing either way).
-                    let _ = e.socket.send(bytes, *dst);
-                }
-                match why {
-                    Sent::Turn => slot.turns.fetch_add(1, Ordering::Relaxed),
-                    Sent::Late { first } => {
-                        if first {
-                            let owed = sc.loop_sent() + sc.interval() * 2;
-                            stalls.push((e.name.clone(), now.saturating_duration_since(owed)));
-                        }
-                        slot.repeated.fetch_add(1, Ordering::Relaxed)
+                let queued = if let Some(why) = sc.poll(now) {
+                    if let Some(sign) = &e.sign {
+                        sign.resign(&mut e.packets);
                     }
+                    for (bytes, dst) in &e.packets {
+                        tx.push(&e.socket, bytes, *dst, 0);
+                    }
+                    match why {
+                        Sent::Turn => slot.turns.fetch_add(1, Ordering::Relaxed),
+                        Sent::Late { first } => {
+                            if first {
+                                let owed = sc.loop_sent() + sc.interval() * 2;
+                                stalls.push((e.name.clone(), now.saturating_duration_since(owed)));
+                            }
+                            slot.repeated.fetch_add(1, Ordering::Relaxed)
+                        }
+                    };
+                    true
+                } else {
+                    false
                 };
+                next = next.min(sc.due());
+                scheduled = true;
+                if queued {
+                    held[n_held] = Some(entry);
+                    n_held += 1;
+                    if n_held == held.len() {
+                        send_held(&mut tx, &mut held[..n_held]);
+                        n_held = 0;
+                    }
+                }
             }
-            next = next.min(sc.due());
-            scheduled = true;
+            send_held(&mut tx, &mut held[..n_held]);
         }
         if !stalls.is_empty() {
             // One line per stall (the first advert the loop owed), at a bounded rate, and
@@ -442,6 +461,16 @@ fn run(shared: &Shared, cpus: &[usize]) {
             };
         }
         shared.planned.store(0, Ordering::SeqCst);
+    }
+}
+
+/// Send the copies queued in `tx`, then release the locks of their
+/// instances (`held`). Errors are the event loop's to see (a dead link
+/// sends nothing either way).
+fn send_held<T>(tx: &mut TxBatch, held: &mut [Option<MutexGuard<'_, T>>]) {
+    tx.flush(|_, _, _| {});
+    for h in held {
+        h.take();
     }
 }
 

@@ -76,7 +76,7 @@ use tracing::error;
 
 use crate::config::{self, Config, Family};
 use crate::io::netlink::Netlink;
-use crate::io::vrrp_socket::{RxBatch, VrrpSocket};
+use crate::io::vrrp_socket::{RxBatch, TxBatch, VrrpSocket};
 use crate::io::IoError;
 use crate::notify::Notifier;
 use crate::track::{TrackEvent, TrackState, TrackerSet};
@@ -163,6 +163,8 @@ struct Daemon {
     sockets: Vec<(SocketKey, Arc<VrrpSocket>)>,
     /// Buffers for one `recvmmsg`, reused (taken while a batch is handled).
     rx_batch: Option<RxBatch>,
+    /// The adverts of one drain, sent together (`actions.rs`).
+    tx: TxBatch,
     /// Drops before demultiplexing, by reason.
     drops: BTreeMap<String, u64>,
     logs: RateLimit,

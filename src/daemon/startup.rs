@@ -17,7 +17,7 @@ use tracing::{info, warn};
 
 use crate::config::{self, Config, Family};
 use crate::io::netlink::{LinkInfo, NetEvent, Netlink};
-use crate::io::vrrp_socket::{RxBatch, VrrpSocket};
+use crate::io::vrrp_socket::{RxBatch, TxBatch, VrrpSocket};
 use crate::io::IoError;
 use crate::notify::Notifier;
 use crate::track::{TrackEvent, TrackerSet};
@@ -156,6 +156,7 @@ impl Daemon {
             instances: Vec::new(),
             sockets: Vec::new(),
             rx_batch: Some(RxBatch::new()),
+            tx: TxBatch::new(),
             drops: BTreeMap::new(),
             logs: RateLimit::new(5, Duration::from_secs(10)),
             trackers,

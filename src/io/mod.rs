@@ -17,4 +17,4 @@ pub mod vrrp_socket;
 pub use error::IoError;
 pub use netlink::{Additions, LeaseRenewer, LeasedAddr, Lifetime, LinkInfo, NetEvent, Netlink};
 pub use packet_socket::FrameSender;
-pub use vrrp_socket::{RxPacket, VrrpSocket};
+pub use vrrp_socket::{RxPacket, TxBatch, VrrpSocket};

@@ -10,8 +10,10 @@
 //!
 //! The kernel builds the IP header on send (no `IP_HDRINCL`): the source
 //! address is the interface's primary address unless a `local` address is
-//! given, which is then passed per packet through an `IP_PKTINFO` /
-//! `IPV6_PKTINFO` control message. Sockets are never `bind(2)`-ed to an
+//! given. For IPv4 multicast that address is the socket's multicast source
+//! (`IP_MULTICAST_IF`'s address, set once at open); for IPv4 unicast and
+//! for IPv6 it is passed per packet in an `IP_PKTINFO` / `IPV6_PKTINFO`
+//! control message. Sockets are never `bind(2)`-ed to an
 //! address, because on a raw socket that also filters *received* packets
 //! by destination and would drop advertisements sent to a unicast address
 //! of ours (unicast peers) or, for IPv4, to the multicast group.
@@ -21,8 +23,10 @@
 //!
 //! The daemon's protocol thread waits on the fd with its own `epoll`
 //! ([`VrrpSocket::as_raw_fd`]) and reads whatever is queued with one
-//! `recvmmsg` into buffers it reuses ([`RxBatch`]); a send is one `sendmsg`
-//! with its control message on the stack. Neither allocates. The socket is
+//! `recvmmsg` into buffers it reuses ([`RxBatch`]); the adverts it sends in
+//! one turn are queued in a [`TxBatch`] and leave with one `sendmmsg` per
+//! socket ([`TxBatch::flush`]); a single send is one `sendmsg`
+//! ([`VrrpSocket::send`]). None allocates. The socket is
 //! not registered with tokio (a tokio reactor would wake for every packet
 //! too); [`VrrpSocket::recv`] registers it for the length of one wait, for
 //! tests and tools.
@@ -31,6 +35,7 @@ use std::mem;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::sync::Arc;
 
 use nix::sys::socket::{setsockopt, sockopt};
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
@@ -94,16 +99,20 @@ impl VrrpSocket {
     /// Opens an IPv4 VRRP socket on `ifname` (whose index is `ifindex`).
     ///
     /// Options set: `SO_BINDTODEVICE`, membership of 224.0.0.18 on
-    /// `ifindex` (`ip_mreqn`), `IP_MULTICAST_IF` by `ifindex`,
+    /// `ifindex` (`ip_mreqn`), `IP_MULTICAST_IF` by `ifindex` with `local`
+    /// as the multicast source address,
     /// `IP_MULTICAST_TTL` 255 and `IP_TTL` 255, `IP_MULTICAST_LOOP` off
     /// (we must not hear our own adverts), non-blocking. No receive control
     /// message: the IPv4 header comes with each packet (source, destination,
     /// TTL), and the socket is bound to the interface it arrives on (an
     /// `IP_PKTINFO` each packet cost the receive path a `put_cmsg`; sends
-    /// still pass theirs).
+    /// still pass theirs to unicast peers).
     ///
     /// `local`: the source address for sent packets. `None` lets the
-    /// kernel pick the interface's primary address.
+    /// kernel pick the interface's primary address. To the group it is the
+    /// socket's multicast source (the kernel uses it when a packet names
+    /// none), so those packets carry no control message; to a unicast peer
+    /// it goes in an `IP_PKTINFO` per packet.
     pub fn open_v4(ifname: &str, ifindex: u32, local: Option<Ipv4Addr>) -> Result<Self, IoError> {
         Self::open_v4_inner(ifname, ifindex, local, true)
     }
@@ -134,9 +143,14 @@ impl VrrpSocket {
             sock.join_multicast_v4_n(&VRRP_GROUP_V4, &InterfaceIndexOrAddress::Index(ifindex))
                 .map_err(|e| IoError::sys("setsockopt(IP_ADD_MEMBERSHIP)", e))?;
         }
+        // The address is the source of every multicast packet that names
+        // none (raw_sendmsg: `saddr = inet->mc_addr`), as an IP_PKTINFO
+        // with `ipi_spec_dst` would: the group's packets need no cmsg.
         let mreqn = libc::ip_mreqn {
             imr_multiaddr: libc::in_addr { s_addr: 0 },
-            imr_address: libc::in_addr { s_addr: 0 },
+            imr_address: libc::in_addr {
+                s_addr: u32::from(local.unwrap_or(Ipv4Addr::UNSPECIFIED)).to_be(),
+            },
             imr_ifindex: ifindex_c(ifindex)?,
         };
         setsockopt_raw(
@@ -264,32 +278,10 @@ impl VrrpSocket {
     /// Never blocks: a full send buffer is [`IoError::WouldBlock`]. One
     /// `sendmsg`, and no allocation.
     pub fn send_v4(&self, payload: &[u8], dst: Ipv4Addr) -> Result<(), IoError> {
-        let Family::V4 { local } = self.family else {
+        if !matches!(self.family, Family::V4 { .. }) {
             return Err(IoError::WrongFamily("send_v4 on an IPv6 socket"));
-        };
-        let pktinfo = libc::in_pktinfo {
-            ipi_ifindex: ifindex_c(self.ifindex)?,
-            // The source address of the packet (0.0.0.0: let the kernel pick).
-            ipi_spec_dst: libc::in_addr {
-                s_addr: u32::from(local.unwrap_or(Ipv4Addr::UNSPECIFIED)).to_be(),
-            },
-            ipi_addr: libc::in_addr { s_addr: 0 },
-        };
-        let addr = libc::sockaddr_in {
-            sin_family: libc::AF_INET as libc::sa_family_t,
-            sin_port: 0,
-            sin_addr: libc::in_addr {
-                s_addr: u32::from(dst).to_be(),
-            },
-            sin_zero: [0; 8],
-        };
-        send_one(
-            self.as_raw_fd(),
-            payload,
-            &addr,
-            (libc::IPPROTO_IP, libc::IP_PKTINFO),
-            &pktinfo,
-        )
+        }
+        self.send_one(payload, IpAddr::V4(dst))
     }
 
     /// Sends one VRRP payload to `dst` (the group or a unicast peer).
@@ -299,34 +291,135 @@ impl VrrpSocket {
     /// full send buffer is [`IoError::WouldBlock`]. One `sendmsg`, and no
     /// allocation.
     pub fn send_v6(&self, payload: &[u8], dst: Ipv6Addr) -> Result<(), IoError> {
-        let Family::V6 { local } = self.family else {
+        if !matches!(self.family, Family::V6 { .. }) {
             return Err(IoError::WrongFamily("send_v6 on an IPv4 socket"));
+        }
+        self.send_one(payload, IpAddr::V6(dst))
+    }
+
+    /// `sendmsg(2)` of one payload, its address and control message on the
+    /// stack (nix's `sendmsg` allocates its control buffer on every call).
+    fn send_one(&self, payload: &[u8], dst: IpAddr) -> Result<(), IoError> {
+        let control = self.tx_control();
+        let mut name = TxAddr {
+            v6: zeroed_sockaddr(),
         };
-        let pktinfo = libc::in6_pktinfo {
-            // The source address of the packet (:: lets the kernel pick).
-            ipi6_addr: libc::in6_addr {
-                s6_addr: local.unwrap_or(Ipv6Addr::UNSPECIFIED).octets(),
-            },
-            ipi6_ifindex: self.ifindex,
+        let mut iov = libc::iovec {
+            iov_base: payload.as_ptr() as *mut libc::c_void,
+            iov_len: payload.len(),
         };
-        // The scope id matters for link-local destinations only; the kernel
-        // ignores it for others.
-        let addr = libc::sockaddr_in6 {
-            sin6_family: libc::AF_INET6 as libc::sa_family_t,
-            sin6_port: 0,
-            sin6_flowinfo: 0,
-            sin6_addr: libc::in6_addr {
-                s6_addr: dst.octets(),
-            },
-            sin6_scope_id: self.ifindex,
+        let hdr = self.tx_msghdr(dst, &mut name, &mut iov, &control)?;
+        // SAFETY: every pointer in `hdr` points to a live local (name,
+        // iov, control) or to `payload`, with its true length, for the
+        // whole call; sendmsg only reads through them (the *mut are the C
+        // API's, not writes).
+        let n = unsafe { libc::sendmsg(self.as_raw_fd(), &hdr, libc::MSG_DONTWAIT) };
+        if n < 0 {
+            return Err(IoError::sys("sendmsg", std::io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+
+    /// The control message this socket's packets carry when they need one
+    /// ([`VrrpSocket::tx_needs_control`]): the outgoing interface and the
+    /// source address. The same for every packet of the socket.
+    fn tx_control(&self) -> TxControl {
+        match self.family {
+            Family::V4 { local } => TxControl::new(
+                (libc::IPPROTO_IP, libc::IP_PKTINFO),
+                &libc::in_pktinfo {
+                    // The interface the socket is bound to (an int, like the
+                    // kernel's; an index beyond it cannot be bound).
+                    ipi_ifindex: libc::c_int::try_from(self.ifindex).unwrap_or(0),
+                    // The source address of the packet (0.0.0.0: let the kernel pick).
+                    ipi_spec_dst: libc::in_addr {
+                        s_addr: u32::from(local.unwrap_or(Ipv4Addr::UNSPECIFIED)).to_be(),
+                    },
+                    ipi_addr: libc::in_addr { s_addr: 0 },
+                },
+            ),
+            Family::V6 { local } => TxControl::new(
+                (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO),
+                &libc::in6_pktinfo {
+                    // The source address of the packet (:: lets the kernel pick).
+                    ipi6_addr: libc::in6_addr {
+                        s6_addr: local.unwrap_or(Ipv6Addr::UNSPECIFIED).octets(),
+                    },
+                    ipi6_ifindex: self.ifindex,
+                },
+            ),
+        }
+    }
+
+    /// Whether a packet to `dst` needs [`VrrpSocket::tx_control`]. Not an
+    /// IPv4 packet to the group (its source is the socket's multicast
+    /// source, its interface the bound one: `open_v4`), nor any IPv4
+    /// packet without a fixed source (the kernel picks the address, and the
+    /// interface is the bound one, as with a zero `ipi_spec_dst`). IPv6
+    /// packets always do: the link-local source of RFC 5798 Section 5.1.2.1.
+    fn tx_needs_control(&self, dst: IpAddr) -> bool {
+        match (self.family, dst) {
+            (Family::V4 { local }, IpAddr::V4(d)) => local.is_some() && !d.is_multicast(),
+            (Family::V6 { .. }, _) => true,
+            (Family::V4 { .. }, IpAddr::V6(_)) => false,
+        }
+    }
+
+    /// A `msghdr` for one packet to `dst`: its address written into `name`,
+    /// its payload `iov`, and `control` if it needs it. Fails for a `dst`
+    /// of the other family.
+    fn tx_msghdr(
+        &self,
+        dst: IpAddr,
+        name: &mut TxAddr,
+        iov: &mut libc::iovec,
+        control: &TxControl,
+    ) -> Result<libc::msghdr, IoError> {
+        let namelen = match (self.family, dst) {
+            (Family::V4 { .. }, IpAddr::V4(d)) => {
+                name.v4 = libc::sockaddr_in {
+                    sin_family: libc::AF_INET as libc::sa_family_t,
+                    sin_port: 0,
+                    sin_addr: libc::in_addr {
+                        s_addr: u32::from(d).to_be(),
+                    },
+                    sin_zero: [0; 8],
+                };
+                mem::size_of::<libc::sockaddr_in>()
+            }
+            (Family::V6 { .. }, IpAddr::V6(d)) => {
+                // The scope id matters for link-local destinations only; the
+                // kernel ignores it for others.
+                name.v6 = libc::sockaddr_in6 {
+                    sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                    sin6_port: 0,
+                    sin6_flowinfo: 0,
+                    sin6_addr: libc::in6_addr {
+                        s6_addr: d.octets(),
+                    },
+                    sin6_scope_id: self.ifindex,
+                };
+                mem::size_of::<libc::sockaddr_in6>()
+            }
+            (Family::V4 { .. }, IpAddr::V6(_)) => {
+                return Err(IoError::WrongFamily("IPv6 destination on an IPv4 socket"))
+            }
+            (Family::V6 { .. }, IpAddr::V4(_)) => {
+                return Err(IoError::WrongFamily("IPv4 destination on an IPv6 socket"))
+            }
         };
-        send_one(
-            self.as_raw_fd(),
-            payload,
-            &addr,
-            (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO),
-            &pktinfo,
-        )
+        // SAFETY: all-zero is a valid msghdr (null pointers, zero lengths);
+        // some libcs have private padding fields, so it is not built literally.
+        let mut hdr: libc::msghdr = unsafe { mem::zeroed() };
+        hdr.msg_name = (name as *mut TxAddr).cast();
+        hdr.msg_namelen = namelen as libc::socklen_t;
+        hdr.msg_iov = iov;
+        hdr.msg_iovlen = 1;
+        if self.tx_needs_control(dst) {
+            hdr.msg_control = control.words.as_ptr() as *mut libc::c_void;
+            hdr.msg_controllen = control.len as _;
+        }
+        Ok(hdr)
     }
 
     /// Sends to `dst` with the family's send function.
@@ -576,6 +669,263 @@ impl RxBatch {
         let control = as_bytes(&self.control[i * CMSG_WORDS..(i + 1) * CMSG_WORDS]);
         decode(self.family, self.ifindex, &self.received[i], buf, control)
     }
+
+    /// The VRID byte of packet `i` (the second byte of the VRRP payload in
+    /// both versions, RFC 5798 Section 5.2.3), found without decoding the
+    /// packet: for the receive path's prefetch, which must not decode each
+    /// packet a second time. `None` when the packet is too short, or is no
+    /// packet of the batch. Unchecked otherwise: [`RxBatch::get`] checks.
+    pub fn vrid(&self, i: usize) -> Option<u8> {
+        if i >= self.count {
+            return None;
+        }
+        let got = self.received.get(i)?;
+        let data = self
+            .data
+            .get(i * RX_SLOT..i * RX_SLOT + got.len.min(RX_SLOT))?;
+        let at = match self.family {
+            // IPv4: behind the header the socket hands over (IHL words).
+            Family::V4 { .. } => usize::from(data.first()? & 0x0f) * 4 + 1,
+            Family::V6 { .. } => 1,
+        };
+        data.get(at).copied()
+    }
+}
+
+/// How many packets one `sendmmsg` of [`TxBatch::flush`] takes at most.
+pub const TX_CHUNK: usize = 64;
+
+/// A destination address as `sendmsg` takes it, for either family.
+#[repr(C)]
+union TxAddr {
+    v4: libc::sockaddr_in,
+    v6: libc::sockaddr_in6,
+}
+
+/// One socket's send control message (see [`VrrpSocket::tx_control`]),
+/// built in 8-byte words (cmsghdr alignment).
+struct TxControl {
+    words: [u64; CMSG_WORDS],
+    /// Its length: `CMSG_SPACE` of the data.
+    len: usize,
+}
+
+impl TxControl {
+    /// One control message of `level` and `ty` carrying `data`.
+    fn new<C>((level, ty): (libc::c_int, libc::c_int), data: &C) -> TxControl {
+        let mut words = [0u64; CMSG_WORDS];
+        let data_len = mem::size_of::<C>();
+        let hdr_len = cmsg_align(mem::size_of::<libc::cmsghdr>());
+        let space = hdr_len + cmsg_align(data_len);
+        // Both pktinfo structs need far less than CMSG_WORDS words.
+        debug_assert!(space <= mem::size_of_val(&words));
+        if space > mem::size_of_val(&words) {
+            return TxControl { words, len: 0 };
+        }
+        // SAFETY: all-zero is a valid cmsghdr.
+        let mut c: libc::cmsghdr = unsafe { mem::zeroed() };
+        c.cmsg_len = (hdr_len + data_len) as _;
+        c.cmsg_level = level;
+        c.cmsg_type = ty;
+        // SAFETY: `words` is 8-byte aligned and at least `space` bytes long
+        // (checked above): the header fits at offset 0 and `data_len` bytes
+        // of data at `hdr_len` (CMSG_DATA's offset); both sources are live
+        // values of exactly the sizes copied.
+        unsafe {
+            let base = words.as_mut_ptr().cast::<u8>();
+            std::ptr::write(base.cast::<libc::cmsghdr>(), c);
+            std::ptr::copy_nonoverlapping(
+                (data as *const C).cast::<u8>(),
+                base.add(hdr_len),
+                data_len,
+            );
+        }
+        TxControl { words, len: space }
+    }
+}
+
+/// One queued packet of a [`TxBatch`].
+#[derive(Clone, Copy)]
+struct TxItem {
+    /// Where its payload lies in `TxBatch::data`.
+    at: usize,
+    len: usize,
+    dst: IpAddr,
+    /// The caller's, handed back with an error.
+    tag: u32,
+}
+
+/// Packets queued to leave together: each run of packets for the same
+/// socket goes out with one `sendmmsg` per [`TX_CHUNK`] when the batch is
+/// flushed ([`TxBatch::flush`]), not one `sendmsg` each. A master's adverts
+/// due in one turn of the event loop (1000 instances at 100 ms: 5000 a
+/// second, in bursts), and the advert keeper's in one pass, are sent so.
+///
+/// The payloads are copied in (a VRRP advert is tens of bytes), so the
+/// caller's buffers are free again at once; the buffers are reused from
+/// one flush to the next: no allocation once they have grown to the
+/// largest burst. On the wire each packet is what [`VrrpSocket::send`]
+/// would send, in the order pushed.
+pub struct TxBatch {
+    /// The payloads, back to back.
+    data: Vec<u8>,
+    items: Vec<TxItem>,
+    /// Each run's socket, and where its items end in `items`.
+    runs: Vec<(Arc<VrrpSocket>, usize)>,
+}
+
+impl std::fmt::Debug for TxBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TxBatch")
+            .field("packets", &self.items.len())
+            .field("sockets", &self.runs.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for TxBatch {
+    fn default() -> Self {
+        TxBatch::new()
+    }
+}
+
+impl TxBatch {
+    /// Empty, with room for a burst of a few hundred adverts.
+    pub fn new() -> TxBatch {
+        TxBatch {
+            data: Vec::with_capacity(32 * 1024),
+            items: Vec::with_capacity(512),
+            runs: Vec::with_capacity(16),
+        }
+    }
+
+    /// Queue `payload` to `dst` on `socket`. `tag` comes back with the
+    /// packet's error, if it has one ([`TxBatch::flush`]).
+    pub fn push(&mut self, socket: &Arc<VrrpSocket>, payload: &[u8], dst: IpAddr, tag: u32) {
+        let at = self.data.len();
+        self.data.extend_from_slice(payload);
+        self.items.push(TxItem {
+            at,
+            len: payload.len(),
+            dst,
+            tag,
+        });
+        let end = self.items.len();
+        match self.runs.last_mut() {
+            Some((s, e)) if Arc::ptr_eq(s, socket) => *e = end,
+            _ => self.runs.push((socket.clone(), end)),
+        }
+    }
+
+    /// How many packets are queued.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True when none is.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Send every queued packet, in order, and empty the batch. Returns how
+    /// many the kernel took. A packet it refuses (a full send buffer, a
+    /// destination of the socket's other family, an unreachable peer) is
+    /// handed to `failed` with its tag, and the others still go. Never
+    /// blocks; no allocation.
+    pub fn flush(&mut self, mut failed: impl FnMut(u32, IpAddr, IoError)) -> usize {
+        let mut sent = 0;
+        let mut start = 0;
+        for (socket, end) in &self.runs {
+            let items = self.items.get(start..*end).unwrap_or(&[]);
+            for chunk in items.chunks(TX_CHUNK) {
+                sent += socket.send_chunk(chunk, &self.data, &mut failed);
+            }
+            start = *end;
+        }
+        self.data.clear();
+        self.items.clear();
+        self.runs.clear();
+        sent
+    }
+}
+
+impl VrrpSocket {
+    /// One `sendmmsg` (more if the kernel stops short) of up to
+    /// [`TX_CHUNK`] queued packets whose payloads lie in `data`. Returns
+    /// how many were sent; each one refused goes to `failed`.
+    fn send_chunk(
+        &self,
+        items: &[TxItem],
+        data: &[u8],
+        failed: &mut impl FnMut(u32, IpAddr, IoError),
+    ) -> usize {
+        let control = self.tx_control();
+        // SAFETY: all-zero is a valid iovec, mmsghdr and sockaddr (null
+        // pointers, zero lengths and addresses), filled in below.
+        let mut iovs: [libc::iovec; TX_CHUNK] = unsafe { mem::zeroed() };
+        let mut hdrs: [libc::mmsghdr; TX_CHUNK] = unsafe { mem::zeroed() };
+        let mut names: [TxAddr; TX_CHUNK] = unsafe { mem::zeroed() };
+        // Which item each header sends (one with the wrong family has none).
+        let mut which = [0usize; TX_CHUNK];
+        let mut k = 0;
+        for (i, item) in items.iter().enumerate().take(TX_CHUNK) {
+            let Some(payload) = data.get(item.at..item.at + item.len) else {
+                failed(
+                    item.tag,
+                    item.dst,
+                    IoError::Malformed("payload beyond the batch"),
+                );
+                continue;
+            };
+            iovs[k] = libc::iovec {
+                iov_base: payload.as_ptr() as *mut libc::c_void,
+                iov_len: payload.len(),
+            };
+            match self.tx_msghdr(item.dst, &mut names[k], &mut iovs[k], &control) {
+                Ok(h) => {
+                    hdrs[k].msg_hdr = h;
+                    which[k] = i;
+                    k += 1;
+                }
+                Err(e) => failed(item.tag, item.dst, e),
+            }
+        }
+        let mut sent = 0;
+        let mut off = 0;
+        while off < k {
+            let rest = &mut hdrs[off..k];
+            // SAFETY: each of the `rest.len()` headers points at its own
+            // name and iovec (over a payload in `data`) and at `control`,
+            // all alive and unmoved for the call, with their true lengths;
+            // the kernel reads those and writes only each header's
+            // `msg_len`.
+            let n = unsafe {
+                libc::sendmmsg(
+                    self.as_raw_fd(),
+                    rest.as_mut_ptr(),
+                    rest.len() as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if n > 0 {
+                let n = n as usize;
+                sent += n;
+                off += n;
+            } else {
+                // The packet at `off` failed (the kernel reports an error
+                // only for the first of a call): hand it back, go on after it.
+                let e = if n < 0 {
+                    IoError::sys("sendmmsg", std::io::Error::last_os_error())
+                } else {
+                    IoError::sys("sendmmsg", std::io::Error::other("sent nothing"))
+                };
+                let item = &items[which[off]];
+                failed(item.tag, item.dst, e);
+                off += 1;
+            }
+        }
+        sent
+    }
 }
 
 /// What `recvmsg` reported for one packet.
@@ -747,61 +1097,6 @@ fn decode<'a>(
             })
         }
     }
-}
-
-/// `sendmsg(2)` of one payload to `addr` with one control message (the
-/// source and interface), from the stack: nix's `sendmsg` allocates its
-/// control buffer on every call.
-fn send_one<A, C>(
-    fd: RawFd,
-    payload: &[u8],
-    addr: &A,
-    (level, ty): (libc::c_int, libc::c_int),
-    data: &C,
-) -> Result<(), IoError> {
-    let mut control = [0u64; CMSG_WORDS];
-    let data_len = mem::size_of::<C>();
-    let hdr_len = cmsg_align(mem::size_of::<libc::cmsghdr>());
-    let space = hdr_len + cmsg_align(data_len);
-    if space > mem::size_of_val(&control) {
-        return Err(IoError::InvalidArgument(format!(
-            "control message of {data_len} bytes"
-        )));
-    }
-    // SAFETY: all-zero is a valid cmsghdr.
-    let mut c: libc::cmsghdr = unsafe { mem::zeroed() };
-    c.cmsg_len = (hdr_len + data_len) as _;
-    c.cmsg_level = level;
-    c.cmsg_type = ty;
-    // SAFETY: `control` is 8-byte aligned and at least `space` bytes long
-    // (checked above): the header fits at offset 0 and `data_len` bytes of
-    // data at `hdr_len` (CMSG_DATA's offset); both sources are live values
-    // of exactly the sizes copied.
-    unsafe {
-        let base = control.as_mut_ptr().cast::<u8>();
-        std::ptr::write(base.cast::<libc::cmsghdr>(), c);
-        std::ptr::copy_nonoverlapping((data as *const C).cast::<u8>(), base.add(hdr_len), data_len);
-    }
-    let mut iov = libc::iovec {
-        iov_base: payload.as_ptr() as *mut libc::c_void,
-        iov_len: payload.len(),
-    };
-    // SAFETY: all-zero is a valid msghdr; fields set below.
-    let mut hdr: libc::msghdr = unsafe { mem::zeroed() };
-    hdr.msg_name = (addr as *const A) as *mut libc::c_void;
-    hdr.msg_namelen = mem::size_of::<A>() as libc::socklen_t;
-    hdr.msg_iov = &mut iov;
-    hdr.msg_iovlen = 1;
-    hdr.msg_control = control.as_mut_ptr().cast();
-    hdr.msg_controllen = space as _;
-    // SAFETY: every pointer in `hdr` points to a live local or to `payload`
-    // / `addr` with its true length for the whole call; sendmsg only reads
-    // through them (the iov's *mut is the C API's, not a write).
-    let n = unsafe { libc::sendmsg(fd, &hdr, libc::MSG_DONTWAIT) };
-    if n < 0 {
-        return Err(IoError::sys("sendmsg", std::io::Error::last_os_error()));
-    }
-    Ok(())
 }
 
 /// A borrowed fd for a short-lived tokio registration ([`VrrpSocket::recv`]).
@@ -1010,6 +1305,81 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A batch holding `packets` as `recv_batch` would leave them.
+    fn batch_of(family: Family, packets: &[&[u8]]) -> RxBatch {
+        let mut b = RxBatch::new();
+        for (i, p) in packets.iter().enumerate() {
+            b.data[i * RX_SLOT..i * RX_SLOT + p.len()].copy_from_slice(p);
+            b.received[i].len = p.len();
+        }
+        b.count = packets.len();
+        b.family = family;
+        b
+    }
+
+    #[test]
+    fn test_rx_batch_vrid_without_decoding() {
+        let v4 = Family::V4 { local: None };
+        let plain = packet(&[0x31, 7, 100, 1]);
+        // IHL 6: the VRID is behind the option word.
+        let mut options = packet(&[0x31, 9, 100, 1]);
+        options[0] = 0x46;
+        options.splice(20..20, [0x94, 0x04, 0, 0]);
+        options[3] += 4;
+        let short = packet(&[0x31]);
+        let b = batch_of(v4, &[&plain, &options, &short, &[], &plain[..21]]);
+        assert_eq!(b.vrid(0), Some(7));
+        assert_eq!(b.vrid(0), b.get(0).ok().map(|p| p.payload[1]), "as decoded");
+        assert_eq!(b.vrid(1), Some(9));
+        assert_eq!(b.vrid(1), b.get(1).ok().map(|p| p.payload[1]), "as decoded");
+        assert_eq!(b.vrid(2), None, "payload of one byte");
+        assert_eq!(b.vrid(3), None, "empty");
+        assert_eq!(b.vrid(4), None, "cut after the first payload byte");
+        assert_eq!(b.vrid(5), None, "beyond the batch");
+        assert_eq!(b.vrid(RX_BATCH + 1), None, "beyond the buffers");
+        // IPv6: no header in front of the payload.
+        let b = batch_of(Family::V6 { local: None }, &[&[0x31, 42, 100], &[0x31]]);
+        assert_eq!(b.vrid(0), Some(42));
+        assert_eq!(b.vrid(1), None);
+        // An IHL that points past the packet: no panic, no VRID.
+        let mut bad = packet(&[0x31, 7]);
+        bad[0] = 0x4f;
+        assert_eq!(batch_of(v4, &[&bad]).vrid(0), None);
+    }
+
+    #[test]
+    fn test_tx_control_only_where_needed() {
+        let s = |family| VrrpSocket {
+            sock: Socket::new(Domain::IPV4, Type::DGRAM, None).unwrap(),
+            ifindex: 3,
+            family,
+        };
+        let group = IpAddr::V4(VRRP_GROUP_V4);
+        let peer = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+        let fixed = s(Family::V4 {
+            local: Some(Ipv4Addr::new(192, 0, 2, 11)),
+        });
+        // The group's source is the socket's multicast source (open_v4).
+        assert!(!fixed.tx_needs_control(group));
+        assert!(fixed.tx_needs_control(peer), "unicast from a fixed source");
+        let any = s(Family::V4 { local: None });
+        assert!(!any.tx_needs_control(group));
+        assert!(!any.tx_needs_control(peer));
+        let v6 = s(Family::V6 { local: None });
+        assert!(v6.tx_needs_control(IpAddr::V6(VRRP_GROUP_V6)));
+        // The IPv4 control message: IP_PKTINFO with the interface and source.
+        let c = fixed.tx_control();
+        let hdr_len = cmsg_align(mem::size_of::<libc::cmsghdr>());
+        assert_eq!(
+            c.len,
+            hdr_len + cmsg_align(mem::size_of::<libc::in_pktinfo>())
+        );
+        let (level, ty, data) = control_messages(as_bytes(&c.words), c.len).next().unwrap();
+        assert_eq!((level, ty), (libc::IPPROTO_IP, libc::IP_PKTINFO));
+        assert_eq!(&data[..4], &3i32.to_ne_bytes(), "ipi_ifindex");
+        assert_eq!(&data[4..8], &[192, 0, 2, 11], "ipi_spec_dst");
     }
 
     #[test]
