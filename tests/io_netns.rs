@@ -523,14 +523,16 @@ fn vrrp_v4_batch_sends_every_packet_as_sent_alone() {
     let rcv = receiver(&p, false, n, tx, || {});
     let va = ifindex(&p.a, "va");
     let fixed_src: Ipv4Addr = "192.0.2.11".parse().unwrap();
+    let plain_src = |tag: usize| tag < TX_CHUNK + 10 || (tag / 5) % 2 == 0;
     let failed = p.a.run(move || async move {
         rx.recv_timeout(TIMEOUT).expect("receiver ready");
         let plain = std::sync::Arc::new(VrrpSocket::open_v4("va", va, None).unwrap());
         let fixed = std::sync::Arc::new(VrrpSocket::open_v4("va", va, Some(fixed_src)).unwrap());
         let mut batch = TxBatch::new();
         for tag in 0..n {
-            // Runs of a few packets per socket, to the group or to B.
-            let sock = if (tag / 5) % 2 == 0 { &plain } else { &fixed };
+            // A run longer than a chunk on one socket, then runs of a few
+            // packets per socket; to the group or to B.
+            let sock = if plain_src(tag) { &plain } else { &fixed };
             let dst = if tag % 3 == 0 {
                 IpAddr::V4(B_V4)
             } else {
@@ -558,7 +560,7 @@ fn vrrp_v4_batch_sends_every_packet_as_sent_alone() {
     got.sort_by_key(|p| p.payload[1]);
     assert_eq!(got.len(), n);
     for (tag, pkt) in got.iter().enumerate() {
-        let src = if (tag / 5) % 2 == 0 { A_V4 } else { fixed_src };
+        let src = if plain_src(tag) { A_V4 } else { fixed_src };
         let dst = if tag % 3 == 0 {
             IpAddr::V4(B_V4)
         } else {
