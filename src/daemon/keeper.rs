@@ -353,60 +353,61 @@ fn run(shared: &Shared, cpus: &[usize]) {
         let mut scheduled = false;
         let mut shortest = IDLE;
         let mut stalls = vec![];
-        {
-            // The pass's copies leave together, one `sendmmsg` per socket
-            // and chunk ([`TxBatch`]), each under its instance's own lock
-            // (held until it has left: once the event loop has withdrawn
-            // it, nothing more of it leaves; the loop waits at most for
-            // one chunk).
-            let mut held: [Option<MutexGuard<'_, Option<Entry>>>; TX_CHUNK] =
-                std::array::from_fn(|_| None);
-            let mut n_held = 0;
-            for slot in slots.iter() {
-                let mut entry = lock(&slot.entry);
-                let Some(e) = entry.as_mut() else { continue };
-                let sc = &mut e.schedule;
-                shortest = shortest.min(sc.interval());
-                if sc.hung(now) {
-                    // Not counted in `next`: nothing more to send for it until
-                    // the event loop sends again (the wake-up floor below still
-                    // applies).
-                    continue;
+        // The pass's copies leave together, one `sendmmsg` per socket
+        // and chunk ([`TxBatch`]), each under its instance's own lock
+        // (held until it has left: once the event loop has withdrawn
+        // it, nothing more of it leaves; the loop waits at most for
+        // one chunk).
+        let mut held: [Option<MutexGuard<'_, Option<Entry>>>; TX_CHUNK] =
+            std::array::from_fn(|_| None);
+        let mut n_held = 0;
+        for slot in slots.iter() {
+            let mut entry = lock(&slot.entry);
+            let Some(e) = entry.as_mut() else { continue };
+            let sc = &mut e.schedule;
+            shortest = shortest.min(sc.interval());
+            if sc.hung(now) {
+                // Not counted in `next`: nothing more to send for it until
+                // the event loop sends again (the wake-up floor below still
+                // applies).
+                continue;
+            }
+            let queued = if let Some(why) = sc.poll(now) {
+                if let Some(sign) = &e.sign {
+                    sign.resign(&mut e.packets);
                 }
-                let queued = if let Some(why) = sc.poll(now) {
-                    if let Some(sign) = &e.sign {
-                        sign.resign(&mut e.packets);
-                    }
-                    for (bytes, dst) in &e.packets {
-                        tx.push(&e.socket, bytes, *dst, 0);
-                    }
-                    match why {
-                        Sent::Turn => slot.turns.fetch_add(1, Ordering::Relaxed),
-                        Sent::Late { first } => {
-                            if first {
-                                let owed = sc.loop_sent() + sc.interval() * 2;
-                                stalls.push((e.name.clone(), now.saturating_duration_since(owed)));
-                            }
-                            slot.repeated.fetch_add(1, Ordering::Relaxed)
+                for (bytes, dst) in &e.packets {
+                    tx.push(&e.socket, bytes, *dst, 0);
+                }
+                match why {
+                    Sent::Turn => slot.turns.fetch_add(1, Ordering::Relaxed),
+                    Sent::Late { first } => {
+                        if first {
+                            let owed = sc.loop_sent() + sc.interval() * 2;
+                            stalls.push((e.name.clone(), now.saturating_duration_since(owed)));
                         }
-                    };
-                    true
-                } else {
-                    false
-                };
-                next = next.min(sc.due());
-                scheduled = true;
-                if queued {
-                    held[n_held] = Some(entry);
-                    n_held += 1;
-                    if n_held == held.len() {
-                        send_held(&mut tx, &mut held[..n_held]);
-                        n_held = 0;
+                        slot.repeated.fetch_add(1, Ordering::Relaxed)
                     }
+                };
+                true
+            } else {
+                false
+            };
+            next = next.min(sc.due());
+            scheduled = true;
+            if queued {
+                held[n_held] = Some(entry);
+                n_held += 1;
+                if n_held == held.len() {
+                    send_held(&mut tx, &mut held[..n_held]);
+                    n_held = 0;
                 }
             }
-            send_held(&mut tx, &mut held[..n_held]);
         }
+        send_held(&mut tx, &mut held[..n_held]);
+        // Every lock the pass took is released (the stall log below and the
+        // wait release `slots`).
+        drop(held);
         if !stalls.is_empty() {
             // One line per stall (the first advert the loop owed), at a bounded rate, and
             // without the lock: a slow log sink must not hold up the event
