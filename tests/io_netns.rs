@@ -205,6 +205,16 @@ async fn wait_event(
 
 /// A VRRP-looking payload with distinctive bytes, including a "checksum"
 /// that no kernel would compute, to show it arrives untouched.
+/// Packet `tag` arrived as it was sent: the same bytes (the checksum
+/// untouched), from `src` to `dst`, TTL / hop limit 255, on `ifindex`.
+fn assert_arrived(pkt: &RxPacket, tag: u8, src: IpAddr, dst: IpAddr, ifindex: u32) {
+    assert_eq!(pkt.payload, payload(tag), "payload {tag} identical");
+    assert_eq!(pkt.src, src, "src of {tag}");
+    assert_eq!(pkt.dst, dst, "dst of {tag}");
+    assert_eq!(pkt.ttl, 255, "TTL / hop limit of {tag}");
+    assert_eq!(pkt.ifindex, ifindex, "ifindex of {tag}");
+}
+
 fn payload(tag: u8) -> Vec<u8> {
     vec![0x31, tag, 100, 1, 0, 100, 0xde, 0xad, 192, 0, 2, 100]
 }
@@ -495,11 +505,7 @@ fn vrrp_v4_multicast_unicast_and_source() {
         (3, "192.0.2.11".parse().unwrap(), IpAddr::V4(VRRP_GROUP_V4)),
     ];
     for (pkt, (tag, src, dst)) in got.iter().zip(want) {
-        assert_eq!(pkt.payload, payload(tag), "payload {tag} identical");
-        assert_eq!(pkt.src, IpAddr::V4(src), "src of {tag}");
-        assert_eq!(pkt.dst, dst, "dst of {tag}");
-        assert_eq!(pkt.ttl, 255, "ttl of {tag}");
-        assert_eq!(pkt.ifindex, vb, "ifindex of {tag}");
+        assert_arrived(pkt, tag, IpAddr::V4(src), dst, vb);
     }
 }
 
@@ -566,11 +572,7 @@ fn vrrp_v4_batch_sends_every_packet_as_sent_alone() {
         } else {
             IpAddr::V4(VRRP_GROUP_V4)
         };
-        assert_eq!(pkt.payload, payload(tag as u8), "payload {tag} identical");
-        assert_eq!(pkt.src, IpAddr::V4(src), "src of {tag}");
-        assert_eq!(pkt.dst, dst, "dst of {tag}");
-        assert_eq!(pkt.ttl, 255, "ttl of {tag}");
-        assert_eq!(pkt.ifindex, vb, "ifindex of {tag}");
+        assert_arrived(pkt, tag as u8, IpAddr::V4(src), dst, vb);
     }
 }
 
@@ -613,11 +615,7 @@ fn vrrp_v6_batch_sends_every_packet_as_sent_alone() {
     assert_eq!(got.len(), n);
     for (tag, pkt) in got.iter().enumerate() {
         let dst = if tag % 2 == 0 { VRRP_GROUP_V6 } else { ll_b };
-        assert_eq!(pkt.payload, payload(tag as u8), "payload {tag} identical");
-        assert_eq!(pkt.src, IpAddr::V6(ll_a), "link-local source of {tag}");
-        assert_eq!(pkt.dst, IpAddr::V6(dst), "dst of {tag}");
-        assert_eq!(pkt.ttl, 255, "hop limit of {tag}");
-        assert_eq!(pkt.ifindex, vb, "ifindex of {tag}");
+        assert_arrived(pkt, tag as u8, IpAddr::V6(ll_a), IpAddr::V6(dst), vb);
     }
 }
 
@@ -692,15 +690,7 @@ fn vrrp_v6_multicast_link_local_hop_limit() {
     let mut got = join(rcv);
     got.sort_by_key(|p| p.payload[1]);
     for (pkt, (tag, dst)) in got.iter().zip([(1, VRRP_GROUP_V6), (2, ll_b)]) {
-        assert_eq!(
-            pkt.payload,
-            payload(tag),
-            "payload {tag} identical, checksum untouched"
-        );
-        assert_eq!(pkt.src, IpAddr::V6(ll_a), "link-local source of {tag}");
-        assert_eq!(pkt.dst, IpAddr::V6(dst), "dst of {tag}");
-        assert_eq!(pkt.ttl, 255, "hop limit of {tag}");
-        assert_eq!(pkt.ifindex, vb, "ifindex of {tag}");
+        assert_arrived(pkt, tag, IpAddr::V6(ll_a), IpAddr::V6(dst), vb);
     }
 }
 
