@@ -8,7 +8,8 @@
 # is on the master and none on the backup, prints each thread's CPU (% of one
 # core) and voluntary context switches per second over SECS, backup first.
 # PERF=1 also records the backup with `perf record -g` (cpu-clock sampling
-# works without a PMU) and prints the top symbols.
+# works without a PMU) and prints the top symbols. Last, the master is sent
+# SIGTERM: how long it took to exit (to 10 ms) and how many VIPs it left.
 # Environment: VRRPD (the binary; default target/release/vrrpd).
 # Run under the lab lock: flock /tmp/vrrpd-lab.lock scripts/scale-backup.sh ...
 set -euo pipefail
@@ -45,3 +46,7 @@ sb=$(snap $pb; echo; snap $pa)
 echo "n=$n backup then master (cpu% vol/s):"
 paste <(echo "$sa") <(echo "$sb") | awk -v s=$secs 'NF==0{print "  --"; next} {printf "  %-14s %6.2f%% %7.0f\n", $1, ($5-$2)/1e7/s, ($6-$3)/s}'
 if [ -n "${PERF:-}" ]; then perf report -i $d/perf.data --no-children --sort sym --stdio 2>/dev/null | grep -E "^ +[0-9]" | head -40; fi
+t0=$(date +%s%N); kill -TERM $pa
+while kill -0 $pa 2>/dev/null; do sleep 0.01; done
+echo "master exit after SIGTERM: $(( ($(date +%s%N) - t0) / 1000000 )) ms, VIPs left: $(ip -n $a -o -4 addr show | grep -c ' 172\..*\.1\.' || true)"
+pa=

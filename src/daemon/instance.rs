@@ -21,7 +21,7 @@ use crate::core::wire::auth::{append_trailer, Presigned};
 use crate::core::wire::vrrp::{Advertisement, ChecksumMode};
 use crate::core::wire::{self, virtual_mac, VRRP_MCAST_V4, VRRP_MCAST_V6};
 use crate::io::netlink::{LeasedAddr, Lifetime, LinkInfo, Netlink};
-use crate::io::packet_socket::FrameSender;
+use crate::io::packet_socket::{FrameSender, FrameSocket};
 use crate::io::vrrp_socket::{TxBatch, VrrpSocket};
 use crate::io::IoError;
 use crate::notify::{Notifier, TransitionEvent};
@@ -179,8 +179,9 @@ impl Instance {
         link: LinkInfo,
         primary: IpAddr,
         socket: Arc<VrrpSocket>,
+        frames: &Arc<FrameSocket>,
     ) -> Result<Self, IoError> {
-        let frames = FrameSender::open(link.index)?;
+        let frames = FrameSender::new(frames.clone(), link.index);
         let mut router = VirtualRouter::new(router_config(&cfg, primary));
         router.set_advert_lead(advert_lead(cfg.advert_interval));
         let gate = auth::gate_for(&cfg).map_err(|e| IoError::InvalidArgument(e.to_string()))?;
@@ -351,7 +352,7 @@ impl Instance {
             IpAddr::V6(a) => VrrpSocket::open_v6_sender(&name, link.index, Some(a))?,
         });
         self.vmac = Some(Vmac {
-            frames: FrameSender::open(link.index)?,
+            frames: FrameSender::new(self.frames.socket().clone(), link.index),
             adverts,
             name,
             index: link.index,

@@ -76,6 +76,7 @@ use tracing::error;
 
 use crate::config::{self, Config, Family};
 use crate::io::netlink::Netlink;
+use crate::io::packet_socket::FrameSocket;
 use crate::io::vrrp_socket::{RxBatch, TxBatch, VrrpSocket};
 use crate::io::IoError;
 use crate::notify::Notifier;
@@ -161,6 +162,9 @@ struct Daemon {
     instances: Vec<Instance>,
     /// The VRRP sockets, read by the protocol thread itself (`rx.rs`).
     sockets: Vec<(SocketKey, Arc<VrrpSocket>)>,
+    /// The one AF_PACKET socket every instance sends its ARP/NA frames
+    /// through, opened with the first instance (`io/packet_socket.rs`).
+    frames: Option<Arc<FrameSocket>>,
     /// Buffers for one `recvmmsg`, reused (taken while a batch is handled).
     rx_batch: Option<RxBatch>,
     /// The adverts of one drain, sent together (`actions.rs`).

@@ -17,6 +17,7 @@ use tracing::{info, warn};
 
 use crate::config::{self, Config, Family};
 use crate::io::netlink::{LinkInfo, NetEvent, Netlink};
+use crate::io::packet_socket::FrameSocket;
 use crate::io::vrrp_socket::{RxBatch, TxBatch, VrrpSocket};
 use crate::io::IoError;
 use crate::notify::Notifier;
@@ -155,6 +156,7 @@ impl Daemon {
             netlink,
             instances: Vec::new(),
             sockets: Vec::new(),
+            frames: None,
             rx_batch: Some(RxBatch::new()),
             tx: TxBatch::new(),
             drops: BTreeMap::new(),
@@ -263,8 +265,20 @@ impl Daemon {
                 s
             }
         };
-        let mut inst = Instance::new(ic.clone(), &self.config, link, primary, socket)
-            .map_err(io(format!("opening packet socket on {}", ic.interface)))?;
+        // One AF_PACKET socket for every instance's ARP/NA (packet_socket.rs).
+        let frames = match &self.frames {
+            Some(f) => f.clone(),
+            None => {
+                let f = Arc::new(
+                    FrameSocket::open()
+                        .map_err(io(format!("opening packet socket for {}", ic.interface)))?,
+                );
+                self.frames = Some(f.clone());
+                f
+            }
+        };
+        let mut inst = Instance::new(ic.clone(), &self.config, link, primary, socket, &frames)
+            .map_err(io(format!("setting up instance on {}", ic.interface)))?;
         inst.set_keeper(self.keeper.as_ref().map(keeper::Keeper::slot));
         inst.setup_vmac(&self.netlink).await.map_err(io(format!(
             "creating the virtual MAC interface on {}",

@@ -16,5 +16,5 @@ pub mod vrrp_socket;
 
 pub use error::IoError;
 pub use netlink::{Additions, LeaseRenewer, LeasedAddr, Lifetime, LinkInfo, NetEvent, Netlink};
-pub use packet_socket::FrameSender;
+pub use packet_socket::{FrameSender, FrameSocket};
 pub use vrrp_socket::{RxPacket, TxBatch, VrrpSocket};
