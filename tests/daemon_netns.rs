@@ -75,6 +75,21 @@ fn instance_toml(name: &str, vrid: u8, prio: u8, extra: &str) -> String {
     )
 }
 
+/// A config of `n` v3 instances on ext0 at 100 ms, VRIDs 1 to `n`, each
+/// with the one VIP `vip(vrid)` (a /32) and priority `priority`.
+fn many_instances(n: u8, priority: u8, vip: impl Fn(u8) -> String) -> String {
+    (1..=n)
+        .map(|v| {
+            format!(
+                "[[instance]]\nname = \"VI_{v}\"\ninterface = \"ext0\"\nvrid = {v}\n\
+                 priority = {priority}\nversion = 3\nadvert_interval = \"100ms\"\n\
+                 virtual_ips = [\"{}/32\"]\n",
+                vip(v)
+            )
+        })
+        .collect()
+}
+
 /// The standard lab with one vrrpd config per balancer (not started).
 fn lab_with(tag: &str, configs: [String; 3]) -> (Lab, Vec<Bal>, Host) {
     let (lab, mut hosts) = Lab::standard(tag);
@@ -1526,15 +1541,7 @@ fn a_backup_reads_each_burst_of_adverts_in_few_wake_ups() {
     }
     const N: u8 = 200;
     let vip = |vrid: u8| format!("10.77.0.{vrid}");
-    let config: String = (1..=N)
-        .map(|v| {
-            format!(
-                "[[instance]]\nname = \"VI_{v}\"\ninterface = \"ext0\"\nvrid = {v}\npriority = 100\n\
-                 version = 3\nadvert_interval = \"100ms\"\nvirtual_ips = [\"{}/32\"]\n",
-                vip(v)
-            )
-        })
-        .collect();
+    let config = many_instances(N, 100, vip);
     let (_lab, mut bals, client) = lab_with("rxhold", [config, String::new(), String::new()]);
     // The master's bursts: v3 adverts at priority 200, 100 ms, from the client.
     let packets: Vec<Vec<u8>> = (1..=N)
@@ -1656,15 +1663,7 @@ fn instances_share_one_packet_socket_and_each_announces_its_vip() {
     }
     const N: u8 = 24;
     let vip = |vrid: u8| format!("10.78.0.{vrid}");
-    let config: String = (1..=N)
-        .map(|v| {
-            format!(
-                "[[instance]]\nname = \"VI_{v}\"\ninterface = \"ext0\"\nvrid = {v}\npriority = 150\n\
-                 version = 3\nadvert_interval = \"100ms\"\nvirtual_ips = [\"{}/32\"]\n",
-                vip(v)
-            )
-        })
-        .collect();
+    let config = many_instances(N, 150, vip);
     let (_lab, mut bals, client) = lab_with("onepkt", [config, String::new(), String::new()]);
     let sniff = client.sniff("ext0");
     bals[0].start();
