@@ -474,6 +474,42 @@ where
     })
 }
 
+/// A [`Pair`] with IPv6 DAD off, ready for IPv6 VRRP: both interfaces'
+/// indexes, and both link-local addresses, each waited for until usable
+/// (MLD and sending need them).
+struct V6Pair {
+    p: Pair,
+    va: u32,
+    vb: u32,
+    ll_a: Ipv6Addr,
+    ll_b: Ipv6Addr,
+}
+
+/// Builds a [`V6Pair`], returning once both link-local addresses are usable.
+fn v6_pair_with_link_local() -> V6Pair {
+    let p = pair(false);
+    let (va, vb) = (ifindex(&p.a, "va"), ifindex(&p.b, "vb"));
+    let wait = |ns: &Ns, index| {
+        ns.spawn(move || async move { wait_link_local(&Netlink::new().unwrap(), index).await })
+    };
+    let (ll_a, ll_b) = (wait(&p.a, va), wait(&p.b, vb));
+    let (ll_a, ll_b) = (join(ll_a), join(ll_b));
+    V6Pair {
+        p,
+        va,
+        vb,
+        ll_a,
+        ll_b,
+    }
+}
+
+/// Opens an IPv6 [`receiver`] in B for `n` packets; returns the channel on
+/// which it says it is ready, and its thread.
+fn v6_receiver(p: &Pair, n: usize) -> (std_mpsc::Receiver<()>, thread::JoinHandle<Vec<RxPacket>>) {
+    let (tx, rx) = std_mpsc::channel();
+    (rx, receiver(p, true, n, tx, || {}))
+}
+
 #[test]
 fn vrrp_v4_multicast_unicast_and_source() {
     if !can_run("vrrp_v4_multicast_unicast_and_source") {
@@ -583,24 +619,18 @@ fn vrrp_v6_batch_sends_every_packet_as_sent_alone() {
     if !can_run("vrrp_v6_batch_sends_every_packet_as_sent_alone") {
         return;
     }
-    let p = pair(false);
-    let vb = ifindex(&p.b, "vb");
-    let va = ifindex(&p.a, "va");
-    let ll_b =
-        p.b.run(move || async move { wait_link_local(&Netlink::new().unwrap(), vb).await });
+    let v6 = v6_pair_with_link_local();
     let n = TX_CHUNK + 3;
-    let (tx, rx) = std_mpsc::channel();
-    let rcv = receiver(&p, true, n, tx, || {});
-    let ll_a = p.a.run(move || async move {
-        let ll = wait_link_local(&Netlink::new().unwrap(), va).await;
+    let (rx, rcv) = v6_receiver(&v6.p, n);
+    v6.p.a.run(move || async move {
         rx.recv_timeout(TIMEOUT).expect("receiver ready");
-        let sock = std::sync::Arc::new(VrrpSocket::open_v6("va", va, Some(ll)).unwrap());
+        let sock = std::sync::Arc::new(VrrpSocket::open_v6("va", v6.va, Some(v6.ll_a)).unwrap());
         let mut batch = TxBatch::new();
         for tag in 0..n {
             let dst = if tag % 2 == 0 {
                 IpAddr::V6(VRRP_GROUP_V6)
             } else {
-                IpAddr::V6(ll_b)
+                IpAddr::V6(v6.ll_b)
             };
             batch.push(&sock, &payload(tag as u8), dst, tag as u32);
         }
@@ -608,14 +638,13 @@ fn vrrp_v6_batch_sends_every_packet_as_sent_alone() {
         let mut failed = Vec::new();
         assert_eq!(batch.flush(|tag, _, _| failed.push(tag)), n);
         assert_eq!(failed, [999]);
-        ll
     });
     let mut got = join(rcv);
     got.sort_by_key(|p| p.payload[1]);
     assert_eq!(got.len(), n);
     for (tag, pkt) in got.iter().enumerate() {
-        let dst = if tag % 2 == 0 { VRRP_GROUP_V6 } else { ll_b };
-        assert_arrived(pkt, tag as u8, IpAddr::V6(ll_a), IpAddr::V6(dst), vb);
+        let dst = if tag % 2 == 0 { VRRP_GROUP_V6 } else { v6.ll_b };
+        assert_arrived(pkt, tag as u8, IpAddr::V6(v6.ll_a), IpAddr::V6(dst), v6.vb);
     }
 }
 
@@ -669,28 +698,20 @@ fn vrrp_v6_multicast_link_local_hop_limit() {
     if !can_run("vrrp_v6_multicast_link_local_hop_limit") {
         return;
     }
-    let p = pair(false);
-    let vb = ifindex(&p.b, "vb");
-    let va = ifindex(&p.a, "va");
-    // Both ends need their link-local address before MLD and sending work.
-    let ll_b =
-        p.b.run(move || async move { wait_link_local(&Netlink::new().unwrap(), vb).await });
-    let (tx, rx) = std_mpsc::channel();
-    let rcv = receiver(&p, true, 2, tx, || {});
-    let ll_a = p.a.run(move || async move {
-        let ll = wait_link_local(&Netlink::new().unwrap(), va).await;
+    let v6 = v6_pair_with_link_local();
+    let (rx, rcv) = v6_receiver(&v6.p, 2);
+    v6.p.a.run(move || async move {
         rx.recv_timeout(TIMEOUT).expect("receiver ready");
-        let sock = VrrpSocket::open_v6("va", va, Some(ll)).unwrap();
+        let sock = VrrpSocket::open_v6("va", v6.va, Some(v6.ll_a)).unwrap();
         sock.send_v6(&payload(1), VRRP_GROUP_V6).unwrap();
         // Unicast to the peer's link-local address.
-        sock.send_v6(&payload(2), ll_b).unwrap();
+        sock.send_v6(&payload(2), v6.ll_b).unwrap();
         assert!(sock.send_v4(&payload(9), VRRP_GROUP_V4).is_err());
-        ll
     });
     let mut got = join(rcv);
     got.sort_by_key(|p| p.payload[1]);
-    for (pkt, (tag, dst)) in got.iter().zip([(1, VRRP_GROUP_V6), (2, ll_b)]) {
-        assert_arrived(pkt, tag, IpAddr::V6(ll_a), IpAddr::V6(dst), vb);
+    for (pkt, (tag, dst)) in got.iter().zip([(1, VRRP_GROUP_V6), (2, v6.ll_b)]) {
+        assert_arrived(pkt, tag, IpAddr::V6(v6.ll_a), IpAddr::V6(dst), v6.vb);
     }
 }
 
@@ -699,19 +720,16 @@ fn vrrp_v6_hop_limit_64_is_reported() {
     if !can_run("vrrp_v6_hop_limit_64_is_reported") {
         return;
     }
-    let p = pair(false);
-    let va = ifindex(&p.a, "va");
-    let (tx, rx) = std_mpsc::channel();
-    let rcv = receiver(&p, true, 1, tx, || {});
-    p.a.run(move || async move {
-        wait_link_local(&Netlink::new().unwrap(), va).await;
+    let v6 = v6_pair_with_link_local();
+    let (rx, rcv) = v6_receiver(&v6.p, 1);
+    v6.p.a.run(move || async move {
         rx.recv_timeout(TIMEOUT).expect("receiver ready");
         use socket2::{Domain, Protocol, SockAddr, Socket, Type};
         let s = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::from(112))).unwrap();
         s.bind_device(Some(b"va")).unwrap();
-        s.set_multicast_if_v6(va).unwrap();
+        s.set_multicast_if_v6(v6.va).unwrap();
         s.set_multicast_hops_v6(64).unwrap();
-        let dst = SockAddr::from(std::net::SocketAddrV6::new(VRRP_GROUP_V6, 0, 0, va));
+        let dst = SockAddr::from(std::net::SocketAddrV6::new(VRRP_GROUP_V6, 0, 0, v6.va));
         s.send_to(&payload(64), &dst).unwrap();
     });
     let got = join(rcv);
