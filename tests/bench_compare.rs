@@ -97,7 +97,7 @@ impl Daemon {
             Daemon::Vrrpd | Daemon::VrrpdLean => {
                 std::env::var("BENCH_VRRPD").unwrap_or_else(|_| vrrpd_bin().to_owned())
             }
-            Daemon::Keepalived227 => "keepalived".to_owned(),
+            Daemon::Keepalived227 => KEEPALIVED_DEBIAN.to_owned(),
             Daemon::Keepalived243 => keepalived_243().unwrap_or_else(|| "keepalived-2.4.3".into()),
         }
     }
@@ -254,8 +254,8 @@ struct Node {
     proc: Option<Proc>,
     conf: PathBuf,
     log: PathBuf,
-    /// keepalived's VRRP child pid file.
-    ka_vrrp_pid: PathBuf,
+    /// keepalived's files (its log is `log`).
+    ka: KeepalivedFiles,
 }
 
 /// HAProxy on :8000 answering every request with the balancer's name; its pid
@@ -368,20 +368,21 @@ impl Node {
     ) -> Node {
         let dir = host.dir().to_path_buf();
         let n = host.short_name().to_owned();
+        let ka = KeepalivedFiles::new(&dir, &n);
         let (conf, text) = match daemon {
             Daemon::Vrrpd | Daemon::VrrpdLean => (
                 dir.join(format!("{n}.toml")),
                 vrrpd_conf(&dir, &n, prio, iv, insts, track),
             ),
             Daemon::Keepalived227 | Daemon::Keepalived243 => (
-                dir.join(format!("{n}-keepalived.conf")),
+                ka.conf.clone(),
                 keepalived_conf(&dir, &n, prio, iv, insts, track),
             ),
         };
         std::fs::write(&conf, text).expect("write daemon config");
         Node {
             log: dir.join(format!("{n}-{}.log", daemon.name())),
-            ka_vrrp_pid: dir.join(format!("{n}-keepalived-vrrp.pid")),
+            ka,
             conf,
             host,
             daemon,
@@ -391,8 +392,6 @@ impl Node {
     }
 
     fn start(&mut self) {
-        let dir = self.host.dir().to_path_buf();
-        let n = self.host.short_name().to_owned();
         let conf = self.conf.to_string_lossy().into_owned();
         let p = match self.daemon {
             Daemon::Vrrpd => self.host.spawn_env(
@@ -410,32 +409,9 @@ impl Node {
                 &self.log,
             ),
             Daemon::Keepalived227 | Daemon::Keepalived243 => {
-                let s = |p: PathBuf| p.to_string_lossy().into_owned();
                 let bin = self.daemon.binary();
-                let (pid, vpid, cpid) = (
-                    s(dir.join(format!("{n}-keepalived.pid"))),
-                    s(self.ka_vrrp_pid.clone()),
-                    s(dir.join(format!("{n}-keepalived-checkers.pid"))),
-                );
-                let mut args = vec![
-                    bin.as_str(),
-                    "--dont-fork",
-                    "--log-console",
-                    "--no-syslog",
-                    "--vrrp",
-                    "--dont-respawn",
-                    "--use-file",
-                    &conf,
-                    "--pid",
-                    &pid,
-                    "--vrrp_pid",
-                    &vpid,
-                ];
-                // 2.4.3 is built without LVS (no checker process, no option).
-                if self.daemon == Daemon::Keepalived227 {
-                    args.extend(["--checkers_pid", cpid.as_str()]);
-                }
-                self.host.spawn(&args, &self.log)
+                self.host
+                    .spawn_keepalived(&bin, &self.ka, &[], &[], &self.log)
             }
         };
         self.proc = Some(p);
@@ -1966,36 +1942,18 @@ fn keepalived_track_process_in_netns() {
     let br = lab.add_bridge("lan");
     let h = lab.add_host("bal1", &br, "ext0", "172.16.1.250/24");
     let dir = lab.dir().to_path_buf();
-    let conf = write_config(
-        &dir,
-        "ka.conf",
-        &format!(
+    let ka = KeepalivedFiles::new(&dir, "bal1");
+    std::fs::write(
+        &ka.conf,
+        format!(
             "vrrp_track_process tp {{\n    process haproxy\n}}\n\
              vrrp_instance VI_1 {{\n    state BACKUP\n    interface ext0\n    virtual_router_id 12\n    \
              priority 100\n    advert_int 1\n    virtual_ipaddress {{\n        {VIP}/24\n    }}\n    \
              track_process {{\n        tp\n    }}\n}}\n"
         ),
-    );
-    let s = |p: &str| dir.join(p).to_string_lossy().into_owned();
-    let p = h.spawn(
-        &[
-            "keepalived",
-            "--dont-fork",
-            "--log-console",
-            "--no-syslog",
-            "--vrrp",
-            "--dont-respawn",
-            "--use-file",
-            &conf.to_string_lossy(),
-            "--pid",
-            &s("k.pid"),
-            "--vrrp_pid",
-            &s("kv.pid"),
-            "--checkers_pid",
-            &s("kc.pid"),
-        ],
-        dir.join("ka.log"),
-    );
+    )
+    .expect("keepalived.conf");
+    let p = h.spawn_keepalived(KEEPALIVED_DEBIAN, &ka, &[], &[], &ka.log);
     std::thread::sleep(Duration::from_secs(3));
     let log = p.log();
     let line = log

@@ -131,10 +131,10 @@ fn daemon(d: Daemon, host: &Host, dir: &Path, prio: u8, interval_ms: u32) -> Pro
             )
         }
         Daemon::Keepalived => {
-            let cfg = write_config(
-                dir,
-                &format!("{name}-keepalived.conf"),
-                &format!(
+            let ka = KeepalivedFiles::new(dir, name);
+            std::fs::write(
+                &ka.conf,
+                format!(
                     "global_defs {{\n    router_id {name}\n    script_user root\n    enable_script_security\n}}\n\
                      vrrp_script chk_haproxy {{\n    script \"/bin/sh -c 'kill -0 $(cat {})'\"\n    \
                      interval 1\n    weight -100\n    fall 1\n    rise 1\n}}\n\
@@ -144,31 +144,9 @@ fn daemon(d: Daemon, host: &Host, dir: &Path, prio: u8, interval_ms: u32) -> Pro
                      track_script {{\n        chk_haproxy\n    }}\n}}\n",
                     dir.join(format!("haproxy-{name}.pid")).display()
                 ),
-            );
-            let s = |f: &str| {
-                dir.join(format!("{name}-{f}"))
-                    .to_string_lossy()
-                    .into_owned()
-            };
-            host.spawn(
-                &[
-                    "keepalived",
-                    "--dont-fork",
-                    "--log-console",
-                    "--no-syslog",
-                    "--vrrp",
-                    "--dont-respawn",
-                    "--use-file",
-                    &cfg.to_string_lossy(),
-                    "--pid",
-                    &s("keepalived.pid"),
-                    "--vrrp_pid",
-                    &s("keepalived-vrrp.pid"),
-                    "--checkers_pid",
-                    &s("keepalived-checkers.pid"),
-                ],
-                dir.join(format!("{name}-keepalived.log")),
             )
+            .expect("keepalived.conf");
+            host.spawn_keepalived(KEEPALIVED_DEBIAN, &ka, &[], &[], &ka.log)
         }
     }
 }

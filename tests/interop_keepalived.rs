@@ -26,7 +26,7 @@ fn ctx(v: &Vrrpd, k: &Keepalived) -> String {
         "--- vrrpd ({})\n{}\n--- keepalived ({})\n{}",
         v.log.display(),
         tail(&v.log_text(), 40),
-        k.log.display(),
+        k.files.log.display(),
         tail(&k.log_text(), 40)
     )
 }

@@ -184,7 +184,7 @@ impl Hmac {
             self.v.log.display(),
             self.v.vi1(),
             tail(&self.v.log_text(), 40),
-            self.k.log.display(),
+            self.k.files.log.display(),
             tail(&self.k.log_text(), 40),
             self.k.stats()
         )

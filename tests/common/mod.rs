@@ -12,6 +12,8 @@
 //!   (a thread that `setns()`es into the namespace), long-running processes ([`Proc`]), and
 //!   answers questions (addresses, neighbours, MACs, ping, TCP).
 //! - [`Proc`]: a process running inside a namespace, its output in a log file, SIGKILLed on drop.
+//! - [`Host::spawn_keepalived`] / [`KeepalivedFiles`]: keepalived (VRRP only, foreground,
+//!   private pid files) as the interop tests and the benchmarks run it.
 //! - [`Sniffer`]: an `AF_PACKET` capture on one interface of a host, with timestamps, to check
 //!   what goes on the wire (VRRP adverts, gratuitous ARP, ...).
 //! - [`RawSender`]: whole IP packets with any source and TTL from a host (a stranger on the
@@ -61,6 +63,7 @@
 #![allow(dead_code, unused_imports)]
 
 mod inject;
+mod keepalived;
 mod lab;
 mod proc;
 pub mod seccomp;
@@ -69,6 +72,7 @@ mod threads;
 mod wait;
 
 pub use inject::{ip_packet, ipv4_packet, ipv6_packet, Flood, RawSender};
+pub use keepalived::{KeepalivedFiles, KEEPALIVED_DEBIAN};
 pub use lab::{cleanup_stale, holders, Host, Lab, Port, TcpBanner, NS_PREFIX};
 pub use proc::Proc;
 pub use sniff::{Frame, Sniffer, IPPROTO_VRRP};

@@ -269,14 +269,8 @@ pub struct Keepalived {
     pub host: Host,
     /// The parent process (`keepalived -n`).
     pub proc: Option<Proc>,
-    /// Its configuration file.
-    pub conf: PathBuf,
-    /// Parent pid file (`-p`).
-    pub pid_file: PathBuf,
-    /// VRRP child pid file (`-r`).
-    pub vrrp_pid_file: PathBuf,
-    /// Console log (`-l -D`).
-    pub log: PathBuf,
+    /// Its configuration file, pid files and console log (`-l -D`).
+    pub files: KeepalivedFiles,
     /// The program: `keepalived` (Debian's 2.2) or a path (2.4.3, see [`keepalived_243`]).
     pub bin: String,
     /// Its `TMPDIR`: where SIGUSR1 / SIGUSR2 write `keepalived.data` / `keepalived.stats`.
@@ -347,7 +341,7 @@ impl KaInstance {
 impl Keepalived {
     /// Writes the configuration of a keepalived on `host` (not started).
     pub fn new(host: Host, inst: &KaInstance) -> Keepalived {
-        Keepalived::with_bin(host, inst, "keepalived")
+        Keepalived::with_bin(host, inst, KEEPALIVED_DEBIAN)
     }
 
     /// [`Keepalived::new`] running the program `bin` (a path, for 2.4.3).
@@ -356,11 +350,10 @@ impl Keepalived {
         let n = host.short_name().to_owned();
         let tmp = dir.join(format!("{n}-keepalived-tmp"));
         std::fs::create_dir_all(&tmp).expect("keepalived TMPDIR");
+        let files = KeepalivedFiles::new(&dir, &n);
+        std::fs::write(&files.conf, inst.conf()).expect("keepalived.conf");
         Keepalived {
-            conf: write_config(&dir, &format!("{n}-keepalived.conf"), &inst.conf()),
-            pid_file: dir.join(format!("{n}-keepalived.pid")),
-            vrrp_pid_file: dir.join(format!("{n}-keepalived-vrrp.pid")),
-            log: dir.join(format!("{n}-keepalived.log")),
+            files,
             host,
             proc: None,
             bin: bin.to_owned(),
@@ -372,42 +365,14 @@ impl Keepalived {
     /// waits until its VRRP child has started.
     pub fn start(&mut self) {
         assert!(self.proc.is_none(), "keepalived already running");
-        let s = |p: &Path| p.to_string_lossy().into_owned();
-        let (conf, pid, vpid, cpid) = (
-            s(&self.conf),
-            s(&self.pid_file),
-            s(&self.vrrp_pid_file),
-            s(&self.pid_file.with_extension("checkers.pid")),
-        );
-        let tmp = s(&self.tmp);
-        let args = [
-            self.bin.as_str(),
-            "--dont-fork",
-            "--log-console",
-            "--log-detail",
-            "--no-syslog",
-            "--vrrp",
-            "--dont-respawn",
-            "--use-file",
-            conf.as_str(),
-            "--pid",
-            pid.as_str(),
-            "--vrrp_pid",
-            vpid.as_str(),
-            "--checkers_pid",
-            cpid.as_str(),
-        ];
-        // keepalived 2.4.3 is built without LVS (scripts/keepalived-2.4.3.sh): it has no
-        // checker process, and no --checkers_pid.
-        let args = if self.bin == "keepalived" {
-            &args[..]
-        } else {
-            &args[..args.len() - 2]
-        };
-        self.proc = Some(
-            self.host
-                .spawn_env(args, &[("TMPDIR", tmp.as_str())], &self.log),
-        );
+        let tmp = self.tmp.to_string_lossy().into_owned();
+        self.proc = Some(self.host.spawn_keepalived(
+            &self.bin,
+            &self.files,
+            &["--log-detail"],
+            &[("TMPDIR", tmp.as_str())],
+            &self.files.log,
+        ));
         expect_within(
             Duration::from_secs(10),
             "keepalived VRRP child started",
@@ -418,7 +383,7 @@ impl Keepalived {
 
     /// The console log so far.
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        std::fs::read_to_string(&self.files.log).unwrap_or_default()
     }
 
     /// The state of `VI_1` from the last `(VI_1) Entering ... STATE` line of the log.
@@ -447,7 +412,7 @@ impl Keepalived {
 
     /// The VRRP child's pid, from its pid file.
     fn vrrp_child(&self) -> Option<i32> {
-        std::fs::read_to_string(&self.vrrp_pid_file)
+        std::fs::read_to_string(&self.files.vrrp_pid)
             .ok()?
             .trim()
             .parse()
@@ -469,7 +434,7 @@ impl Keepalived {
     /// has logged that it reloads and answers a data dump with the new file applied
     /// (its `Reloading` line is logged before the new configuration is read).
     pub fn reload(&mut self, inst: &KaInstance) {
-        std::fs::write(&self.conf, inst.conf()).expect("keepalived.conf");
+        std::fs::write(&self.files.conf, inst.conf()).expect("keepalived.conf");
         let before = count_lines(&self.log_text(), "Reloading");
         let proc = self.proc.as_ref().expect("keepalived running");
         proc.signal(Signal::SIGHUP);
