@@ -1407,10 +1407,12 @@ fn thread_usage(pids: &[i32]) -> BTreeMap<String, (f64, u64)> {
 /// Returns (CPU seconds, seconds).
 fn floor_cpu(ns: &str, iv: Interval, window: Duration, threads: u32) -> (f64, f64) {
     let period = Duration::from_millis(u64::from(iv.ms));
+    let allowed = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).ok();
     let cpus: Vec<usize> = (0..nix::sched::CpuSet::count())
         .filter(|&c| {
-            nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
-                .is_ok_and(|set| set.is_set(c).unwrap_or(false))
+            allowed
+                .as_ref()
+                .is_some_and(|set| set.is_set(c).unwrap_or(false))
         })
         .collect();
     let start = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
