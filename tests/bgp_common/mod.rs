@@ -13,7 +13,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::common::*;
-use crate::interop_common::{expect_within, require_tools, tail, FRR_DIR};
+use crate::interop_common::{
+    expect_within, frr_dir, frr_log, require_tools, spawn_frr, start_zebra, tail, vtysh,
+};
 
 /// The VIP of the layout.
 pub const VIP: &str = "198.51.100.10";
@@ -73,77 +75,30 @@ pub struct Frr {
 impl Frr {
     /// Starts zebra, then bfdd and bgpd with `bgpd_conf`.
     pub fn start(host: &Host, bgpd_conf: &str) -> Frr {
-        let dir = host.dir().join(format!("frr-{}", host.short_name()));
-        std::fs::create_dir_all(&dir).expect("frr dir");
-        std::fs::write(dir.join("zebra.conf"), "").expect("zebra.conf");
-        std::fs::write(dir.join("bfdd.conf"), render("frr-bfdd.conf", 0)).expect("bfdd.conf");
-        std::fs::write(dir.join("bgpd.conf"), bgpd_conf).expect("bgpd.conf");
-        let out = Command::new("chown")
-            .args(["-R", "frr:frr"])
-            .arg(&dir)
-            .output()
-            .expect("chown");
-        assert!(out.status.success(), "chown frr: {out:?}");
+        let bfdd_conf = render("frr-bfdd.conf", 0);
+        let dir = frr_dir(host, &[("bfdd.conf", &bfdd_conf), ("bgpd.conf", bgpd_conf)]);
+        let zebra = start_zebra(host, &dir, &[]);
         let mut frr = Frr {
             host: host.clone(),
             dir,
-            procs: Vec::new(),
+            procs: vec![zebra],
         };
-        frr.spawn("zebra");
-        let zsock = frr.dir.join("zserv.api");
-        expect_within(
-            Duration::from_secs(10),
-            "zebra socket",
-            || zsock.exists(),
-            || frr.log("zebra"),
-        );
         frr.spawn("bfdd");
         frr.spawn("bgpd");
         frr
     }
 
     pub fn spawn(&mut self, daemon: &str) {
-        let d = |f: &str| self.dir.join(f).to_string_lossy().into_owned();
-        let bin = format!("{FRR_DIR}/{daemon}");
-        let (conf, pid, zsock, vty) = (
-            d(&format!("{daemon}.conf")),
-            d(&format!("{daemon}.pid")),
-            d("zserv.api"),
-            d(""),
-        );
-        let args = [
-            bin.as_str(),
-            "-f",
-            &conf,
-            "-i",
-            &pid,
-            "-z",
-            &zsock,
-            "--vty_socket",
-            &vty,
-            "-P",
-            "0",
-            "--log",
-            "stdout",
-        ];
-        let p = self
-            .host
-            .spawn(&args, self.dir.join(format!("{daemon}.log")));
+        let p = spawn_frr(&self.host, &self.dir, daemon, &[]);
         self.procs.push(p);
     }
 
     pub fn log(&self, daemon: &str) -> String {
-        std::fs::read_to_string(self.dir.join(format!("{daemon}.log"))).unwrap_or_default()
+        frr_log(&self.dir, daemon)
     }
 
     pub fn vtysh(&self, daemon: &str, cmd: &str) -> String {
-        let out = Command::new("vtysh")
-            .arg("--vty_socket")
-            .arg(&self.dir)
-            .args(["-d", daemon, "-c", cmd])
-            .output()
-            .expect("run vtysh");
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        vtysh(&self.dir, daemon, cmd)
     }
 
     /// The BGP session to `peer` is established.

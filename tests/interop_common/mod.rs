@@ -7,6 +7,10 @@
 
 #![allow(dead_code)]
 
+mod frr;
+
+pub use frr::{frr_dir, frr_log, spawn_frr, start_zebra, vtysh};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -23,8 +27,6 @@ pub const VIP: &str = "172.16.1.254";
 pub const VRRPD_ADDR: &str = "172.16.1.250";
 /// Address of the peer host (`bal2`, keepalived or FRR).
 pub const PEER_ADDR: &str = "172.16.1.251";
-/// Where FRR's daemons live on Debian.
-pub const FRR_DIR: &str = "/usr/lib/frr";
 
 /// Whether the test may run: root (see [`require_root`]) and every program in `tools` present.
 ///
@@ -528,6 +530,9 @@ impl Keepalived {
 // ---------------------------------------------------------------------------------------------
 // FRR
 
+/// How the interop tests run FRR's daemons: logging at debug level.
+const FRR_DEBUG: &[&str] = &["--log-level", "debug"];
+
 /// FRR's zebra and vrrpd in one host namespace, with their own pid files, zebra socket and vty
 /// sockets in a private directory (owned by the `frr` user, as FRR drops privileges to it).
 pub struct Frr {
@@ -586,30 +591,14 @@ impl Frr {
             }
         }
 
-        let dir = host.dir().join(format!("frr-{}", host.short_name()));
-        std::fs::create_dir_all(&dir).expect("frr dir");
-        std::fs::write(dir.join("zebra.conf"), "").expect("zebra.conf");
-        std::fs::write(dir.join("vrrpd.conf"), conf).expect("vrrpd.conf");
-        let out = Command::new("chown")
-            .args(["-R", "frr:frr"])
-            .arg(&dir)
-            .output()
-            .expect("chown");
-        assert!(out.status.success(), "chown frr: {out:?}");
+        let dir = frr_dir(&host, &[("vrrpd.conf", conf)]);
+        let zebra = start_zebra(&host, &dir, FRR_DEBUG);
         let mut frr = Frr {
             host,
             dir,
-            zebra: None,
+            zebra: Some(zebra),
             vrrpd: None,
         };
-        frr.zebra = Some(frr.spawn_daemon("zebra"));
-        let zsock = frr.dir.join("zserv.api");
-        expect_within(
-            Duration::from_secs(10),
-            "zebra socket",
-            || zsock.exists(),
-            || frr.log("zebra"),
-        );
         // FRR's vrrpd learns interfaces and addresses from zebra. Started before zebra has
         // them, its IPv6 router was seen (in this lab) to become master without a link-local
         // address to send from ("Failed to find address to bind on vrrp6-<vrid>"). Wait until
@@ -641,49 +630,17 @@ impl Frr {
     }
 
     fn spawn_daemon(&self, name: &str) -> Proc {
-        let d = |f: &str| self.dir.join(f).to_string_lossy().into_owned();
-        let (bin, conf, pid, zsock, vty) = (
-            format!("{FRR_DIR}/{name}"),
-            d(&format!("{name}.conf")),
-            d(&format!("{name}.pid")),
-            d("zserv.api"),
-            d(""),
-        );
-        let args = [
-            bin.as_str(),
-            "-f",
-            conf.as_str(),
-            "-i",
-            pid.as_str(),
-            "-z",
-            zsock.as_str(),
-            "--vty_socket",
-            vty.as_str(),
-            "-P",
-            "0",
-            "--log",
-            "stdout",
-            "--log-level",
-            "debug",
-        ];
-        self.host.spawn(&args, self.dir.join(format!("{name}.log")))
+        spawn_frr(&self.host, &self.dir, name, FRR_DEBUG)
     }
 
     /// Log of `zebra` or `vrrpd`.
     pub fn log(&self, daemon: &str) -> String {
-        std::fs::read_to_string(self.dir.join(format!("{daemon}.log"))).unwrap_or_default()
+        frr_log(&self.dir, daemon)
     }
 
-    /// Runs one vtysh command against `daemon` on the private vty socket directory; returns
-    /// its stdout (empty if the daemon does not answer).
+    /// Runs one vtysh command against `daemon` (see [`vtysh`]).
     pub fn vtysh(&self, daemon: &str, cmd: &str) -> String {
-        let out = Command::new("vtysh")
-            .arg("--vty_socket")
-            .arg(&self.dir)
-            .args(["-d", daemon, "-c", cmd])
-            .output()
-            .expect("run vtysh");
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        vtysh(&self.dir, daemon, cmd)
     }
 
     /// `show vrrp json` of FRR's vrrpd (`Null` if it does not answer).
